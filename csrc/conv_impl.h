@@ -1,0 +1,241 @@
+/* Convolution forward and backward for one dtype, as implicit GEMMs: the
+ * im2col rows are built while packing GEMM panels, so no im2col buffer exists
+ * and the workspace is bounded by the GEMM blocking, whatever the batch.
+ * Included by conv.c with T and SFX defined.
+ *
+ * Index conventions (one group g; Cg = C / groups, Kg = K / groups):
+ *   forward   y[m, k]  = sum_p col[m, p] * w[p, k],  m = (n, ho, wo), p = (r, s, c)
+ *   dw        dw[p, k] = sum_m col[m, p] * dy[m, k]   (A = col^T packed from x)
+ *   dx        dx[q, c] = sum_t dcol[q, t] * w[t, c],  q = (n, h, w), t = (r, s, k)
+ *             where dcol[q, t] = dy[n, ho, wo, k] when h = ho*sh - pt + r*dh (and
+ *             likewise for w) has an integer solution inside the output, else 0. */
+
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, SFX)
+#define PLAN FN(fc_gemm_plan)
+#define MATRIX FN(fc_matrix)
+
+typedef struct {
+    const fc_conv_desc *d;
+    const T *t;                 /* the tensor packed from: x (forward, dw) or dy (dx) */
+    const int64_t *ts;          /* its strides in (n, h, w, c) order */
+    int64_t g;                  /* group */
+    int64_t n0;                 /* first image of the rows (per-image GEMMs) */
+} FN(conv_src);
+
+static void FN(zero_strided)(T *dst, int64_t len, int mr) {
+    for (int64_t c = 0; c < len; c++) dst[c * mr] = 0;
+}
+
+/* Forward A: rows are output pixels, columns (r, s, c) of the receptive field. */
+static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                              int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo;
+    const T *img[FC_MAX_MR];
+    int64_t hb[FC_MAX_MR], wb[FC_MAX_MR];
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t m = i0 + i, rem = m % hw;
+        img[i] = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
+        hb[i] = (rem / d->wo) * d->stride_h - d->pad_top;
+        wb[i] = (rem % d->wo) * d->stride_w - d->pad_left;
+    }
+    for (int64_t p = p0, end = p0 + kc; p < end;) {
+        const int64_t rs = p / cg, c0 = p % cg, len = FC_MIN(cg - c0, end - p);
+        const int64_t dh = (rs / d->s) * d->dil_h, dw = (rs % d->s) * d->dil_w;
+        T *out = dst + (p - p0) * mr;
+        for (int64_t i = 0; i < mr; i++) {
+            const int64_t h = i < rows ? hb[i] + dh : -1, w = i < rows ? wb[i] + dw : -1;
+            if (h < 0 || h >= d->h || w < 0 || w >= d->w) {
+                FN(zero_strided)(out + i, len, mr);
+                continue;
+            }
+            const T *s = img[i] + h * xs[1] + w * xs[2] + c0 * xs[3];
+            for (int64_t c = 0; c < len; c++) out[c * mr + i] = s[c * xs[3]];
+        }
+        p += len;
+    }
+}
+
+/* dx A: rows are input pixels, columns (r, s, k); see the header comment. */
+static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                            int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *ys = src->ts, kg = d->k / d->groups, hw = d->h * d->w;
+    const T *img[FC_MAX_MR];
+    int64_t hq[FC_MAX_MR], wq[FC_MAX_MR];
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t q = i0 + i, rem = q % hw;
+        img[i] = src->t + (src->n0 + q / hw) * ys[0] + src->g * kg * ys[3];
+        hq[i] = rem / d->w + d->pad_top;
+        wq[i] = rem % d->w + d->pad_left;
+    }
+    for (int64_t p = p0, end = p0 + kc; p < end;) {
+        const int64_t rs = p / kg, k0 = p % kg, len = FC_MIN(kg - k0, end - p);
+        const int64_t dh = (rs / d->s) * d->dil_h, dw = (rs % d->s) * d->dil_w;
+        T *out = dst + (p - p0) * mr;
+        for (int64_t i = 0; i < mr; i++) {
+            const int64_t th = i < rows ? hq[i] - dh : -1, tw = i < rows ? wq[i] - dw : -1;
+            const int64_t ho = th / d->stride_h, wo = tw / d->stride_w;
+            if (th < 0 || tw < 0 || th % d->stride_h || tw % d->stride_w || ho >= d->ho ||
+                wo >= d->wo) {
+                FN(zero_strided)(out + i, len, mr);
+                continue;
+            }
+            const T *s = img[i] + ho * ys[1] + wo * ys[2] + k0 * ys[3];
+            for (int64_t k = 0; k < len; k++) out[k * mr + i] = s[k * ys[3]];
+        }
+        p += len;
+    }
+}
+
+/* dw A = col^T: rows (r, s, c), columns output pixels (the reduction). */
+static void FN(pack_a_col_t)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                             int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo;
+    int64_t dh[FC_MAX_MR], dw[FC_MAX_MR], coff[FC_MAX_MR];
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t q = i0 + i, rs = q / cg;
+        dh[i] = (rs / d->s) * d->dil_h;
+        dw[i] = (rs % d->s) * d->dil_w;
+        coff[i] = (src->g * cg + q % cg) * xs[3];
+    }
+    for (int64_t p = 0; p < kc; p++, dst += mr) {
+        const int64_t m = p0 + p, rem = m % hw;
+        const T *img = src->t + (m / hw) * xs[0];
+        const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
+        const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
+        int64_t i = 0;
+        for (; i < rows; i++) {
+            const int64_t h = hb + dh[i], w = wb + dw[i];
+            dst[i] = (h < 0 || h >= d->h || w < 0 || w >= d->w) ? 0
+                                                                  : img[h * xs[1] + w * xs[2] + coff[i]];
+        }
+        for (; i < mr; i++) dst[i] = 0;
+    }
+}
+
+/* dw B: rows output pixels of dy, columns the group's output channels. */
+static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,
+                              int64_t cols, int nr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *ys = src->ts, hw = d->ho * d->wo, kg = d->k / d->groups;
+    for (int64_t p = 0; p < kc; p++, dst += nr) {
+        const int64_t m = p0 + p, rem = m % hw;
+        const T *s = src->t + (m / hw) * ys[0] + (rem / d->wo) * ys[1] + (rem % d->wo) * ys[2] +
+                     (src->g * kg + j0) * ys[3];
+        int64_t j = 0;
+        for (; j < cols; j++) dst[j] = s[j * ys[3]];
+        for (; j < nr; j++) dst[j] = 0;
+    }
+}
+
+/* Runs plan `pl` writing rows (n, a, b) of a 4-D tensor with strides ts and
+ * extents (rows_a, rows_b): one GEMM when the rows of the whole batch are evenly
+ * spaced, else one per image (src->n0 selects the image). */
+static int FN(run_over_images)(PLAN *pl, FN(conv_src) *src, T *base, const int64_t ts[4],
+                               int64_t n, int64_t rows_a, int64_t rows_b, int nthreads) {
+    pl->rsc = ts[2];
+    if (ts[1] == rows_b * ts[2] && (n == 1 || ts[0] == rows_a * ts[1])) {
+        pl->m = n * rows_a * rows_b;
+        pl->c = base;
+        src->n0 = 0;
+        return FN(fc_gemm_run)(pl, nthreads);
+    }
+    pl->m = rows_a * rows_b;
+    for (int64_t i = 0; i < n; i++) {
+        pl->c = base + i * ts[0];
+        src->n0 = i;
+        const int status = FN(fc_gemm_run)(pl, nthreads);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
+                  double act_alpha, T *y, int nthreads) {
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups;
+    for (int64_t g = 0; g < d->groups; g++) {
+        FN(conv_src) src = {d, x, d->xs, g, 0};
+        MATRIX wm = {w + g * kg, d->k, 1};
+        PLAN pl = {0};
+        pl.n = kg;
+        pl.k = d->r * d->s * cg;
+        pl.pack_a = FN(pack_a_im2col); pl.a_ctx = &src;
+        pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
+        pl.csc = d->ys[3];
+        pl.alpha = 1; pl.beta = 0;
+        pl.bias = bias ? bias + g * kg : NULL;
+        pl.act = act; pl.act_alpha = (T)act_alpha;
+        const int status = FN(run_over_images)(&pl, &src, y + g * kg * d->ys[3], d->ys, d->n,
+                                               d->ho, d->wo, nthreads);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+/* db[k] = sum of dy over n, ho, wo; each channel summed in a fixed order. */
+static void FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads) {
+    const int64_t *ys = d->ys;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && d->k > 1)
+    for (int64_t k = 0; k < d->k; k++) {
+        double sum = 0;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t a = 0; a < d->ho; a++)
+                for (int64_t b = 0; b < d->wo; b++) sum += dy[n * ys[0] + a * ys[1] + b * ys[2] + k * ys[3]];
+        db[k] = (T)sum;
+    }
+}
+
+int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
+                           const int64_t dxs[4], T *dw, T *db, int nthreads) {
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
+    if (db) FN(bias_grad)(d, dy, db, nthreads);
+    /* w as the (r, s, k) x c matrix of one group for dx. */
+    for (int64_t g = 0; g < d->groups; g++) {
+        FN(conv_src) xsrc = {d, x, d->xs, g, 0}, dysrc = {d, dy, d->ys, g, 0};
+        PLAN pl = {0};
+        pl.m = rs * cg; pl.n = kg; pl.k = d->n * d->ho * d->wo;
+        pl.pack_a = FN(pack_a_col_t); pl.a_ctx = &xsrc;
+        pl.pack_b = FN(pack_b_pixels); pl.b_ctx = &dysrc;
+        pl.c = dw + g * kg; pl.rsc = d->k; pl.csc = 1;
+        pl.alpha = 1; pl.beta = 0;
+        int status = FN(fc_gemm_run)(&pl, nthreads);
+        if (status != FC_OK || !dx) {
+            if (status != FC_OK) return status;
+            continue;
+        }
+        /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a
+         * single stride, so pack it through a small transposed copy. */
+        T *wt = (T *)fc_alloc(rs * kg * cg, sizeof(T));
+        if (!wt) return FC_ENOMEM;
+        for (int64_t t = 0; t < rs; t++)
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t k = 0; k < kg; k++)
+                    wt[(t * kg + k) * cg + c] = w[(t * cg + c) * d->k + g * kg + k];
+        MATRIX wm = {wt, cg, 1};
+        PLAN px = {0};
+        px.n = cg; px.k = rs * kg;
+        px.pack_a = FN(pack_a_dcol); px.a_ctx = &dysrc;
+        px.pack_b = FN(fc_pack_b_matrix); px.b_ctx = &wm;
+        px.csc = dxs[3];
+        px.alpha = 1; px.beta = 0;
+        status = FN(run_over_images)(&px, &dysrc, dx + g * cg * dxs[3], dxs, d->n, d->h, d->w,
+                                     nthreads);
+        fc_free(wt);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+#undef FC_CAT_
+#undef FC_CAT
+#undef FN
+#undef PLAN
+#undef MATRIX

@@ -1,0 +1,90 @@
+/* CPU detection, the active kernel set, threads and allocation helpers. */
+#include <stdlib.h>
+#include "fastconv/internal.h"
+
+#ifndef FC_COMPILER
+#define FC_COMPILER "unknown"
+#endif
+
+int fc_isa_supported(int isa) {
+    switch (isa) {
+    case FC_ISA_GENERIC: return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    case FC_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FC_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               fc_isa_supported(FC_ISA_AVX2);
+#endif
+    default: return 0;
+    }
+}
+
+int fc_best_isa(void) {
+    if (fc_isa_supported(FC_ISA_AVX512)) return FC_ISA_AVX512;
+    if (fc_isa_supported(FC_ISA_AVX2)) return FC_ISA_AVX2;
+    return FC_ISA_GENERIC;
+}
+
+/* -1 until first use; then the ISA whose kernels run. */
+static int active_isa = -1;
+
+void fc_set_isa(int isa) { active_isa = fc_isa_supported(isa) ? isa : fc_best_isa(); }
+
+int fc_get_isa(void) {
+    if (active_isa < 0) active_isa = fc_best_isa();
+    return active_isa;
+}
+
+const fc_gemm_kernel_f32 *fc_sgemm_kernel(void) {
+    switch (fc_get_isa()) {
+    case FC_ISA_AVX512: return &fc_sgemm_avx512;
+    case FC_ISA_AVX2: return &fc_sgemm_avx2;
+    default: return &fc_sgemm_generic;
+    }
+}
+
+const fc_gemm_kernel_f64 *fc_dgemm_kernel(void) {
+    switch (fc_get_isa()) {
+    case FC_ISA_AVX512: return &fc_dgemm_avx512;
+    case FC_ISA_AVX2: return &fc_dgemm_avx2;
+    default: return &fc_dgemm_generic;
+    }
+}
+
+int fc_have_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fc_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void fc_set_max_threads(int n) {
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+const char *fc_compiler(void) { return FC_COMPILER; }
+
+void *fc_alloc(int64_t count, int64_t size) {
+    if (count < 0 || size <= 0 || count > (INT64_MAX - 64) / size) return NULL;
+    size_t bytes = (size_t)(count * size);
+    bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc wants a multiple of the alignment */
+    if (bytes == 0) bytes = 64;
+    return aligned_alloc(64, bytes);
+}
+
+void fc_free(void *p) { free(p); }

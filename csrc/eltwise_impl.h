@@ -1,0 +1,57 @@
+/* Activations and softmax for one dtype (included by eltwise.c with T and SFX).
+ * Rows and elements are independent, so any thread split gives the same bits. */
+
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, SFX)
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define FC_ELTWISE_PARALLEL_MIN 32768
+
+int FN(fc_activation)(int act, double alpha, const T *x, T *y, int64_t n, int nthreads) {
+    const T a = (T)alpha;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = FN(fc_activate)(x[i], act, a);
+    return FC_OK;
+}
+
+int FN(fc_activation_backward)(int act, double alpha, const T *dy, const T *xy, T *dx,
+                               int64_t n, int nthreads) {
+    const T a = (T)alpha;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) dx[i] = FN(fc_activate_grad)(dy[i], xy[i], act, a);
+    return FC_OK;
+}
+
+int FN(fc_softmax)(const T *x, T *y, int64_t rows, int64_t cols, int nthreads) {
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rows * cols >= FC_ELTWISE_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const T *in = x + r * cols;
+        T *out = y + r * cols;
+        T mx = -(T)INFINITY;
+        for (int64_t j = 0; j < cols; j++)
+            if (in[j] > mx || in[j] != in[j]) mx = in[j];
+        T sum = 0;
+        for (int64_t j = 0; j < cols; j++) sum += out[j] = FN(exp)(in[j] - mx);
+        const T inv = (T)1 / sum;
+        for (int64_t j = 0; j < cols; j++) out[j] *= inv;
+    }
+    return FC_OK;
+}
+
+/* dx = y * (dy - sum(dy * y)) row by row. */
+int FN(fc_softmax_backward)(const T *dy, const T *y, T *dx, int64_t rows, int64_t cols,
+                            int nthreads) {
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rows * cols >= FC_ELTWISE_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const T *g = dy + r * cols, *p = y + r * cols;
+        T dot = 0;
+        for (int64_t j = 0; j < cols; j++) dot += g[j] * p[j];
+        for (int64_t j = 0; j < cols; j++) dx[r * cols + j] = p[j] * (g[j] - dot);
+    }
+    return FC_OK;
+}
+
+#undef FC_CAT_
+#undef FC_CAT
+#undef FN

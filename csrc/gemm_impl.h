@@ -1,0 +1,206 @@
+/* The GEMM engine for one dtype: BLIS-style loops around the micro-kernel.
+ * Included by gemm.c with T (float or double), SFX (f32 or f64) and KERNEL()
+ * (the active micro-kernel of that dtype) defined.
+ *
+ * Loop order: jc (NC columns, the packed B block stays in L2) -> pc (KC depth)
+ * -> ic (MC rows, packed A block) -> ir (one A micro-panel stays in L1) -> jr.
+ * Reduction order along k is fixed by KC alone, so results do not depend on the
+ * number of threads, which only split the ic / jr work. */
+
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, SFX)
+#define PLAN FN(fc_gemm_plan)
+#define MATRIX FN(fc_matrix)
+
+void FN(fc_pack_a_matrix)(const void *ctx, int64_t i0, int64_t rows, int64_t p0, int64_t kc,
+                          int mr, T *dst) {
+    const MATRIX *A = (const MATRIX *)ctx;
+    const T *src = A->p + i0 * A->rs + p0 * A->cs;
+    for (int64_t p = 0; p < kc; p++, src += A->cs, dst += mr) {
+        int64_t i = 0;
+        for (; i < rows; i++) dst[i] = src[i * A->rs];
+        for (; i < mr; i++) dst[i] = 0;
+    }
+}
+
+void FN(fc_pack_b_matrix)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t cols,
+                          int nr, T *dst) {
+    const MATRIX *B = (const MATRIX *)ctx;
+    const T *src = B->p + p0 * B->rs + j0 * B->cs;
+    for (int64_t p = 0; p < kc; p++, src += B->rs, dst += nr) {
+        int64_t j = 0;
+        if (B->cs == 1)
+            for (; j < cols; j++) dst[j] = src[j];
+        else
+            for (; j < cols; j++) dst[j] = src[j * B->cs];
+        for (; j < nr; j++) dst[j] = 0;
+    }
+}
+
+/* Bias and activation on a finished rows x cols tile of C at (i0, j0). */
+static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
+    for (int64_t i = 0; i < rows; i++) {
+        T *c = pl->c + (i0 + i) * pl->rsc + j0 * pl->csc;
+        const T row_bias = pl->bias && pl->bias_per_row ? pl->bias[i0 + i] : 0;
+        for (int64_t j = 0; j < cols; j++) {
+            T v = c[j * pl->csc] + row_bias;
+            if (pl->bias && !pl->bias_per_row) v += pl->bias[j0 + j];
+            c[j * pl->csc] = FN(fc_activate)(v, pl->act, pl->act_alpha);
+        }
+    }
+}
+
+/* k == 0: C = act(beta * C + bias), without reading C when beta == 0. */
+static void FN(scale_only)(const PLAN *pl) {
+    for (int64_t i = 0; i < pl->m; i++)
+        for (int64_t j = 0; j < pl->n; j++) {
+            T *c = pl->c + i * pl->rsc + j * pl->csc;
+            *c = pl->beta == 0 ? 0 : pl->beta * *c;
+        }
+    FN(epilogue)(pl, 0, 0, pl->m, pl->n);
+}
+
+/* One MR x NR tile (rows x cols of it valid) of C += A-panel * B-panel. */
+static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, const T *ap,
+                           const T *bp, int64_t i0, int64_t j0, int64_t rows, int64_t cols,
+                           T beta, int last) {
+    T *c = pl->c + i0 * pl->rsc + j0 * pl->csc;
+    if (rows == kd->mr && cols == kd->nr && pl->csc == 1) {
+        kd->run(kc, ap, bp, c, pl->rsc, pl->alpha, beta);
+    } else {
+        T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
+        kd->run(kc, ap, bp, tile, kd->nr, 1, 0);
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) {
+                T *cij = c + i * pl->rsc + j * pl->csc;
+                const T ab = pl->alpha * tile[i * kd->nr + j];
+                *cij = beta == 0 ? ab : ab + beta * *cij;
+            }
+    }
+    if (last && (pl->bias || pl->act != FC_ACT_NONE)) FN(epilogue)(pl, i0, j0, rows, cols);
+}
+
+int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
+    const KERNEL_TYPE *kd = KERNEL();
+    const int64_t m = pl->m, n = pl->n, k = pl->k;
+    const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc, NC = kd->nc;
+    if (m == 0 || n == 0) return FC_OK;
+    if (k == 0) {
+        FN(scale_only)(pl);
+        return FC_OK;
+    }
+    const int64_t nc_max = FC_MIN(NC, FC_CEIL_DIV(n, NR) * NR);
+    const int64_t kc_max = FC_MIN(KC, k);
+    const int64_t mc_max = FC_MIN(MC, FC_CEIL_DIV(m, MR) * MR);
+
+    /* Work items of one (jc, pc) step: MC row blocks, each split into column
+     * groups when there are fewer row blocks than threads. */
+    const int64_t mblocks = FC_CEIL_DIV(m, MC);
+    const int64_t max_panels = nc_max / NR;
+    const int64_t nsplit = mblocks >= nthreads ? 1 : FC_MIN(max_panels, FC_CEIL_DIV(nthreads, mblocks));
+    const int64_t items = mblocks * nsplit;
+    if (nthreads > items) nthreads = (int)items;
+    if (nthreads < 1) nthreads = 1;
+
+    T *bbuf = (T *)fc_alloc(kc_max * nc_max, sizeof(T));
+    T *abuf = (T *)fc_alloc((int64_t)nthreads * mc_max * kc_max, sizeof(T));
+    if (!bbuf || !abuf) {
+        fc_free(bbuf);
+        fc_free(abuf);
+        return FC_ENOMEM;
+    }
+
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        T *ap = abuf + (int64_t)fc_thread_id() * mc_max * kc_max;
+        for (int64_t jc = 0; jc < n; jc += NC) {
+            const int64_t nc = FC_MIN(NC, n - jc);
+            const int64_t npanels = FC_CEIL_DIV(nc, NR);
+            for (int64_t pc = 0; pc < k; pc += KC) {
+                const int64_t kc = FC_MIN(KC, k - pc);
+                const T beta = pc == 0 ? pl->beta : 1;
+                const int last = pc + kc == k;
+#pragma omp for schedule(static)
+                for (int64_t q = 0; q < npanels; q++)
+                    pl->pack_b(pl->b_ctx, pc, kc, jc + q * NR, FC_MIN(NR, nc - q * NR), (int)NR,
+                               bbuf + q * NR * kc);
+#pragma omp for schedule(static)
+                for (int64_t it = 0; it < items; it++) {
+                    const int64_t ic = (it / nsplit) * MC, part = it % nsplit;
+                    const int64_t mc = FC_MIN(MC, m - ic);
+                    const int64_t q0 = part * npanels / nsplit, q1 = (part + 1) * npanels / nsplit;
+                    if (q0 == q1) continue;
+                    for (int64_t ir = 0; ir < mc; ir += MR)
+                        pl->pack_a(pl->a_ctx, ic + ir, FC_MIN(MR, mc - ir), pc, kc, (int)MR,
+                                   ap + ir * kc);
+                    for (int64_t ir = 0; ir < mc; ir += MR)
+                        for (int64_t q = q0; q < q1; q++)
+                            FN(macro_tile)(pl, kd, kc, ap + ir * kc, bbuf + q * NR * kc, ic + ir,
+                                           jc + q * NR, FC_MIN(MR, mc - ir),
+                                           FC_MIN(NR, nc - q * NR), beta, last);
+                }
+            }
+        }
+    }
+    fc_free(bbuf);
+    fc_free(abuf);
+    return FC_OK;
+}
+
+static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T *c,
+                               MATRIX *A, MATRIX *B, PLAN *pl) {
+    A->p = a; A->rs = g->rsa; A->cs = g->csa;
+    B->p = b; B->rs = g->rsb; B->cs = g->csb;
+    pl->m = g->m; pl->n = g->n; pl->k = g->k;
+    pl->pack_a = FN(fc_pack_a_matrix); pl->a_ctx = A;
+    pl->pack_b = FN(fc_pack_b_matrix); pl->b_ctx = B;
+    pl->c = c; pl->rsc = g->rsc; pl->csc = g->csc;
+    pl->alpha = (T)g->alpha; pl->beta = (T)g->beta;
+    pl->bias = (const T *)g->bias; pl->bias_per_row = g->bias_per_row;
+    pl->act = g->act; pl->act_alpha = (T)g->act_alpha;
+}
+
+int FN(fc_gemm)(const fc_gemm_args *g, int nthreads) {
+    MATRIX A, B;
+    PLAN pl;
+    FN(plan_from_args)(g, (const T *)g->a, (const T *)g->b, (T *)g->c, &A, &B, &pl);
+    return FN(fc_gemm_run)(&pl, nthreads);
+}
+
+/* Products too small to share among threads run one per thread. */
+#define FC_BATCH_SPLIT_FLOPS (1 << 21)
+
+int FN(fc_gemm_batched)(const fc_gemm_args *g, int64_t batch, const int64_t *a_off,
+                        const int64_t *b_off, int64_t c_batch_stride, int nthreads) {
+    const int per_item = (double)g->m * g->n * g->k < FC_BATCH_SPLIT_FLOPS && batch > 1;
+    int status = FC_OK;
+    if (!per_item) {
+        for (int64_t i = 0; i < batch && status == FC_OK; i++) {
+            MATRIX A, B;
+            PLAN pl;
+            FN(plan_from_args)(g, (const T *)g->a + a_off[i], (const T *)g->b + b_off[i],
+                               (T *)g->c + i * c_batch_stride, &A, &B, &pl);
+            status = FN(fc_gemm_run)(&pl, nthreads);
+        }
+        return status;
+    }
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t i = 0; i < batch; i++) {
+        MATRIX A, B;
+        PLAN pl;
+        FN(plan_from_args)(g, (const T *)g->a + a_off[i], (const T *)g->b + b_off[i],
+                           (T *)g->c + i * c_batch_stride, &A, &B, &pl);
+        if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+    }
+    return status;
+}
+
+#undef FC_CAT_
+#undef FC_CAT
+#undef FN
+#undef PLAN
+#undef MATRIX

@@ -1,0 +1,83 @@
+/* Internal declarations shared by the kernel library's drivers. */
+#ifndef FASTCONV_INTERNAL_H
+#define FASTCONV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fastconv/fastconv.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fc_thread_id(void) { return omp_get_thread_num(); }
+static inline int fc_thread_count(void) { return omp_get_num_threads(); }
+#else
+static inline int fc_thread_id(void) { return 0; }
+static inline int fc_thread_count(void) { return 1; }
+#endif
+
+#define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FC_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+/* The largest register tile any micro-kernel uses (for stack scratch tiles). */
+#define FC_MAX_MR 16
+#define FC_MAX_NR 32
+
+/* 64-byte aligned allocation of count * size bytes; NULL on overflow or failure. */
+void *fc_alloc(int64_t count, int64_t size);
+void fc_free(void *p);
+
+/* Micro-kernel: for i < MR, j < NR,
+ *   c[i*ldc + j] = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * c[i*ldc + j]
+ * where a is a packed MR-row micro-panel and b a packed NR-column micro-panel.
+ * beta == 0 must not read c (it may hold NaN). */
+typedef void (*fc_ukernel_f32)(int64_t k, const float *a, const float *b, float *c,
+                               int64_t ldc, float alpha, float beta);
+typedef void (*fc_ukernel_f64)(int64_t k, const double *a, const double *b, double *c,
+                               int64_t ldc, double alpha, double beta);
+
+/* A micro-kernel with the cache blocking tuned for it. */
+typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
+typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
+
+extern const fc_gemm_kernel_f32 fc_sgemm_generic, fc_sgemm_avx2, fc_sgemm_avx512;
+extern const fc_gemm_kernel_f64 fc_dgemm_generic, fc_dgemm_avx2, fc_dgemm_avx512;
+
+/* The kernel set of the active ISA (see dispatch.c). */
+const fc_gemm_kernel_f32 *fc_sgemm_kernel(void);
+const fc_gemm_kernel_f64 *fc_dgemm_kernel(void);
+
+/* ---- the GEMM engine, shared by matmul and the convolutions ------------
+ * The operands are produced by packing callbacks, so a convolution can build
+ * its im2col rows while packing instead of materialising them.
+ *   pack_a: rows [i0, i0+rows) (rows <= mr) and columns [p0, p0+kc) of A into
+ *           dst[p*mr + i], zero for i >= rows.
+ *   pack_b: rows [p0, p0+kc) and columns [j0, j0+cols) (cols <= nr) of B into
+ *           dst[p*nr + j], zero for j >= cols. */
+#define FC_DECLARE_GEMM_ENGINE(T, SFX)                                                   \
+    typedef void (*fc_pack_a_##SFX)(const void *ctx, int64_t i0, int64_t rows, int64_t p0, \
+                                    int64_t kc, int mr, T *dst);                          \
+    typedef void (*fc_pack_b_##SFX)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,  \
+                                    int64_t cols, int nr, T *dst);                        \
+    typedef struct {                                                                     \
+        int64_t m, n, k;                                                                 \
+        fc_pack_a_##SFX pack_a; const void *a_ctx;                                       \
+        fc_pack_b_##SFX pack_b; const void *b_ctx;                                       \
+        T *c; int64_t rsc, csc;                                                          \
+        T alpha, beta;                                                                   \
+        const T *bias; int bias_per_row;                                                 \
+        int act; T act_alpha;                                                            \
+    } fc_gemm_plan_##SFX;                                                                \
+    /* A strided matrix as a packing source. */                                          \
+    typedef struct { const T *p; int64_t rs, cs; } fc_matrix_##SFX;                      \
+    void fc_pack_a_matrix_##SFX(const void *ctx, int64_t i0, int64_t rows, int64_t p0,   \
+                                int64_t kc, int mr, T *dst);                             \
+    void fc_pack_b_matrix_##SFX(const void *ctx, int64_t p0, int64_t kc, int64_t j0,     \
+                                int64_t cols, int nr, T *dst);                           \
+    /* Runs the plan with up to nthreads threads (1: no parallel region). */             \
+    int fc_gemm_run_##SFX(const fc_gemm_plan_##SFX *plan, int nthreads);
+
+FC_DECLARE_GEMM_ENGINE(float, f32)
+FC_DECLARE_GEMM_ENGINE(double, f64)
+
+#endif

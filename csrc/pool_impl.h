@@ -1,0 +1,177 @@
+/* Max, average and global-average pooling for one dtype (included by pool.c
+ * with T and SFX defined).  Tensors are addressed through (n, h, w, c) element
+ * strides; the channel loop is innermost so NHWC data vectorises. */
+
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, SFX)
+
+/* The valid window rows [*lo, *hi) of output row o over an input of extent n. */
+static inline void FN(window)(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t n,
+                              int64_t *lo, int64_t *hi) {
+    const int64_t start = o * stride - pad;
+    *lo = FC_MAX(start, 0);
+    *hi = FC_MIN(start + size, n);
+}
+
+int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
+    const int64_t *xs = d->xs, *ys = d->ys;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
+        const int64_t n = nh / d->ho, ho = nh % d->ho;
+        int64_t h0, h1;
+        FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
+        for (int64_t wo = 0; wo < d->wo; wo++) {
+            int64_t w0, w1;
+            FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
+            T *out = y + n * ys[0] + ho * ys[1] + wo * ys[2];
+            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = -(T)INFINITY;
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++) {
+                    const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
+                    for (int64_t c = 0; c < d->c; c++) {
+                        const T v = in[c * xs[3]], m = out[c * ys[3]];
+                        /* keeps the first NaN: a NaN m never compares greater */
+                        out[c * ys[3]] = (v > m || v != v) ? v : m;
+                    }
+                }
+        }
+    }
+    return FC_OK;
+}
+
+int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
+    const int64_t *xs = d->xs, *ys = d->ys;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
+        const int64_t n = nh / d->ho, ho = nh % d->ho;
+        int64_t h0, h1;
+        FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
+        for (int64_t wo = 0; wo < d->wo; wo++) {
+            int64_t w0, w1;
+            FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
+            T *out = y + n * ys[0] + ho * ys[1] + wo * ys[2];
+            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = 0;
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++) {
+                    const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
+                    for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] += in[c * xs[3]];
+                }
+            const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
+            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] *= inv;
+        }
+    }
+    return FC_OK;
+}
+
+/* Each gradient goes to the first maximum of its window (row-major), a NaN
+ * counting as the maximum.  Windows overlap, so one thread owns each image. */
+int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T *dx,
+                               int nthreads) {
+    const int64_t *xs = d->xs, *ys = d->ys, *dxs = d->dxs;
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+    {
+        T *best = (T *)fc_alloc(d->c, sizeof(T));
+        int64_t *arg = (int64_t *)fc_alloc(d->c, sizeof(int64_t));
+        if (!best || !arg) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            if (!best || !arg) continue;
+            T *img = dx + n * dxs[0];
+            for (int64_t h = 0; h < d->h; h++)
+                for (int64_t w = 0; w < d->w; w++)
+                    for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + w * dxs[2] + c * dxs[3]] = 0;
+            for (int64_t ho = 0; ho < d->ho; ho++) {
+                int64_t h0, h1;
+                FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
+                for (int64_t wo = 0; wo < d->wo; wo++) {
+                    int64_t w0, w1;
+                    FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
+                    for (int64_t c = 0; c < d->c; c++) arg[c] = -1;
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) {
+                            const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
+                            const int64_t here = h * dxs[1] + w * dxs[2];
+                            for (int64_t c = 0; c < d->c; c++) {
+                                const T v = in[c * xs[3]];
+                                if (arg[c] < 0 || (best[c] == best[c] && (v > best[c] || v != v))) {
+                                    best[c] = v;
+                                    arg[c] = here;
+                                }
+                            }
+                        }
+                    const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
+                    for (int64_t c = 0; c < d->c; c++) img[arg[c] + c * dxs[3]] += g[c * ys[3]];
+                }
+            }
+        }
+        fc_free(best);
+        fc_free(arg);
+    }
+    return status;
+}
+
+/* dx[h, w] gathers dy / count from every window that covers (h, w). */
+int FN(fc_avg_pool2d_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nthreads) {
+    const int64_t *ys = d->ys, *dxs = d->dxs;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t nh = 0; nh < d->n * d->h; nh++) {
+        const int64_t n = nh / d->h, h = nh % d->h;
+        /* windows ho with ho*sh - pt <= h < ho*sh - pt + r */
+        const int64_t ho0 = FC_MAX(0, FC_CEIL_DIV(FC_MAX(h + d->pad_top - d->r + 1, 0), d->stride_h));
+        const int64_t ho1 = FC_MIN(d->ho - 1, (h + d->pad_top) / d->stride_h);
+        for (int64_t w = 0; w < d->w; w++) {
+            const int64_t wo0 = FC_MAX(0, FC_CEIL_DIV(FC_MAX(w + d->pad_left - d->s + 1, 0), d->stride_w));
+            const int64_t wo1 = FC_MIN(d->wo - 1, (w + d->pad_left) / d->stride_w);
+            T *out = dx + n * dxs[0] + h * dxs[1] + w * dxs[2];
+            for (int64_t c = 0; c < d->c; c++) out[c * dxs[3]] = 0;
+            for (int64_t ho = ho0; ho <= ho1; ho++) {
+                int64_t h0, h1;
+                FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
+                for (int64_t wo = wo0; wo <= wo1; wo++) {
+                    int64_t w0, w1;
+                    FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
+                    const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
+                    const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
+                    for (int64_t c = 0; c < d->c; c++) out[c * dxs[3]] += g[c * ys[3]] * inv;
+                }
+            }
+        }
+    }
+    return FC_OK;
+}
+
+int FN(fc_global_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
+    const int64_t *xs = d->xs;
+    const double inv = 1.0 / (double)(d->h * d->w);
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+    {
+        double *acc = (double *)fc_alloc(d->c, sizeof(double));
+        if (!acc) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            if (!acc) continue;
+            for (int64_t c = 0; c < d->c; c++) acc[c] = 0;
+            for (int64_t h = 0; h < d->h; h++)
+                for (int64_t w = 0; w < d->w; w++) {
+                    const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
+                    for (int64_t c = 0; c < d->c; c++) acc[c] += in[c * xs[3]];
+                }
+            for (int64_t c = 0; c < d->c; c++) y[n * d->c + c] = (T)(acc[c] * inv);
+        }
+        fc_free(acc);
+    }
+    return status;
+}
+
+#undef FC_CAT_
+#undef FC_CAT
+#undef FN

@@ -1,0 +1,19 @@
+/* float32 GEMM micro-kernel, AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators. */
+#include "isa_avx2.h"
+#include "fastconv/internal.h"
+
+#define FC_T float
+#define FC_VEC __m256
+#define FC_VL 8
+#define FC_MR 6
+#define FC_LOAD _mm256_loadu_ps
+#define FC_STORE _mm256_storeu_ps
+#define FC_SET1 _mm256_set1_ps
+#define FC_FMA _mm256_fmadd_ps
+#define FC_MUL _mm256_mul_ps
+#define FC_ZERO _mm256_setzero_ps
+#define FC_UKERNEL sgemm_avx2_6x16
+#include "ukernel_simd.h"
+
+const fc_gemm_kernel_f32 fc_sgemm_avx2 = {6, 16, 192, 384, 512, sgemm_avx2_6x16};
+FC_ISA_POP

@@ -1,0 +1,19 @@
+/* float32 GEMM micro-kernel, AVX-512: 12 x 32 tile, 24 zmm accumulators. */
+#include "isa_avx512.h"
+#include "fastconv/internal.h"
+
+#define FC_T float
+#define FC_VEC __m512
+#define FC_VL 16
+#define FC_MR 12
+#define FC_LOAD _mm512_loadu_ps
+#define FC_STORE _mm512_storeu_ps
+#define FC_SET1 _mm512_set1_ps
+#define FC_FMA _mm512_fmadd_ps
+#define FC_MUL _mm512_mul_ps
+#define FC_ZERO _mm512_setzero_ps
+#define FC_UKERNEL sgemm_avx512_12x32
+#include "ukernel_simd.h"
+
+const fc_gemm_kernel_f32 fc_sgemm_avx512 = {12, 32, 192, 384, 512, sgemm_avx512_12x32};
+FC_ISA_POP

@@ -1,0 +1,19 @@
+/* float64 GEMM micro-kernel, AVX2 + FMA: 6 x 8 tile, 12 ymm accumulators. */
+#include "isa_avx2.h"
+#include "fastconv/internal.h"
+
+#define FC_T double
+#define FC_VEC __m256d
+#define FC_VL 4
+#define FC_MR 6
+#define FC_LOAD _mm256_loadu_pd
+#define FC_STORE _mm256_storeu_pd
+#define FC_SET1 _mm256_set1_pd
+#define FC_FMA _mm256_fmadd_pd
+#define FC_MUL _mm256_mul_pd
+#define FC_ZERO _mm256_setzero_pd
+#define FC_UKERNEL dgemm_avx2_6x8
+#include "ukernel_simd.h"
+
+const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 192, 256, 512, dgemm_avx2_6x8};
+FC_ISA_POP

@@ -1,0 +1,27 @@
+/* Portable C GEMM micro-kernels (no ISA pragma): 4 x 8 tiles for both dtypes. */
+#include "fastconv/internal.h"
+
+#define GENERIC_MR 4
+#define GENERIC_NR 8
+
+#define FC_DEFINE_GENERIC_UKERNEL(T, SFX)                                                \
+    static void gemm_generic_##SFX(int64_t k, const T *a, const T *b, T *c, int64_t ldc,  \
+                                   T alpha, T beta) {                                     \
+        T acc[GENERIC_MR][GENERIC_NR] = {{0}};                                           \
+        for (int64_t p = 0; p < k; p++, a += GENERIC_MR, b += GENERIC_NR)                \
+            for (int i = 0; i < GENERIC_MR; i++)                                         \
+                for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += a[i] * b[j];           \
+        for (int i = 0; i < GENERIC_MR; i++)                                             \
+            for (int j = 0; j < GENERIC_NR; j++) {                                       \
+                T *cij = c + i * ldc + j;                                                \
+                *cij = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;  \
+            }                                                                            \
+    }
+
+FC_DEFINE_GENERIC_UKERNEL(float, f32)
+FC_DEFINE_GENERIC_UKERNEL(double, f64)
+
+const fc_gemm_kernel_f32 fc_sgemm_generic = {GENERIC_MR, GENERIC_NR, 128, 256, 512,
+                                             gemm_generic_f32};
+const fc_gemm_kernel_f64 fc_dgemm_generic = {GENERIC_MR, GENERIC_NR, 128, 256, 512,
+                                             gemm_generic_f64};

@@ -1,0 +1,9 @@
+/* Compile the rest of this file for AVX-512 (F, DQ, VL, BW), whatever the global flags. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))), apply_to = function)
+#define FC_ISA_POP _Pragma("clang attribute pop")
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+#define FC_ISA_POP
+#endif
+#include <immintrin.h>

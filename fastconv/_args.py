@@ -1,0 +1,202 @@
+"""Argument normalisation and validation shared by the public functions.
+
+Every check raises before any work starts, with a message that names the
+function, the argument, what was expected and what was given.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+LAYOUTS = ("NHWC", "NCHW")
+# Arrays larger than this many bytes cannot be addressed by the kernels.
+MAX_BYTES = 2**62
+
+
+def as_array(value, name, func):
+    """np.asarray(value), as a TypeError naming the argument when that fails."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{func}: {name} cannot be converted to an array ({exc})") from None
+    return arr
+
+
+def _compute_dtype(arr, name, func):
+    """The dtype an array is computed in: float32/float64 as they are,
+    integers and bools as float64; anything else is a TypeError."""
+    dt = arr.dtype
+    if dt == np.float32 or dt == np.float64:
+        return dt
+    if dt.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{func}: {name} has dtype {dt}, but only float32, float64, integer and bool "
+        f"arrays are supported"
+    )
+
+
+def result_dtype(func, **arrays):
+    """np.result_type of the arrays after integer/bool -> float64 promotion."""
+    dtypes = [_compute_dtype(a, n, func) for n, a in arrays.items() if a is not None]
+    return np.result_type(*dtypes)
+
+
+def prepare(arr, dtype):
+    """arr in dtype, copied only when the kernels cannot address it directly
+    (other dtype, byte-swapped, misaligned or strides not a multiple of the item)."""
+    arr = arr.astype(dtype, copy=False)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if not arr.flags.aligned or any(s % arr.itemsize for s in arr.strides):
+        arr = np.array(arr, copy=True)
+    return arr
+
+
+def check_layout(layout, func):
+    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
+        raise ValueError(f"{func}: layout must be 'NHWC' or 'NCHW', got {layout!r}")
+    return layout.upper()
+
+
+def check_int(value, name, func, minimum):
+    """A plain integer >= minimum (bools and floats are rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{func}: {name} must be an integer, got {value!r}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_real(value, name, func):
+    """A real scalar as a float (bools and complex numbers are rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def as_pair(value, name, func, minimum):
+    """An int or a pair of ints, each >= minimum, as a tuple (h, w)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{func}: {name} must be an int or a pair (h, w), got {value!r}")
+        pair = tuple(check_int(v, name, func, -(2**63)) for v in value)
+    else:
+        v = check_int(value, name, func, -(2**63))
+        pair = (v, v)
+    if min(pair) < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def parse_padding(padding, func, size, kernel, stride):
+    """((top, bottom), (left, right)) from an int, (ph, pw), ((t, b), (l, r)),
+    'valid' or 'same' (TensorFlow's rule: out = ceil(in / stride), the odd pixel
+    at the bottom/right).  size, kernel (dilated extent) and stride are (h, w)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0), (0, 0))
+        if mode == "same":
+            pads = []
+            for n, k, s in zip(size, kernel, stride):
+                total = max((-(-n // s) - 1) * s + k - n, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"{func}: padding must be 'same', 'valid' or integers, got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+        isinstance(p, (tuple, list)) for p in padding
+    ):
+        pads = tuple(as_pair(tuple(p), "padding", func, -(2**63)) for p in padding)
+    else:
+        ph, pw = as_pair(padding, "padding", func, -(2**63))
+        pads = ((ph, ph), (pw, pw))
+    if min(min(p) for p in pads) < 0:
+        raise ValueError(f"{func}: padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def output_extent(n, pads, extent, stride):
+    """floor((n + pad_top + pad_bottom - extent) / stride) + 1."""
+    return (n + pads[0] + pads[1] - extent) // stride + 1
+
+
+def check_size(shape, dtype, func, name):
+    """A ValueError instead of an overflow when an array would be too large."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if count * np.dtype(dtype).itemsize > MAX_BYTES:
+        raise ValueError(f"{func}: {name} of shape {tuple(shape)} is too large to allocate")
+
+
+def batched4(arr, name, func):
+    """A 4-D view of a batched (4-D) or single-image (3-D) tensor, and whether
+    a batch axis was added."""
+    if arr.ndim == 4:
+        return arr, False
+    if arr.ndim == 3:
+        return arr[np.newaxis], True
+    raise ValueError(f"{func}: {name} must be 3-D (one image) or 4-D (a batch), got {arr.ndim}-D "
+                     f"with shape {arr.shape}")
+
+
+def nhwc_view(arr4, layout):
+    """The (N, H, W, C)-ordered view of a 4-D tensor in `layout` (no copy)."""
+    return arr4 if layout == "NHWC" else arr4.transpose(0, 2, 3, 1)
+
+
+def from_nhwc_shape(shape, layout):
+    n, h, w, c = shape
+    return (n, h, w, c) if layout == "NHWC" else (n, c, h, w)
+
+
+def new_tensor(nhwc_shape, layout, dtype, unbatched, func, name):
+    """A new C-contiguous tensor in `layout`, and its 4-D NHWC-ordered view."""
+    shape = from_nhwc_shape(nhwc_shape, layout)
+    check_size(shape, dtype, func, name)
+    arr = np.empty(shape, dtype)
+    view = nhwc_view(arr, layout)
+    return (arr[0] if unbatched else arr), view
+
+
+def check_out(out, shape, dtype, func, inputs=()):
+    """Validate `out=`; returns (target, needs_copy): the array to compute into
+    and whether it must then be copied into out (non-contiguous out, or out
+    overlapping an input)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a NumPy array, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{func}: out has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{func}: out has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+    overlaps = any(np.may_share_memory(out, a) for a in inputs if a is not None)
+    if out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative and not overlaps:
+        return out, False
+    return np.empty(shape, dtype), True
+
+
+def check_activation(activation, func):
+    """The activation code for the kernels (see _native.ACT_*)."""
+    from . import _native
+
+    codes = {
+        None: _native.ACT_NONE,
+        "relu": _native.ACT_RELU,
+        "leaky_relu": _native.ACT_LEAKY_RELU,
+        "sigmoid": _native.ACT_SIGMOID,
+        "tanh": _native.ACT_TANH,
+    }
+    valid_type = activation is None or isinstance(activation, str)
+    key = activation.lower() if isinstance(activation, str) else activation
+    if not valid_type or key not in codes:
+        raise ValueError(
+            f"{func}: activation must be None, 'relu', 'leaky_relu', 'sigmoid' or 'tanh', "
+            f"got {activation!r}"
+        )
+    return codes[key]

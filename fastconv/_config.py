@@ -1,0 +1,85 @@
+"""Kernel-set selection (FASTCONV_ISA), threads and show_config."""
+import os
+
+import numpy as np
+
+from . import _native
+
+ISAS = {"generic": _native.ISA_GENERIC, "avx2": _native.ISA_AVX2, "avx512": _native.ISA_AVX512}
+ISA_NAMES = {code: name for name, code in ISAS.items()}
+
+
+def supported_isas():
+    """Names of the kernel sets this CPU can run, best first."""
+    return [name for name, code in sorted(ISAS.items(), key=lambda kv: -kv[1])
+            if _native.isa_supported(code)]
+
+
+def use_isa(name):
+    """Switch the active kernel set (tests use this; users set FASTCONV_ISA)."""
+    key = str(name).lower()
+    if key not in ISAS:
+        raise ValueError(f"fastconv: unknown kernel set {name!r}; expected one of "
+                         f"{', '.join(ISAS)}")
+    if not _native.isa_supported(ISAS[key]):
+        raise ValueError(f"fastconv: this CPU cannot run the {key} kernels; supported: "
+                         f"{', '.join(supported_isas())}")
+    _native.set_isa(ISAS[key])
+
+
+def active_isa():
+    return ISA_NAMES[_native.get_isa()]
+
+
+def _init_from_environment():
+    forced = os.environ.get("FASTCONV_ISA", "").strip()
+    if not forced:
+        _native.set_isa(_native.best_isa())
+        return
+    try:
+        use_isa(forced)
+    except ValueError as exc:
+        raise ValueError(f"FASTCONV_ISA={forced!r}: {exc}") from None
+
+
+def set_num_threads(n):
+    """Use n threads in every following call (OpenMP's omp_set_num_threads)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an integer, got {n!r}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _native.set_max_threads(int(n))
+
+
+def get_num_threads():
+    """The number of threads the next call will use (1 without OpenMP)."""
+    return _native.max_threads()
+
+
+def show_config(mode="stdout"):
+    """Print (mode='stdout') or return (mode='dicts') the build and run-time
+    configuration: kernel set, threads, compiler, OpenMP."""
+    from . import __version__
+
+    info = {
+        "version": __version__,
+        "kernels": active_isa(),
+        "supported_kernels": supported_isas(),
+        "forced_by_env": os.environ.get("FASTCONV_ISA") or None,
+        "threads": get_num_threads(),
+        "openmp": _native.have_openmp(),
+        "compiler": _native.compiler(),
+        "numpy": np.__version__,
+    }
+    if mode == "dicts":
+        return info
+    if mode != "stdout":
+        raise ValueError(f"show_config: mode must be 'stdout' or 'dicts', got {mode!r}")
+    forced = f" (forced by FASTCONV_ISA={info['forced_by_env']})" if info["forced_by_env"] else ""
+    print(f"fastconv {info['version']}")
+    print(f"  kernels:  {info['kernels']}{forced}; this CPU supports "
+          f"{', '.join(info['supported_kernels'])}")
+    print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'})")
+    print(f"  compiler: {info['compiler']}")
+    print(f"  numpy:    {info['numpy']}")
+    return None

@@ -1,0 +1,97 @@
+"""Max, average and global-average pooling: argument policy around the C kernels."""
+import numpy as np
+
+from . import _args, _native
+from ._config import get_num_threads
+
+
+def _pool_setup(func, x, size, stride, padding, layout):
+    """Validate the arguments; returns (x4 in compute dtype, unbatched, dtype,
+    layout, geometry tuple, (Ho, Wo))."""
+    x = _args.as_array(x, "x", func)
+    layout = _args.check_layout(layout, func)
+    dtype = _args.result_dtype(func, x=x)
+    x4, unbatched = _args.batched4(x, "x", func)
+    n, h, w, c = _args.nhwc_view(x4, layout).shape
+    size = _args.as_pair(size, "size", func, 1)
+    stride = size if stride is None else _args.as_pair(stride, "stride", func, 1)
+    pads = _args.parse_padding(padding, func, (h, w), size, stride)
+    if max(pads[0]) >= size[0] or max(pads[1]) >= size[1]:
+        raise ValueError(f"{func}: padding {pads} must be smaller than the window size {size} "
+                         f"on every side")
+    padded = (h + sum(pads[0]), w + sum(pads[1]))
+    if size[0] > padded[0] or size[1] > padded[1]:
+        raise ValueError(f"{func}: the window {size[0]}x{size[1]} is larger than the padded "
+                         f"input ({padded[0]}x{padded[1]})")
+    ho = _args.output_extent(h, pads[0], size[0], stride[0])
+    wo = _args.output_extent(w, pads[1], size[1], stride[1])
+    geometry = (n, h, w, c, size[0], size[1], stride[0], stride[1], pads[0][0], pads[1][0],
+                ho, wo)
+    return x4, unbatched, dtype, layout, geometry
+
+
+def _pool(kind, func, x, size, stride, padding, layout):
+    x4, unbatched, dtype, layout, geo = _pool_setup(func, x, size, stride, padding, layout)
+    n, _, _, c, _, _, _, _, _, _, ho, wo = geo
+    y, yv = _args.new_tensor((n, ho, wo, c), layout, dtype, unbatched, func, "the output")
+    if y.size:
+        xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
+        _native.pool2d(kind, xv, yv, geo, get_num_threads())
+    return y
+
+
+def _pool_backward(kind, func, dy, x, size, stride, padding, layout):
+    x4, unbatched, dtype, layout, geo = _pool_setup(func, x, size, stride, padding, layout)
+    dy = _args.as_array(dy, "dy", func)
+    dtype = _args.result_dtype(func, dy=dy, x=x4)
+    n, h, w, c, _, _, _, _, _, _, ho, wo = geo
+    expected = _args.from_nhwc_shape((n, ho, wo, c), layout)[unbatched:]
+    if dy.shape != expected:
+        raise ValueError(f"{func}: dy has shape {dy.shape}, but the pooling output has shape "
+                         f"{expected}")
+    dx, dxv = _args.new_tensor((n, h, w, c), layout, dtype, unbatched, func, "dx")
+    if dx.size:
+        dy4 = dy[np.newaxis] if unbatched else dy
+        dyv = _args.nhwc_view(_args.prepare(dy4, dtype), layout)
+        xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
+        _native.pool2d_backward(kind, dyv, xv, dxv, geo, get_num_threads())
+    return dx
+
+
+def max_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+    """Max over size windows moved by stride (default: size); padding is -inf."""
+    return _pool("max", "max_pool2d", x, size, stride, padding, layout)
+
+
+def avg_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+    """Mean over size windows, divided by the count of real (unpadded) pixels."""
+    return _pool("avg", "avg_pool2d", x, size, stride, padding, layout)
+
+
+def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+    """dx of max_pool2d: each dy goes to the first maximum of its window."""
+    return _pool_backward("max", "max_pool2d_backward", dy, x, size, stride, padding, layout)
+
+
+def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+    """dx of avg_pool2d: each dy is shared among the real pixels of its window."""
+    return _pool_backward("avg", "avg_pool2d_backward", dy, x, size, stride, padding, layout)
+
+
+def global_avg_pool2d(x, *, layout="NHWC"):
+    """Mean over the spatial axes: (N, C) for a batch, (C,) for one image."""
+    func = "global_avg_pool2d"
+    x = _args.as_array(x, "x", func)
+    layout = _args.check_layout(layout, func)
+    dtype = _args.result_dtype(func, x=x)
+    x4, unbatched = _args.batched4(x, "x", func)
+    xv = _args.nhwc_view(x4, layout)
+    n, h, w, c = xv.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"{func}: x has no pixels to average (shape {x.shape}, "
+                         f"layout={layout!r})")
+    y = np.empty((n, c), dtype)
+    if y.size:
+        _native.global_avg_pool2d(_args.nhwc_view(_args.prepare(x4, dtype), layout), y,
+                                  get_num_threads())
+    return y[0] if unbatched else y

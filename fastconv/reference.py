@@ -1,0 +1,299 @@
+"""Pure-NumPy reference implementations: the test oracle.
+
+Written straight from the course's equations and kept obviously correct rather
+than fast.  Every function computes in float64 and returns the dtype fastconv
+returns.  This module imports NumPy only (not fastconv's own argument parsing),
+so that a bug in shared code cannot hide from the tests; it assumes valid input.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+# ---- helpers ---------------------------------------------------------------
+def _pair(v):
+    return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))
+
+
+def _pads(padding, size, kernel, stride):
+    """((top, bottom), (left, right)); 'same' follows TensorFlow."""
+    if isinstance(padding, str):
+        if padding.lower() == "valid":
+            return ((0, 0), (0, 0))
+        pads = []
+        for n, k, s in zip(size, kernel, stride):
+            out = -(-n // s)
+            total = max((out - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    if np.ndim(padding) == 2:
+        return tuple(_pair(p) for p in padding)
+    ph, pw = _pair(padding)
+    return ((ph, ph), (pw, pw))
+
+
+def _dtype(*arrays):
+    kinds = [np.float64 if np.asarray(a).dtype.kind in "biu" else np.asarray(a).dtype
+             for a in arrays if a is not None]
+    return np.result_type(*kinds)
+
+
+def _nhwc(x, layout):
+    """(x as float64 NHWC 4-D, whether it was one image)."""
+    x = np.asarray(x, dtype=np.float64)
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    return (x if layout == "NHWC" else x.transpose(0, 2, 3, 1)), single
+
+
+def _from_nhwc(y, layout, single, dtype):
+    y = y if layout == "NHWC" else y.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray((y[0] if single else y).astype(dtype))
+
+
+def _weights(w, layout):
+    w = np.asarray(w, dtype=np.float64)
+    return w if layout == "NHWC" else w.transpose(2, 3, 1, 0)   # (R, S, C/g, K)
+
+
+def _conv_geometry(x, w, stride, padding, dilation):
+    _, h, wd, _ = x.shape
+    r, s = w.shape[:2]
+    sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
+    extent = (dh * (r - 1) + 1, dw * (s - 1) + 1)
+    pads = _pads(padding, (h, wd), extent, (sh, sw))
+    ho = (h + sum(pads[0]) - extent[0]) // sh + 1
+    wo = (wd + sum(pads[1]) - extent[1]) // sw + 1
+    return (sh, sw), (dh, dw), pads, ho, wo
+
+
+def _window_slices(r, s, stride, dilation, ho, wo):
+    """For kernel tap (r, s): the slices of the padded input it sees."""
+    h0, w0 = r * dilation[0], s * dilation[1]
+    return (slice(h0, h0 + stride[0] * (ho - 1) + 1, stride[0]),
+            slice(w0, w0 + stride[1] * (wo - 1) + 1, stride[1]))
+
+
+def im2col(x, kernel, stride, pads, dilation, ho, wo):
+    """(N, Ho, Wo, R, S, C) patches of the zero-padded NHWC x."""
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    r, s = kernel
+    cols = np.empty((x.shape[0], ho, wo, r, s, x.shape[3]))
+    for i in range(r):
+        for j in range(s):
+            hs, ws = _window_slices(i, j, stride, dilation, ho, wo)
+            cols[:, :, :, i, j, :] = xp[:, hs, ws, :]
+    return cols
+
+
+def col2im(cols, x_shape, stride, pads, dilation):
+    """Adjoint of im2col: sums the patches back into an NHWC image."""
+    n, h, w, c = x_shape
+    _, ho, wo, r, s, _ = cols.shape
+    xp = np.zeros((n, h + sum(pads[0]), w + sum(pads[1]), c))
+    for i in range(r):
+        for j in range(s):
+            hs, ws = _window_slices(i, j, stride, dilation, ho, wo)
+            xp[:, hs, ws, :] += cols[:, :, :, i, j, :]
+    return xp[:, pads[0][0]:pads[0][0] + h, pads[1][0]:pads[1][0] + w, :]
+
+
+_ACTIVATIONS = {
+    None: lambda z: z,
+    "relu": lambda z: np.where(z < 0, 0.0, z),
+    "leaky_relu": lambda z: np.where(z < 0, 0.01 * z, z),
+    "sigmoid": lambda z: _sigmoid(z),
+    "tanh": np.tanh,
+}
+
+
+# ---- convolution -------------------------------------------------------------
+def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
+           activation=None, out=None):
+    dtype = _dtype(x, w)
+    x, single = _nhwc(x, layout)
+    w = _weights(w, layout)
+    stride, dilation, pads, ho, wo = _conv_geometry(x, w, stride, padding, dilation)
+    r, s, cg, k = w.shape
+    kg = k // groups
+    cols = im2col(x, (r, s), stride, pads, dilation, ho, wo)
+    y = np.empty((x.shape[0], ho, wo, k))
+    for g in range(groups):
+        patch = cols[..., g * cg:(g + 1) * cg].reshape(x.shape[0], ho, wo, -1)
+        y[..., g * kg:(g + 1) * kg] = patch @ w[..., g * kg:(g + 1) * kg].reshape(-1, kg)
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64)
+    y = _from_nhwc(_ACTIVATIONS[activation](y), layout, single, dtype)
+    if out is not None:
+        out[...] = y
+        return out
+    return y
+
+
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
+                    need_dx=True):
+    dtype = _dtype(dy, x, w)
+    x, single = _nhwc(x, layout)
+    dy, _ = _nhwc(dy, layout)
+    w_nchw_layout = layout
+    w = _weights(w, layout)
+    stride, dilation, pads, ho, wo = _conv_geometry(x, w, stride, padding, dilation)
+    r, s, cg, k = w.shape
+    kg = k // groups
+    cols = im2col(x, (r, s), stride, pads, dilation, ho, wo)
+    dcols = np.empty_like(cols)
+    dw = np.empty_like(w)
+    for g in range(groups):
+        dy_g = dy[..., g * kg:(g + 1) * kg].reshape(-1, kg)
+        cols_g = cols[..., g * cg:(g + 1) * cg].reshape(dy_g.shape[0], -1)
+        w_g = w[..., g * kg:(g + 1) * kg].reshape(-1, kg)
+        dw[..., g * kg:(g + 1) * kg] = (cols_g.T @ dy_g).reshape(r, s, cg, kg)
+        dcols[..., g * cg:(g + 1) * cg] = (dy_g @ w_g.T).reshape(dy.shape[:3] + (r, s, cg))
+    db = dy.sum(axis=(0, 1, 2)).astype(dtype)
+    dx = None
+    if need_dx:
+        dx = _from_nhwc(col2im(dcols, x.shape, stride, pads, dilation), layout, single, dtype)
+    if w_nchw_layout == "NCHW":
+        dw = dw.transpose(3, 2, 0, 1)
+    return dx, np.ascontiguousarray(dw.astype(dtype)), db
+
+
+# ---- pooling -----------------------------------------------------------------
+def _pool_windows(x, size, stride, padding, fill):
+    """(N, Ho, Wo, C, R, S) windows of x padded with `fill`, and the geometry."""
+    r, s = _pair(size)
+    stride = (r, s) if stride is None else _pair(stride)
+    pads = _pads(padding, x.shape[1:3], (r, s), stride)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill)
+    win = sliding_window_view(xp, (r, s), axis=(1, 2))[:, ::stride[0], ::stride[1]]
+    return win, (r, s), stride, pads
+
+
+def max_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    win, *_ = _pool_windows(x, size, stride, padding, -np.inf)
+    return _from_nhwc(win.max(axis=(-2, -1)), layout, single, dtype)
+
+
+def avg_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    win, *_ = _pool_windows(x, size, stride, padding, 0.0)
+    count, *_ = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
+    return _from_nhwc(win.sum(axis=(-2, -1)) / count.sum(axis=(-2, -1)), layout, single, dtype)
+
+
+def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+    """Each dy goes to the first maximum of its window (np.argmax: first NaN,
+    else first maximum, in row-major order)."""
+    dtype = _dtype(dy, x)
+    x, single = _nhwc(x, layout)
+    dy, _ = _nhwc(dy, layout)
+    win, (r, s), stride, pads = _pool_windows(x, size, stride, padding, -np.inf)
+    n, ho, wo, c = win.shape[:4]
+    arg = win.reshape(n, ho, wo, c, r * s).argmax(axis=-1)
+    nn, ii, jj, cc = np.indices((n, ho, wo, c))
+    dxp = np.zeros((n, x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), c))
+    np.add.at(dxp, (nn, ii * stride[0] + arg // s, jj * stride[1] + arg % s, cc), dy)
+    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
+    return _from_nhwc(dx, layout, single, dtype)
+
+
+def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+    dtype = _dtype(dy, x)
+    x, single = _nhwc(x, layout)
+    dy, _ = _nhwc(dy, layout)
+    count, (r, s), stride, pads = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
+    share = dy / count.sum(axis=(-2, -1))
+    ho, wo = share.shape[1:3]
+    dxp = np.zeros((x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3]))
+    for i in range(r):
+        for j in range(s):
+            hs, ws = _window_slices(i, j, stride, (1, 1), ho, wo)
+            dxp[:, hs, ws, :] += share
+    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
+    return _from_nhwc(dx, layout, single, dtype)
+
+
+def global_avg_pool2d(x, *, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    y = x.mean(axis=(1, 2)).astype(dtype)
+    return y[0] if single else y
+
+
+# ---- matrix multiply -----------------------------------------------------------
+def matmul(a, b):
+    dtype = _dtype(a, b)
+    return np.ascontiguousarray(np.matmul(np.asarray(a, np.float64), np.asarray(b, np.float64))
+                                .astype(dtype))
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    dtype = _dtype(a, b, c)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    y = alpha * ((a.T if trans_a else a) @ (b.T if trans_b else b))
+    if c is not None and beta != 0:
+        y = y + beta * np.asarray(c, np.float64)
+    return np.ascontiguousarray(y.astype(dtype))
+
+
+# ---- activations -----------------------------------------------------------------
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _unary(fn, x):
+    dtype = _dtype(x)
+    return np.asarray(fn(np.asarray(x, np.float64))).astype(dtype)
+
+
+def relu(x):
+    return _unary(_ACTIVATIONS["relu"], x)
+
+
+def leaky_relu(x, alpha=0.01):
+    return _unary(lambda z: np.where(z < 0, alpha * z, z), x)
+
+
+def sigmoid(x):
+    return _unary(_sigmoid, x)
+
+
+def tanh(x):
+    return _unary(np.tanh, x)
+
+
+def relu_backward(dy, x):
+    return np.where(np.asarray(x) > 0, np.asarray(dy, np.float64), 0.0).astype(_dtype(dy, x))
+
+
+def leaky_relu_backward(dy, x, alpha=0.01):
+    dy64 = np.asarray(dy, np.float64)
+    return np.where(np.asarray(x) > 0, dy64, alpha * dy64).astype(_dtype(dy, x))
+
+
+def sigmoid_backward(dy, y):
+    y64 = np.asarray(y, np.float64)
+    return (np.asarray(dy, np.float64) * y64 * (1 - y64)).astype(_dtype(dy, y))
+
+
+def tanh_backward(dy, y):
+    y64 = np.asarray(y, np.float64)
+    return (np.asarray(dy, np.float64) * (1 - y64 ** 2)).astype(_dtype(dy, y))
+
+
+def softmax(x, axis=-1):
+    z = np.asarray(x, np.float64)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(_dtype(x))
+
+
+def softmax_backward(dy, y, axis=-1):
+    dy64 = np.asarray(dy, np.float64)
+    y64 = np.asarray(y, np.float64)
+    return (y64 * (dy64 - (dy64 * y64).sum(axis=axis, keepdims=True))).astype(_dtype(dy, y))
