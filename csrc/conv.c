@@ -1,4 +1,5 @@
 /* Convolution for float32 and float64: instantiates conv_impl.h twice. */
+#include <assert.h>
 #include "fastconv/internal.h"
 
 #define T float

@@ -136,18 +136,45 @@ static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j
     }
 }
 
+#ifndef FC_UNIFORM_ROW_STRIDE
+#define FC_UNIFORM_ROW_STRIDE
+/* Whether rows (i0, i1, i2) of extents ext[] lie at a uniform distance *rs
+ * (offset = linear row index * rs) given the axis strides ts[].  Strides of
+ * extent-1 axes are ignored: NumPy's buffer export may give them any value. */
+static int uniform_row_stride(const int64_t ts[3], const int64_t ext[3], int64_t *rs) {
+    int64_t inner = 1, found = 0;
+    *rs = 1;
+    for (int i = 2; i >= 0; i--) {
+        if (ext[i] > 1) {
+            if (!found) {
+                if (ts[i] % inner) return 0;
+                *rs = ts[i] / inner;
+                found = 1;
+            } else if (ts[i] != inner * *rs) {
+                return 0;
+            }
+        }
+        inner *= ext[i];
+    }
+    return 1;
+}
+#endif
+
 /* Runs plan `pl` writing rows (n, a, b) of a 4-D tensor with strides ts and
- * extents (rows_a, rows_b): one GEMM when the rows of the whole batch are evenly
- * spaced, else one per image (src->n0 selects the image). */
+ * extents (n, rows_a, rows_b): one GEMM when the rows of the whole batch are
+ * evenly spaced, else one per image (src->n0 selects the image). */
 static int FN(run_over_images)(PLAN *pl, FN(conv_src) *src, T *base, const int64_t ts[4],
                                int64_t n, int64_t rows_a, int64_t rows_b, int nthreads) {
-    pl->rsc = ts[2];
-    if (ts[1] == rows_b * ts[2] && (n == 1 || ts[0] == rows_a * ts[1])) {
+    const int64_t batch[3] = {n, rows_a, rows_b}, image[3] = {1, rows_a, rows_b};
+    if (uniform_row_stride(ts, batch, &pl->rsc)) {
         pl->m = n * rows_a * rows_b;
         pl->c = base;
         src->n0 = 0;
         return FN(fc_gemm_run)(pl, nthreads);
     }
+    const int ok = uniform_row_stride(ts, image, &pl->rsc);
+    assert(ok);
+    (void)ok;
     pl->m = rows_a * rows_b;
     for (int64_t i = 0; i < n; i++) {
         pl->c = base + i * ts[0];

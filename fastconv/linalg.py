@@ -46,7 +46,9 @@ def matmul(a, b):
         out = out[..., 0, :]
     if b.ndim == 1:
         out = out[..., 0]
-    return np.ascontiguousarray(out)
+    if out.ndim == 0:
+        return out[()]          # a scalar, as np.matmul gives for two vectors
+    return out if out.flags.c_contiguous else out.copy()
 
 
 def _offsets(arr, batch):

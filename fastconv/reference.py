@@ -120,7 +120,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     cols = im2col(x, (r, s), stride, pads, dilation, ho, wo)
     y = np.empty((x.shape[0], ho, wo, k))
     for g in range(groups):
-        patch = cols[..., g * cg:(g + 1) * cg].reshape(x.shape[0], ho, wo, -1)
+        patch = cols[..., g * cg:(g + 1) * cg].reshape(x.shape[0], ho, wo, r * s * cg)
         y[..., g * kg:(g + 1) * kg] = patch @ w[..., g * kg:(g + 1) * kg].reshape(-1, kg)
     if b is not None:
         y = y + np.asarray(b, dtype=np.float64)
@@ -146,8 +146,8 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     dw = np.empty_like(w)
     for g in range(groups):
         dy_g = dy[..., g * kg:(g + 1) * kg].reshape(-1, kg)
-        cols_g = cols[..., g * cg:(g + 1) * cg].reshape(dy_g.shape[0], -1)
-        w_g = w[..., g * kg:(g + 1) * kg].reshape(-1, kg)
+        cols_g = cols[..., g * cg:(g + 1) * cg].reshape(dy_g.shape[0], r * s * cg)
+        w_g = w[..., g * kg:(g + 1) * kg].reshape(r * s * cg, kg)
         dw[..., g * kg:(g + 1) * kg] = (cols_g.T @ dy_g).reshape(r, s, cg, kg)
         dcols[..., g * cg:(g + 1) * cg] = (dy_g @ w_g.T).reshape(dy.shape[:3] + (r, s, cg))
     db = dy.sum(axis=(0, 1, 2)).astype(dtype)
@@ -227,8 +227,7 @@ def global_avg_pool2d(x, *, layout="NHWC"):
 # ---- matrix multiply -----------------------------------------------------------
 def matmul(a, b):
     dtype = _dtype(a, b)
-    return np.ascontiguousarray(np.matmul(np.asarray(a, np.float64), np.asarray(b, np.float64))
-                                .astype(dtype))
+    return np.matmul(np.asarray(a, np.float64), np.asarray(b, np.float64)).astype(dtype)
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):

@@ -1,0 +1,16 @@
+import os
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("default", max_examples=40, deadline=None)
+settings.register_profile("quick", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def rng(request):
+    # a seed per test, stable across runs
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

@@ -1,0 +1,117 @@
+"""Tolerances, shape sets and small utilities shared by the tests."""
+import contextlib
+
+import numpy as np
+
+import fastconv
+from fastconv import _config
+
+DTYPES = (np.float32, np.float64)
+LAYOUTS = ("NHWC", "NCHW")
+
+# float64: ~1e-10 relative to the result's magnitude; float32: 1e-5.
+TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
+
+
+def assert_close(out, ref, magnitude=None):
+    """|out - ref| <= tol * magnitude everywhere, where magnitude (default: the
+    largest |ref|) is the size of the terms that were summed, e.g. max(|x| * |w|)."""
+    assert out.dtype == ref.dtype, (out.dtype, ref.dtype)
+    assert out.shape == ref.shape, (out.shape, ref.shape)
+    if out.size == 0:
+        return
+    if magnitude is None:
+        magnitude = np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0)
+    tol = TOLERANCE[out.dtype] * max(float(magnitude), 1.0)
+    both_nan = np.isnan(out) & np.isnan(ref)
+    err = np.where(both_nan, 0.0, np.abs(out.astype(np.float64) - ref.astype(np.float64)))
+    worst = np.nanmax(err) if np.isfinite(err).all() else np.inf
+    assert worst <= tol, f"max error {worst:.3g} > {tol:.3g} (magnitude {magnitude:.3g})"
+
+
+def rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@contextlib.contextmanager
+def threads(n):
+    old = fastconv.get_num_threads()
+    fastconv.set_num_threads(n)
+    try:
+        yield
+    finally:
+        fastconv.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def isa(name):
+    old = _config.active_isa()
+    _config.use_isa(name)
+    try:
+        yield
+    finally:
+        _config.use_isa(old)
+
+
+def to_layout(x_nhwc, w_rsck, layout):
+    """NHWC data and (R, S, C, K) weights in `layout`'s shapes."""
+    if layout == "NHWC":
+        return x_nhwc, w_rsck
+    xt = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)) if x_nhwc.ndim == 4 else \
+        np.ascontiguousarray(x_nhwc.transpose(2, 0, 1))
+    return xt, np.ascontiguousarray(w_rsck.transpose(3, 2, 0, 1))
+
+
+# (N, H, W, C, K, R, S, stride, padding, dilation, groups)
+CONV_CASES = [
+    (2, 7, 9, 3, 5, 3, 3, 1, 0, 1, 1),
+    (1, 11, 13, 7, 11, 5, 5, 2, 2, 1, 1),
+    (3, 8, 8, 6, 4, 1, 1, 1, 0, 1, 1),                 # 1x1
+    (2, 9, 7, 4, 6, 1, 1, 2, 0, 1, 2),                 # 1x1 strided, grouped
+    (2, 10, 12, 5, 7, 1, 3, 1, (0, 1), 1, 1),          # 1x3
+    (1, 12, 10, 3, 4, 3, 1, (2, 1), 1, 1, 1),          # 3x1
+    (2, 9, 9, 4, 5, 2, 4, 3, ((1, 2), (0, 3)), 1, 1),  # 2x4, stride > kernel, asymmetric
+    (1, 13, 11, 6, 6, 3, 3, 1, "same", 2, 3),          # dilation + groups
+    (2, 8, 8, 8, 8, 3, 3, 1, 1, 1, 8),                 # depthwise
+    (2, 8, 8, 4, 8, 3, 3, 2, "same", 1, 4),            # depthwise, multiplier 2
+    (1, 5, 5, 2, 3, 3, 3, 1, 3, 1, 1),                 # padding > kernel / 2
+    (0, 6, 6, 3, 4, 3, 3, 1, 1, 1, 1),                 # empty batch
+    (2, 16, 16, 13, 17, 3, 3, 1, 1, 1, 1),             # prime channels
+    (1, 20, 19, 37, 29, 3, 3, 2, "valid", 1, 1),
+    (1, 1, 1, 3, 2, 1, 1, 1, 0, 1, 1),                 # 1x1 image
+    (1, 12, 12, 64, 40, 3, 3, 1, 1, 1, 1),             # depth 576: several KC blocks
+    (1, 6, 6, 8, 600, 1, 1, 1, 0, 1, 1),               # 600 outputs: several NC blocks
+    (2, 31, 29, 5, 9, 5, 5, 1, "same", 1, 1),          # many rows: several MC blocks
+    (1, 9, 9, 3, 4, 3, 3, 3, "same", 3, 1),            # 'same' with stride and dilation
+]
+
+
+def conv_case_id(case):
+    n, h, w, c, k, r, s, st, pad, dil, g = case
+    return f"n{n}-{h}x{w}-c{c}k{k}-{r}x{s}-s{st}-p{pad}-d{dil}-g{g}".replace(" ", "")
+
+
+def conv_kwargs(case):
+    *_, stride, padding, dilation, groups = case
+    return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv_inputs(case, dtype, rng, layout="NHWC"):
+    n, h, w, c, k, r, s, _, _, _, groups = case
+    x = rand(rng, (n, h, w, c), dtype)
+    wt = rand(rng, (r, s, c // groups, k), dtype)
+    b = rand(rng, (k,), dtype)
+    x, wt = to_layout(x, wt, layout)
+    return x, wt, b
+
+
+# (N, H, W, C, size, stride, padding)
+POOL_CASES = [
+    (2, 8, 8, 3, 2, None, 0),
+    (1, 9, 11, 5, 3, 2, 1),
+    (2, 7, 7, 4, (2, 3), (1, 2), ((1, 0), (2, 1))),
+    (1, 10, 9, 6, 3, 1, "same"),
+    (3, 5, 5, 17, 5, 5, "valid"),
+    (0, 4, 4, 2, 2, None, 0),
+    (1, 13, 13, 2, 2, 3, 0),                            # stride > size
+]

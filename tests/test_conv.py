@@ -1,0 +1,152 @@
+"""conv2d and conv2d_backward against the NumPy reference."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import reference as ref
+from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, conv_case_id, conv_inputs,
+                     conv_kwargs, rand)
+
+
+def magnitude(x, w, kw, layout, b=None):
+    """max of |x| (*) |w| (+ |b|): the size of the terms each output sums."""
+    m = ref.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), layout=layout, **kw)
+    return np.max(m, initial=0.0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
+def test_conv2d_matches_reference(case, dtype, layout, rng):
+    x, w, b = conv_inputs(case, dtype, rng, layout)
+    kw = conv_kwargs(case)
+    y = fastconv.conv2d(x, w, b, layout=layout, **kw)
+    assert y.flags.c_contiguous
+    assert_close(y, ref.conv2d(x, w, b, layout=layout, **kw), magnitude(x, w, kw, layout, b))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
+def test_conv2d_backward_matches_reference(case, dtype, layout, rng):
+    x, w, _ = conv_inputs(case, dtype, rng, layout)
+    kw = conv_kwargs(case)
+    dy = rand(rng, ref.conv2d(x, w, layout=layout, **kw).shape, dtype)
+    dx, dw, db = fastconv.conv2d_backward(dy, x, w, layout=layout, **kw)
+    rdx, rdw, rdb = ref.conv2d_backward(dy, x, w, layout=layout, **kw)
+    # magnitudes: the terms summed into dx are |dy| * |w|, into dw |x| * |dy|
+    _, mdw, mdb = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), layout=layout, **kw)
+    mdx, _, _ = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), layout=layout, **kw)
+    assert_close(dx, rdx, np.max(mdx, initial=0.0))
+    assert_close(dw, rdw, np.max(mdw, initial=0.0))
+    assert_close(db, rdb, np.max(mdb, initial=0.0))
+    assert dw.shape == w.shape and dx.shape == x.shape and db.shape == (w.shape[-1 if layout == "NHWC" else 0],)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_activation(activation, dtype, rng):
+    case = CONV_CASES[1]
+    x, w, b = conv_inputs(case, dtype, rng)
+    kw = conv_kwargs(case)
+    y = fastconv.conv2d(x, w, b, activation=activation, **kw)
+    assert_close(y, ref.conv2d(x, w, b, activation=activation, **kw), magnitude(x, w, kw, "NHWC", b))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_unbatched_input_gives_unbatched_result(layout, rng):
+    case = CONV_CASES[1]
+    x, w, b = conv_inputs(case, np.float64, rng, layout)
+    kw = conv_kwargs(case)
+    y = fastconv.conv2d(x[0], w, b, layout=layout, **kw)
+    assert y.ndim == 3
+    np.testing.assert_allclose(y, fastconv.conv2d(x, w, b, layout=layout, **kw)[0], rtol=1e-12)
+    dy = rand(rng, y.shape, np.float64)
+    dx, dw, db = fastconv.conv2d_backward(dy, x[0], w, layout=layout, **kw)
+    rdx, rdw, rdb = ref.conv2d_backward(dy, x[0], w, layout=layout, **kw)
+    assert dx.shape == x[0].shape
+    np.testing.assert_allclose(dx, rdx, atol=1e-10)
+    np.testing.assert_allclose(dw, rdw, atol=1e-10)
+
+
+def test_non_contiguous_read_only_inputs_are_not_modified(rng):
+    base = rand(rng, (2, 12, 15, 10), np.float64)
+    x = base[:, ::2, ::-1, 1:8]           # strided, reversed, offset view
+    w = np.asfortranarray(rand(rng, (3, 3, 7, 5), np.float64))
+    b = rand(rng, (9, ), np.float64)[::2]
+    for arr in (base, w):
+        arr.flags.writeable = False
+    before = base.copy(), w.copy()
+    y = fastconv.conv2d(x, w, b, padding=1)
+    np.testing.assert_allclose(y, ref.conv2d(x, w, b, padding=1), atol=1e-10)
+    dy = rand(rng, y.shape, np.float64)[:, :, ::-1]
+    dx, dw, db = fastconv.conv2d_backward(dy, x, w, padding=1)
+    rdx, rdw, rdb = ref.conv2d_backward(dy, x, w, padding=1)
+    np.testing.assert_allclose(dx, rdx, atol=1e-10)
+    np.testing.assert_allclose(dw, rdw, atol=1e-10)
+    np.testing.assert_allclose(db, rdb, atol=1e-10)
+    np.testing.assert_array_equal(base, before[0])
+    np.testing.assert_array_equal(w, before[1])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_out_argument(layout, contiguous, rng):
+    case = CONV_CASES[0]
+    x, w, b = conv_inputs(case, np.float32, rng, layout)
+    kw = conv_kwargs(case)
+    expected = fastconv.conv2d(x, w, b, layout=layout, **kw)
+    if contiguous:
+        out = np.full(expected.shape, np.nan, np.float32)
+    else:
+        out = np.full(expected.shape[:-1] + (2 * expected.shape[-1],), np.nan, np.float32)[..., ::2]
+    result = fastconv.conv2d(x, w, b, layout=layout, out=out, **kw)
+    assert result is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_out_may_alias_the_input(rng):
+    x = rand(rng, (1, 6, 6, 4), np.float64)
+    w = rand(rng, (3, 3, 4, 4), np.float64)
+    expected = ref.conv2d(x, w, padding=1)
+    fastconv.conv2d(x, w, padding=1, out=x)
+    np.testing.assert_allclose(x, expected, atol=1e-10)
+
+
+def test_need_dx_false_skips_dx(rng):
+    x, w, _ = conv_inputs(CONV_CASES[0], np.float64, rng)
+    dy = rand(rng, fastconv.conv2d(x, w).shape, np.float64)
+    dx, dw, db = fastconv.conv2d_backward(dy, x, w, need_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dw, ref.conv2d_backward(dy, x, w)[1], atol=1e-10)
+
+
+def test_dtype_rules(rng):
+    x = rng.integers(-3, 4, (1, 5, 5, 2))
+    w = rng.integers(-3, 4, (3, 3, 2, 2)).astype(np.int8)
+    y = fastconv.conv2d(x, w)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, ref.conv2d(x, w))
+    assert fastconv.conv2d(x.astype(np.float32), w.astype(np.float32)).dtype == np.float32
+    assert fastconv.conv2d(x.astype(np.float32), w.astype(np.float64)).dtype == np.float64
+    assert fastconv.conv2d(x.astype(bool), w.astype(np.float32)).dtype == np.float64
+
+
+def test_nan_and_inf_propagate(rng):
+    x = rand(rng, (1, 6, 6, 2), np.float32)
+    w = rand(rng, (3, 3, 2, 3), np.float32)
+    x[0, 2, 2, 0] = np.nan
+    x[0, 5, 5, 1] = np.inf
+    y = fastconv.conv2d(x, w, activation="relu")
+    r = ref.conv2d(x, w, activation="relu")
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(r))
+    assert np.isnan(y[0, 0:3, 0:3]).all()
+
+
+def test_large_batch_matches_per_image(rng):
+    # the batch is one implicit GEMM; each image must equal its own convolution
+    x = rand(rng, (9, 10, 10, 5), np.float32)
+    w = rand(rng, (3, 3, 5, 6), np.float32)
+    y = fastconv.conv2d(x, w, padding=1)
+    for i in range(x.shape[0]):
+        np.testing.assert_array_equal(y[i], fastconv.conv2d(x[i], w, padding=1))

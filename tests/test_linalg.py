@@ -1,0 +1,85 @@
+"""matmul and gemm against the NumPy reference."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import reference as ref
+from helpers import DTYPES, assert_close, rand
+
+SHAPES = [(1, 1, 1), (3, 5, 7), (13, 1, 17), (1, 31, 9), (37, 29, 41), (64, 64, 64),
+          (97, 385, 33), (250, 70, 530), (12, 0, 5), (0, 4, 3), (5, 4, 0)]
+
+
+def mag(a, b):
+    return np.max(np.abs(a) @ np.abs(b), initial=0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mkn", SHAPES, ids=str)
+def test_matmul_2d(mkn, dtype, rng):
+    m, k, n = mkn
+    a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+    assert_close(fastconv.matmul(a, b), ref.matmul(a, b), mag(a, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layouts", ["NN", "TN", "NT", "TT", "strided"])
+def test_matmul_operand_layouts(layouts, dtype, rng):
+    a, b = rand(rng, (45, 70), dtype), rand(rng, (70, 38), dtype)
+    if layouts == "strided":
+        a = rand(rng, (90, 140), dtype)[::2, ::-2]
+        b = rand(rng, (70, 76), dtype)[:, 1::2]
+    else:
+        a = np.asfortranarray(a) if layouts[0] == "T" else a
+        b = np.asfortranarray(b) if layouts[1] == "T" else b
+    assert_close(fastconv.matmul(a, b), ref.matmul(a, b), mag(a, b))
+
+
+@pytest.mark.parametrize("shapes", [((4, 3, 5), (5, 2)), ((2, 1, 3, 5), (4, 5, 6)),
+                                    ((5,), (5, 3)), ((3, 5), (5,)), ((5,), (5,)),
+                                    ((7, 1, 4), (1, 4, 2)), ((0, 3, 4), (4, 2)),
+                                    ((64, 8, 8), (64, 8, 8))], ids=str)
+def test_matmul_batched_and_vectors(shapes, rng):
+    a, b = rand(rng, shapes[0], np.float64), rand(rng, shapes[1], np.float64)
+    out = fastconv.matmul(a, b)
+    expected = np.matmul(a, b)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 2.0)])
+def test_gemm(alpha, beta, trans_a, trans_b, dtype, rng):
+    m, k, n = 33, 47, 29
+    a = rand(rng, (k, m) if trans_a else (m, k), dtype)
+    b = rand(rng, (n, k) if trans_b else (k, n), dtype)
+    c = rand(rng, (m, n), dtype)
+    out = fastconv.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b)
+    expected = ref.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b)
+    assert_close(out, expected, abs(alpha) * 50 + abs(beta) * 5)
+
+
+def test_gemm_beta_zero_ignores_nan_in_c_and_c_broadcasts(rng):
+    a, b = rand(rng, (4, 3), np.float64), rand(rng, (3, 5), np.float64)
+    c = np.full((4, 5), np.nan)
+    np.testing.assert_allclose(fastconv.gemm(a, b, c), a @ b, atol=1e-12)
+    bias = rand(rng, (5,), np.float64)
+    np.testing.assert_allclose(fastconv.gemm(a, b, bias, beta=1.0), a @ b + bias, atol=1e-12)
+
+
+def test_inputs_not_modified(rng):
+    a, b, c = rand(rng, (8, 8), np.float32), rand(rng, (8, 8), np.float32), rand(rng, (8, 8), np.float32)
+    copies = a.copy(), b.copy(), c.copy()
+    fastconv.gemm(a, b, c, alpha=2.0, beta=3.0)
+    for arr, before in zip((a, b, c), copies):
+        np.testing.assert_array_equal(arr, before)
+
+
+def test_integer_inputs_give_float64(rng):
+    a = rng.integers(-5, 5, (6, 4))
+    b = rng.integers(-5, 5, (4, 3))
+    out = fastconv.matmul(a, b)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, a @ b)
