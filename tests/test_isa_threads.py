@@ -3,6 +3,7 @@ bit-identical for 1 and 2 threads."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -87,8 +88,13 @@ def test_isas_agree(rng):
 
 
 def _run_python(code, **env):
+    """Run code in a new interpreter, outside the source tree (so `import
+    fastconv` finds the same build as this process)."""
     full_env = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
+    here = os.path.dirname(os.path.dirname(fastconv.__file__))
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full_env, cwd=tempfile.gettempdir())
 
 
 @pytest.mark.parametrize("name", ISAS)

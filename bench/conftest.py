@@ -1,0 +1,72 @@
+"""Shared fixtures for the benchmark suites, and a summary of speed ratios.
+
+Run:  pytest bench/ --benchmark-only            (add -k to pick cases)
+Each case is a pytest-benchmark group holding one entry per implementation
+(fastconv, reference, torch); the summary prints median-time ratios.
+"""
+import numpy as np
+import pytest
+
+import fastconv
+
+try:
+    import torch
+except ImportError:       # PyTorch is optional: its entries are skipped
+    torch = None
+
+THREADS = [1, 2]
+
+
+@pytest.fixture(params=THREADS, ids=lambda n: f"{n}t")
+def threads(request):
+    old = fastconv.get_num_threads()
+    fastconv.set_num_threads(request.param)
+    if torch is not None:
+        old_torch = torch.get_num_threads()
+        torch.set_num_threads(request.param)
+    yield request.param
+    fastconv.set_num_threads(old)
+    if torch is not None:
+        torch.set_num_threads(old_torch)
+
+
+def need_torch():
+    if torch is None:
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0)")
+    return torch
+
+
+def run(benchmark, impl, fn, slow=False):
+    """Time fn(); the reference gets few rounds because it is slow."""
+    benchmark.extra_info["impl"] = impl
+    if slow:
+        return benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=0)
+    return benchmark(fn)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.benchmarks:
+        return
+    groups = {}
+    for bench in session.benchmarks:
+        impl = bench.extra_info.get("impl", bench.name)
+        groups.setdefault(bench.group, {})[impl] = bench.stats.median
+    terminalreporter.write_sep("=", "fastconv speed ratios (median time of other / fastconv)")
+    terminalreporter.write_line(f"{'case':44s} {'fastconv ms':>12s} {'vs torch':>9s} {'vs ref/numpy':>13s}  extra")
+    for group in sorted(groups, key=str):
+        impls = groups[group]
+        if "fastconv" not in impls:
+            continue
+        mine = impls["fastconv"]
+        def ratio(key):
+            return f"{impls[key] / mine:8.2f}x" if key in impls else "       -"
+        other = "reference" if "reference" in impls else "numpy"
+        extra = next((b.extra_info.get("note", "") for b in session.benchmarks
+                      if b.group == group and b.extra_info.get("impl") == "fastconv"), "")
+        terminalreporter.write_line(f"{str(group):44s} {mine * 1e3:12.3f} {ratio('torch'):>9s} "
+                                    f"{ratio(other):>13s}  {extra}")
+
+
+def rng():
+    return np.random.default_rng(0)
