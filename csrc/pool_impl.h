@@ -14,6 +14,30 @@ static inline void FN(window)(int64_t o, int64_t stride, int64_t pad, int64_t si
     *hi = FC_MIN(start + size, n);
 }
 
+/* out = max(out, in) element-wise, keeping NaN; unit strides vectorise. */
+static inline void FN(max_into)(T *restrict out, const T *restrict in, int64_t n, int64_t os,
+                                int64_t is) {
+    if (os == 1 && is == 1) {
+        for (int64_t c = 0; c < n; c++) out[c] = (in[c] > out[c] || in[c] != in[c]) ? in[c] : out[c];
+        return;
+    }
+    for (int64_t c = 0; c < n; c++) {
+        const T v = in[c * is], m = out[c * os];
+        /* keeps the first NaN: a NaN m never compares greater */
+        out[c * os] = (v > m || v != v) ? v : m;
+    }
+}
+
+/* out += in element-wise; unit strides vectorise. */
+static inline void FN(add_into)(T *restrict out, const T *restrict in, int64_t n, int64_t os,
+                                int64_t is) {
+    if (os == 1 && is == 1) {
+        for (int64_t c = 0; c < n; c++) out[c] += in[c];
+        return;
+    }
+    for (int64_t c = 0; c < n; c++) out[c * os] += in[c * is];
+}
+
 int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
     const int64_t *xs = d->xs, *ys = d->ys;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
@@ -28,12 +52,7 @@ int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
             for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = -(T)INFINITY;
             for (int64_t h = h0; h < h1; h++)
                 for (int64_t w = w0; w < w1; w++) {
-                    const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
-                    for (int64_t c = 0; c < d->c; c++) {
-                        const T v = in[c * xs[3]], m = out[c * ys[3]];
-                        /* keeps the first NaN: a NaN m never compares greater */
-                        out[c * ys[3]] = (v > m || v != v) ? v : m;
-                    }
+                    FN(max_into)(out, x + n * xs[0] + h * xs[1] + w * xs[2], d->c, ys[3], xs[3]);
                 }
         }
     }
@@ -54,8 +73,7 @@ int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
             for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = 0;
             for (int64_t h = h0; h < h1; h++)
                 for (int64_t w = w0; w < w1; w++) {
-                    const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
-                    for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] += in[c * xs[3]];
+                    FN(add_into)(out, x + n * xs[0] + h * xs[1] + w * xs[2], d->c, ys[3], xs[3]);
                 }
             const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
             for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] *= inv;
