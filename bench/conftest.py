@@ -36,12 +36,17 @@ def need_torch():
     return torch
 
 
-def run(benchmark, impl, fn, slow=False):
-    """Time fn(); the reference gets few rounds because it is slow."""
+def run(benchmark, impl, fn, slow=False, work=None, unit="GFLOP/s"):
+    """Time fn(); the reference gets few rounds because it is slow.  `work`
+    (flops or bytes per call) adds a rate in `unit` to the summary."""
     benchmark.extra_info["impl"] = impl
     if slow:
-        return benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=0)
-    return benchmark(fn)
+        result = benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=0)
+    else:
+        result = benchmark(fn)
+    if work and benchmark.stats:            # stats is None under --benchmark-disable
+        benchmark.extra_info["note"] = f"{work / benchmark.stats.stats.median / 1e9:.1f} {unit}"
+    return result
 
 
 def pytest_terminal_summary(terminalreporter, config):

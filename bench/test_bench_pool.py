@@ -63,6 +63,5 @@ def test_pool(benchmark, case, impl, direction, threads):
             run(benchmark, impl, lambda: torch.autograd.grad(yt, xt, dyt, retain_graph=True))
         return
     table = fwd if direction == "fwd" else bwd
-    run(benchmark, impl, table[impl], slow=impl == "reference")
-    if impl == "fastconv":
-        benchmark.extra_info["note"] = f"{nbytes / benchmark.stats.stats.median / 1e9:.1f} GB/s"
+    run(benchmark, impl, table[impl], slow=impl == "reference", work=nbytes if impl == "fastconv" else None,
+        unit="GB/s")
