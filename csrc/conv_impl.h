@@ -8,7 +8,9 @@
  *   dw        dw[p, k] = sum_m col[m, p] * dy[m, k]   (A = col^T packed from x)
  *   dx        dx[q, c] = sum_t dcol[q, t] * w[t, c],  q = (n, h, w), t = (r, s, k)
  *             where dcol[q, t] = dy[n, ho, wo, k] when h = ho*sh - pt + r*dh (and
- *             likewise for w) has an integer solution inside the output, else 0. */
+ *             likewise for w) has an integer solution inside the output, else 0.
+ *             That is used at stride 1; at larger strides most dcol entries are
+ *             zero, so dx_col2im computes dy * W^T in blocks and scatters it. */
 
 #define FC_CAT_(a, b) a##_##b
 #define FC_CAT(a, b) FC_CAT_(a, b)
@@ -22,6 +24,7 @@ typedef struct {
     const int64_t *ts;          /* its strides in (n, h, w, c) order */
     int64_t g;                  /* group */
     int64_t n0;                 /* first image of the rows (per-image GEMMs) */
+    int64_t row0;               /* first pixel of the rows within the image (col2im blocks) */
 } FN(conv_src);
 
 static void FN(zero_strided)(T *dst, int64_t len, int mr) {
@@ -136,6 +139,87 @@ static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j
     }
 }
 
+/* col2im A: rows are output pixels of image src->n0, columns the group's
+ * output channels of dy. */
+static void FN(pack_a_pixels)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                              int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *ys = src->ts, kg = d->k / d->groups;
+    for (int64_t i = 0; i < mr; i++) {
+        if (i >= rows) {
+            FN(zero_strided)(dst + i, kc, mr);
+            continue;
+        }
+        const int64_t m = src->row0 + i0 + i;
+        const T *s = src->t + src->n0 * ys[0] + (m / d->wo) * ys[1] + (m % d->wo) * ys[2] +
+                     (src->g * kg + p0) * ys[3];
+        for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = s[p * ys[3]];
+    }
+}
+
+/* dx at stride > 1 by a blocked col2im: dcol = dy * W^T for a block of output
+ * pixels, then each row is added back into the receptive field it came from.
+ * The implicit-GEMM dx would multiply mostly zeros there (1 in stride_h *
+ * stride_w taps is live).  One thread owns each image, so the scatter needs no
+ * atomics and the summation order is fixed.  Workspace: one block per thread. */
+static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
+                         const int64_t dxs[4], int nthreads) {
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, taps = d->r * d->s;
+    const int64_t width = taps * cg, hw = d->ho * d->wo;
+    const int64_t block = FC_MAX(16, FC_MIN(256, (1 << 18) / FC_MAX(width, 1)));
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+    {
+        T *dcol = (T *)fc_alloc(block * width, sizeof(T));
+        if (!dcol) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            if (!dcol) continue;
+            T *img = dx + n * dxs[0];
+            for (int64_t h = 0; h < d->h; h++)
+                for (int64_t x = 0; x < d->w; x++)
+                    for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
+            for (int64_t g = 0; g < d->groups; g++) {
+                FN(conv_src) src = {d, dy, d->ys, g, n};
+                /* W_g^T: (k, (r, s, c)) -> w[(r, s, c) * K + g * kg + k] */
+                MATRIX wt = {w + g * kg, 1, d->k};
+                PLAN pl = {0};
+                pl.n = width; pl.k = kg;
+                pl.pack_a = FN(pack_a_pixels); pl.a_ctx = &src;
+                pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wt;
+                pl.c = dcol; pl.rsc = width; pl.csc = 1;
+                pl.alpha = 1; pl.beta = 0;
+                for (int64_t m0 = 0; m0 < hw; m0 += block) {
+                    pl.m = FC_MIN(block, hw - m0);
+                    src.row0 = m0;
+                    if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {
+#pragma omp atomic write
+                        status = FC_ENOMEM;
+                        break;
+                    }
+                    for (int64_t i = 0; i < pl.m; i++) {
+                        const int64_t ho = (m0 + i) / d->wo, wo = (m0 + i) % d->wo;
+                        for (int64_t t = 0; t < taps; t++) {
+                            const int64_t h = ho * d->stride_h - d->pad_top + (t / d->s) * d->dil_h;
+                            const int64_t x = wo * d->stride_w - d->pad_left + (t % d->s) * d->dil_w;
+                            if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
+                            T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
+                            const T *in = dcol + i * width + t * cg;
+                            for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+                        }
+                    }
+                }
+            }
+        }
+        fc_free(dcol);
+    }
+    return status;
+}
+
 #ifndef FC_UNIFORM_ROW_STRIDE
 #define FC_UNIFORM_ROW_STRIDE
 /* Whether rows (i0, i1, i2) of extents ext[] lie at a uniform distance *rs
@@ -234,10 +318,8 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
         pl.c = dw + g * kg; pl.rsc = d->k; pl.csc = 1;
         pl.alpha = 1; pl.beta = 0;
         int status = FN(fc_gemm_run)(&pl, nthreads);
-        if (status != FC_OK || !dx) {
-            if (status != FC_OK) return status;
-            continue;
-        }
+        if (status != FC_OK) return status;
+        if (!dx || d->stride_h > 1 || d->stride_w > 1) continue;
         /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a
          * single stride, so pack it through a small transposed copy. */
         T *wt = (T *)fc_alloc(rs * kg * cg, sizeof(T));
@@ -258,6 +340,7 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
         fc_free(wt);
         if (status != FC_OK) return status;
     }
+    if (dx && (d->stride_h > 1 || d->stride_w > 1)) return FN(dx_col2im)(d, dy, w, dx, dxs, nthreads);
     return FC_OK;
 }
 

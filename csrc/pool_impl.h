@@ -115,11 +115,11 @@ int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T
                             const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
                             const int64_t here = h * dxs[1] + w * dxs[2];
                             for (int64_t c = 0; c < d->c; c++) {
-                                const T v = in[c * xs[3]];
-                                if (arg[c] < 0 || (best[c] == best[c] && (v > best[c] || v != v))) {
-                                    best[c] = v;
-                                    arg[c] = here;
-                                }
+                                /* branch-free: random data defeats the branch predictor */
+                                const T v = in[c * xs[3]], b = best[c];
+                                const int take = (arg[c] < 0) | ((b == b) & ((v > b) | (v != v)));
+                                best[c] = take ? v : b;
+                                arg[c] = take ? here : arg[c];
                             }
                         }
                     const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
@@ -181,7 +181,10 @@ int FN(fc_global_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthrea
             for (int64_t h = 0; h < d->h; h++)
                 for (int64_t w = 0; w < d->w; w++) {
                     const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
-                    for (int64_t c = 0; c < d->c; c++) acc[c] += in[c * xs[3]];
+                    if (xs[3] == 1)
+                        for (int64_t c = 0; c < d->c; c++) acc[c] += in[c];
+                    else
+                        for (int64_t c = 0; c < d->c; c++) acc[c] += in[c * xs[3]];
                 }
             for (int64_t c = 0; c < d->c; c++) y[n * d->c + c] = (T)(acc[c] * inv);
         }
