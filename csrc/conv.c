@@ -1,5 +1,6 @@
 /* Convolution for float32 and float64: instantiates conv_impl.h twice. */
 #include <assert.h>
+#include <string.h>
 #include "fastconv/internal.h"
 
 #define T float

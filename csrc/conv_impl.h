@@ -27,38 +27,53 @@ typedef struct {
     int64_t row0;               /* first pixel of the rows within the image (col2im blocks) */
 } FN(conv_src);
 
-static void FN(zero_strided)(T *dst, int64_t len, int mr) {
-    for (int64_t c = 0; c < len; c++) dst[c * mr] = 0;
+/* dst[0..len) = src[0, stride, 2*stride, ...), or zeros when src is NULL. */
+static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t len) {
+    if (!src)
+        memset(dst, 0, (size_t)len * sizeof(T));
+    else if (stride == 1)
+        memcpy(dst, src, (size_t)len * sizeof(T));
+    else
+        for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];
 }
 
-/* Forward A: rows are output pixels, columns (r, s, c) of the receptive field. */
+/* Forward A: rows are output pixels, columns (r, s, c) of the receptive field.
+ * Each packed row is a sequence of channel runs, one per kernel tap; when a
+ * whole kernel row of taps is contiguous in x (groups == 1, no column dilation,
+ * NHWC-contiguous pixels) it is copied as one run of S*C values. */
 static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     const fc_conv_desc *d = src->d;
-    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo;
-    const T *img[FC_MAX_MR];
-    int64_t hb[FC_MAX_MR], wb[FC_MAX_MR];
-    for (int64_t i = 0; i < rows; i++) {
+    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo, end = p0 + kc;
+    const int wide_rows = d->groups == 1 && d->dil_w == 1 && xs[3] == 1 && xs[2] == d->c;
+    const int64_t row_len = d->s * cg;
+    for (int64_t i = 0; i < mr; i++) {
+        T *out = dst + i * kc - p0;
+        if (i >= rows) {
+            memset(out + p0, 0, (size_t)kc * sizeof(T));
+            continue;
+        }
         const int64_t m = i0 + i, rem = m % hw;
-        img[i] = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
-        hb[i] = (rem / d->wo) * d->stride_h - d->pad_top;
-        wb[i] = (rem % d->wo) * d->stride_w - d->pad_left;
-    }
-    for (int64_t p = p0, end = p0 + kc; p < end;) {
-        const int64_t rs = p / cg, c0 = p % cg, len = FC_MIN(cg - c0, end - p);
-        const int64_t dh = (rs / d->s) * d->dil_h, dw = (rs % d->s) * d->dil_w;
-        T *out = dst + (p - p0) * mr;
-        for (int64_t i = 0; i < mr; i++) {
-            const int64_t h = i < rows ? hb[i] + dh : -1, w = i < rows ? wb[i] + dw : -1;
-            if (h < 0 || h >= d->h || w < 0 || w >= d->w) {
-                FN(zero_strided)(out + i, len, mr);
+        const T *img = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
+        const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
+        const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
+        const int wide = wide_rows && wb >= 0 && wb + d->s <= d->w;
+        for (int64_t p = p0; p < end;) {
+            const int64_t r = p / row_len, h = hb + r * d->dil_h;
+            const int h_ok = h >= 0 && h < d->h;
+            if (wide) {   /* the rest of kernel row r in one run */
+                const int64_t off = p - r * row_len, len = FC_MIN(row_len - off, end - p);
+                FN(copy_run)(out + p, h_ok ? img + h * xs[1] + wb * xs[2] + off : NULL, 1, len);
+                p += len;
                 continue;
             }
-            const T *s = img[i] + h * xs[1] + w * xs[2] + c0 * xs[3];
-            for (int64_t c = 0; c < len; c++) out[c * mr + i] = s[c * xs[3]];
+            const int64_t c0 = p % cg, len = FC_MIN(cg - c0, end - p);
+            const int64_t w = wb + ((p / cg) % d->s) * d->dil_w;
+            const int ok = h_ok && w >= 0 && w < d->w;
+            FN(copy_run)(out + p, ok ? img + h * xs[1] + w * xs[2] + c0 * xs[3] : NULL, xs[3], len);
+            p += len;
         }
-        p += len;
     }
 }
 
@@ -67,31 +82,25 @@ static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p
                             int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     const fc_conv_desc *d = src->d;
-    const int64_t *ys = src->ts, kg = d->k / d->groups, hw = d->h * d->w;
-    const T *img[FC_MAX_MR];
-    int64_t hq[FC_MAX_MR], wq[FC_MAX_MR];
-    for (int64_t i = 0; i < rows; i++) {
-        const int64_t q = i0 + i, rem = q % hw;
-        img[i] = src->t + (src->n0 + q / hw) * ys[0] + src->g * kg * ys[3];
-        hq[i] = rem / d->w + d->pad_top;
-        wq[i] = rem % d->w + d->pad_left;
-    }
-    for (int64_t p = p0, end = p0 + kc; p < end;) {
-        const int64_t rs = p / kg, k0 = p % kg, len = FC_MIN(kg - k0, end - p);
-        const int64_t dh = (rs / d->s) * d->dil_h, dw = (rs % d->s) * d->dil_w;
-        T *out = dst + (p - p0) * mr;
-        for (int64_t i = 0; i < mr; i++) {
-            const int64_t th = i < rows ? hq[i] - dh : -1, tw = i < rows ? wq[i] - dw : -1;
-            const int64_t ho = th / d->stride_h, wo = tw / d->stride_w;
-            if (th < 0 || tw < 0 || th % d->stride_h || tw % d->stride_w || ho >= d->ho ||
-                wo >= d->wo) {
-                FN(zero_strided)(out + i, len, mr);
-                continue;
-            }
-            const T *s = img[i] + ho * ys[1] + wo * ys[2] + k0 * ys[3];
-            for (int64_t k = 0; k < len; k++) out[k * mr + i] = s[k * ys[3]];
+    const int64_t *ys = src->ts, kg = d->k / d->groups, hw = d->h * d->w, end = p0 + kc;
+    for (int64_t i = 0; i < mr; i++) {
+        T *out = dst + i * kc - p0;
+        if (i >= rows) {
+            memset(out + p0, 0, (size_t)kc * sizeof(T));
+            continue;
         }
-        p += len;
+        const int64_t q = i0 + i, rem = q % hw;
+        const T *img = src->t + (src->n0 + q / hw) * ys[0] + src->g * kg * ys[3];
+        const int64_t hq = rem / d->w + d->pad_top, wq = rem % d->w + d->pad_left;
+        for (int64_t p = p0; p < end;) {
+            const int64_t rs = p / kg, k0 = p % kg, len = FC_MIN(kg - k0, end - p);
+            const int64_t th = hq - (rs / d->s) * d->dil_h, tw = wq - (rs % d->s) * d->dil_w;
+            const int64_t ho = th / d->stride_h, wo = tw / d->stride_w;
+            const int ok = th >= 0 && tw >= 0 && th % d->stride_h == 0 && tw % d->stride_w == 0 &&
+                           ho < d->ho && wo < d->wo;
+            FN(copy_run)(out + p, ok ? img + ho * ys[1] + wo * ys[2] + k0 * ys[3] : NULL, ys[3], len);
+            p += len;
+        }
     }
 }
 
@@ -108,18 +117,17 @@ static void FN(pack_a_col_t)(const void *ctx, int64_t i0, int64_t rows, int64_t 
         dw[i] = (rs % d->s) * d->dil_w;
         coff[i] = (src->g * cg + q % cg) * xs[3];
     }
-    for (int64_t p = 0; p < kc; p++, dst += mr) {
+    for (int64_t i = rows; i < mr; i++) memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
+    for (int64_t p = 0; p < kc; p++) {
         const int64_t m = p0 + p, rem = m % hw;
         const T *img = src->t + (m / hw) * xs[0];
         const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
         const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
-        int64_t i = 0;
-        for (; i < rows; i++) {
+        for (int64_t i = 0; i < rows; i++) {
             const int64_t h = hb + dh[i], w = wb + dw[i];
-            dst[i] = (h < 0 || h >= d->h || w < 0 || w >= d->w) ? 0
-                                                                  : img[h * xs[1] + w * xs[2] + coff[i]];
+            dst[i * kc + p] = (h < 0 || h >= d->h || w < 0 || w >= d->w)
+                                  ? 0 : img[h * xs[1] + w * xs[2] + coff[i]];
         }
-        for (; i < mr; i++) dst[i] = 0;
     }
 }
 
@@ -139,22 +147,20 @@ static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j
     }
 }
 
-/* col2im A: rows are output pixels of image src->n0, columns the group's
- * output channels of dy. */
+/* col2im A: rows are output pixels of image src->n0 (from src->row0 on),
+ * columns the group's output channels of dy. */
 static void FN(pack_a_pixels)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     const fc_conv_desc *d = src->d;
     const int64_t *ys = src->ts, kg = d->k / d->groups;
     for (int64_t i = 0; i < mr; i++) {
-        if (i >= rows) {
-            FN(zero_strided)(dst + i, kc, mr);
-            continue;
-        }
         const int64_t m = src->row0 + i0 + i;
-        const T *s = src->t + src->n0 * ys[0] + (m / d->wo) * ys[1] + (m % d->wo) * ys[2] +
-                     (src->g * kg + p0) * ys[3];
-        for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = s[p * ys[3]];
+        FN(copy_run)(dst + i * kc,
+                     i < rows ? src->t + src->n0 * ys[0] + (m / d->wo) * ys[1] +
+                                    (m % d->wo) * ys[2] + (src->g * kg + p0) * ys[3]
+                              : NULL,
+                     ys[3], kc);
     }
 }
 
@@ -184,7 +190,7 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
                 for (int64_t x = 0; x < d->w; x++)
                     for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
             for (int64_t g = 0; g < d->groups; g++) {
-                FN(conv_src) src = {d, dy, d->ys, g, n};
+                FN(conv_src) src = {d, dy, d->ys, g, n, 0};
                 /* W_g^T: (k, (r, s, c)) -> w[(r, s, c) * K + g * kg + k] */
                 MATRIX wt = {w + g * kg, 1, d->k};
                 PLAN pl = {0};
@@ -273,7 +279,7 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
                   double act_alpha, T *y, int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups;
     for (int64_t g = 0; g < d->groups; g++) {
-        FN(conv_src) src = {d, x, d->xs, g, 0};
+        FN(conv_src) src = {d, x, d->xs, g, 0, 0};
         MATRIX wm = {w + g * kg, d->k, 1};
         PLAN pl = {0};
         pl.n = kg;
@@ -310,7 +316,7 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
     if (db) FN(bias_grad)(d, dy, db, nthreads);
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
-        FN(conv_src) xsrc = {d, x, d->xs, g, 0}, dysrc = {d, dy, d->ys, g, 0};
+        FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
         PLAN pl = {0};
         pl.m = rs * cg; pl.n = kg; pl.k = d->n * d->ho * d->wo;
         pl.pack_a = FN(pack_a_col_t); pl.a_ctx = &xsrc;

@@ -1,6 +1,11 @@
 /* GEMM for float32 and float64: instantiates gemm_impl.h twice. */
+#include <string.h>
 #include "fastconv/activation.h"
 #include "fastconv/internal.h"
+
+#ifndef FC_DIRECT_A
+#define FC_DIRECT_A 1
+#endif
 
 #define T float
 #define SFX f32

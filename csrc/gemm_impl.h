@@ -16,11 +16,14 @@
 void FN(fc_pack_a_matrix)(const void *ctx, int64_t i0, int64_t rows, int64_t p0, int64_t kc,
                           int mr, T *dst) {
     const MATRIX *A = (const MATRIX *)ctx;
-    const T *src = A->p + i0 * A->rs + p0 * A->cs;
-    for (int64_t p = 0; p < kc; p++, src += A->cs, dst += mr) {
-        int64_t i = 0;
-        for (; i < rows; i++) dst[i] = src[i * A->rs];
-        for (; i < mr; i++) dst[i] = 0;
+    for (int64_t i = 0; i < mr; i++, dst += kc) {
+        const T *src = A->p + (i0 + i) * A->rs + p0 * A->cs;
+        if (i >= rows)
+            memset(dst, 0, (size_t)kc * sizeof(T));
+        else if (A->cs == 1)
+            memcpy(dst, src, (size_t)kc * sizeof(T));
+        else
+            for (int64_t p = 0; p < kc; p++) dst[p] = src[p * A->cs];
     }
 }
 
@@ -61,16 +64,17 @@ static void FN(scale_only)(const PLAN *pl) {
     FN(epilogue)(pl, 0, 0, pl->m, pl->n);
 }
 
-/* One MR x NR tile (rows x cols of it valid) of C += A-panel * B-panel. */
+/* One MR x NR tile (rows x cols of it valid) of C += A-panel * B-panel; the A
+ * panel's rows lie lda apart. */
 static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, const T *ap,
-                           const T *bp, int64_t i0, int64_t j0, int64_t rows, int64_t cols,
-                           T beta, int last) {
+                           int64_t lda, const T *bp, int64_t i0, int64_t j0, int64_t rows,
+                           int64_t cols, T beta, int last) {
     T *c = pl->c + i0 * pl->rsc + j0 * pl->csc;
     if (rows == kd->mr && cols == kd->nr && pl->csc == 1) {
-        kd->run(kc, ap, bp, c, pl->rsc, pl->alpha, beta);
+        kd->run(kc, ap, lda, bp, c, pl->rsc, pl->alpha, beta);
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-        kd->run(kc, ap, bp, tile, kd->nr, 1, 0);
+        kd->run(kc, ap, lda, bp, tile, kd->nr, 1, 0);
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < cols; j++) {
                 T *cij = c + i * pl->rsc + j * pl->csc;
@@ -90,13 +94,19 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
         FN(scale_only)(pl);
         return FC_OK;
     }
+    /* Row blocks: at most MC rows, a multiple of MR (so the micro-panels, and
+     * hence the results, do not depend on the thread count), and as many blocks
+     * as a multiple of the thread count, so that threads get equal shares. */
+    int64_t mblocks = FC_CEIL_DIV(m, MC);
+    if (nthreads > 1 && mblocks >= nthreads) mblocks = FC_CEIL_DIV(mblocks, nthreads) * nthreads;
+    const int64_t mc_blk = FC_CEIL_DIV(FC_CEIL_DIV(m, mblocks), MR) * MR;
+    mblocks = FC_CEIL_DIV(m, mc_blk);
     const int64_t nc_max = FC_MIN(NC, FC_CEIL_DIV(n, NR) * NR);
     const int64_t kc_max = FC_MIN(KC, k);
-    const int64_t mc_max = FC_MIN(MC, FC_CEIL_DIV(m, MR) * MR);
+    const int64_t mc_max = mc_blk;
 
-    /* Work items of one (jc, pc) step: MC row blocks, each split into column
+    /* Work items of one (jc, pc) step: row blocks, each split into column
      * groups when there are fewer row blocks than threads. */
-    const int64_t mblocks = FC_CEIL_DIV(m, MC);
     const int64_t max_panels = nc_max / NR;
     const int64_t nsplit = mblocks >= nthreads ? 1 : FC_MIN(max_panels, FC_CEIL_DIV(nthreads, mblocks));
     const int64_t items = mblocks * nsplit;
@@ -127,18 +137,25 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
                                bbuf + q * NR * kc);
 #pragma omp for schedule(static)
                 for (int64_t it = 0; it < items; it++) {
-                    const int64_t ic = (it / nsplit) * MC, part = it % nsplit;
-                    const int64_t mc = FC_MIN(MC, m - ic);
+                    const int64_t ic = (it / nsplit) * mc_blk, part = it % nsplit;
+                    const int64_t mc = FC_MIN(mc_blk, m - ic);
                     const int64_t q0 = part * npanels / nsplit, q1 = (part + 1) * npanels / nsplit;
                     if (q0 == q1) continue;
-                    for (int64_t ir = 0; ir < mc; ir += MR)
-                        pl->pack_a(pl->a_ctx, ic + ir, FC_MIN(MR, mc - ir), pc, kc, (int)MR,
-                                   ap + ir * kc);
-                    for (int64_t ir = 0; ir < mc; ir += MR)
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int64_t rows = FC_MIN(MR, mc - ir);
+                        const T *a = ap + ir * kc;
+                        int64_t lda = kc;
+                        if (pl->a_direct && rows == MR) {   /* read A in place */
+                            a = pl->a_direct + (ic + ir) * pl->lda_direct + pc;
+                            lda = pl->lda_direct;
+                        } else {
+                            pl->pack_a(pl->a_ctx, ic + ir, rows, pc, kc, (int)MR, ap + ir * kc);
+                        }
                         for (int64_t q = q0; q < q1; q++)
-                            FN(macro_tile)(pl, kd, kc, ap + ir * kc, bbuf + q * NR * kc, ic + ir,
-                                           jc + q * NR, FC_MIN(MR, mc - ir),
-                                           FC_MIN(NR, nc - q * NR), beta, last);
+                            FN(macro_tile)(pl, kd, kc, a, lda, bbuf + q * NR * kc, ic + ir,
+                                           jc + q * NR, rows, FC_MIN(NR, nc - q * NR), beta,
+                                           last);
+                    }
                 }
             }
         }
@@ -148,6 +165,13 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     return FC_OK;
 }
 
+/* Reading A in place saves packing it, which matters when each A element
+ * meets few columns of B; rows a multiple of 4 KiB apart alias in L1, so those
+ * are packed. */
+static int FN(direct_a_pays)(const fc_gemm_args *g) {
+    return FC_DIRECT_A && ((g->rsa * (int64_t)sizeof(T)) % 4096 != 0);
+}
+
 static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T *c,
                                MATRIX *A, MATRIX *B, PLAN *pl) {
     A->p = a; A->rs = g->rsa; A->cs = g->csa;
@@ -155,6 +179,8 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
     pl->m = g->m; pl->n = g->n; pl->k = g->k;
     pl->pack_a = FN(fc_pack_a_matrix); pl->a_ctx = A;
     pl->pack_b = FN(fc_pack_b_matrix); pl->b_ctx = B;
+    pl->a_direct = g->csa == 1 && FN(direct_a_pays)(g) ? a : NULL;
+    pl->lda_direct = g->rsa;
     pl->c = c; pl->rsc = g->rsc; pl->csc = g->csc;
     pl->alpha = (T)g->alpha; pl->beta = (T)g->beta;
     pl->bias = (const T *)g->bias; pl->bias_per_row = g->bias_per_row;

@@ -15,5 +15,5 @@
 #define FC_UKERNEL sgemm_avx2_6x16
 #include "ukernel_simd.h"
 
-const fc_gemm_kernel_f32 fc_sgemm_avx2 = {6, 16, 192, 384, 512, sgemm_avx2_6x16};
+const fc_gemm_kernel_f32 fc_sgemm_avx2 = {6, 16, 240, 384, 768, sgemm_avx2_6x16};
 FC_ISA_POP

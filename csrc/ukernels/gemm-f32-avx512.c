@@ -15,5 +15,5 @@
 #define FC_UKERNEL sgemm_avx512_12x32
 #include "ukernel_simd.h"
 
-const fc_gemm_kernel_f32 fc_sgemm_avx512 = {12, 32, 192, 384, 512, sgemm_avx512_12x32};
+const fc_gemm_kernel_f32 fc_sgemm_avx512 = {12, 32, 240, 384, 768, sgemm_avx512_12x32};
 FC_ISA_POP

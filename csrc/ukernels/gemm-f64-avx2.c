@@ -15,5 +15,5 @@
 #define FC_UKERNEL dgemm_avx2_6x8
 #include "ukernel_simd.h"
 
-const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 192, 256, 512, dgemm_avx2_6x8};
+const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 240, 256, 768, dgemm_avx2_6x8};
 FC_ISA_POP

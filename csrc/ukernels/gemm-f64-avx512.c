@@ -15,5 +15,5 @@
 #define FC_UKERNEL dgemm_avx512_12x16
 #include "ukernel_simd.h"
 
-const fc_gemm_kernel_f64 fc_dgemm_avx512 = {12, 16, 192, 256, 512, dgemm_avx512_12x16};
+const fc_gemm_kernel_f64 fc_dgemm_avx512 = {12, 16, 240, 256, 768, dgemm_avx512_12x16};
 FC_ISA_POP

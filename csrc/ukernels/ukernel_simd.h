@@ -1,6 +1,7 @@
 /* Register-blocked GEMM micro-kernel template: an FC_MR x (2 * FC_VL) tile held
  * in 2 * FC_MR vector accumulators.  Each step loads two vectors of the packed
- * B panel and broadcasts FC_MR values of the packed A panel.
+ * B panel and broadcasts FC_MR values of A, whose rows lie lda apart (a
+ * packed row-major panel, or the source matrix itself when it is row-major).
  *
  * The including file selects the ISA (pragma) and defines FC_T, FC_VEC, FC_VL,
  * FC_MR (6 or 12), the vector operations FC_LOAD/STORE/SET1/FMA/MUL/ZERO and
@@ -15,8 +16,28 @@
 #endif
 #define FC_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) FC_ROWS_HI(X)
 
-static void FC_UKERNEL(int64_t k, const FC_T *a, const FC_T *b, FC_T *c, int64_t ldc,
-                       FC_T alpha, FC_T beta) {
+static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_T *c,
+                       int64_t ldc, FC_T alpha, FC_T beta) {
+    /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
+     * a_g, a_g + lda, a_g + 2*lda), so every broadcast is a base+index address
+     * and the pointers fit in general registers. */
+    const FC_T *a0 = a, *a1 = a + 3 * lda;
+#if FC_MR == 12
+    const FC_T *a2 = a + 6 * lda, *a3 = a + 9 * lda;
+#endif
+    const int64_t l2 = 2 * lda;
+#define FC_A_0 a0[0]
+#define FC_A_1 a0[lda]
+#define FC_A_2 a0[l2]
+#define FC_A_3 a1[0]
+#define FC_A_4 a1[lda]
+#define FC_A_5 a1[l2]
+#define FC_A_6 a2[0]
+#define FC_A_7 a2[lda]
+#define FC_A_8 a2[l2]
+#define FC_A_9 a3[0]
+#define FC_A_10 a3[lda]
+#define FC_A_11 a3[l2]
 #define FC_DECLARE(i) FC_VEC c##i##_0 = FC_ZERO(), c##i##_1 = FC_ZERO();
     FC_ROWS(FC_DECLARE)
 #pragma GCC unroll 4
@@ -24,12 +45,17 @@ static void FC_UKERNEL(int64_t k, const FC_T *a, const FC_T *b, FC_T *c, int64_t
         const FC_VEC b0 = FC_LOAD(b), b1 = FC_LOAD(b + FC_VL);
 #define FC_STEP(i)                              \
     {                                           \
-        const FC_VEC ai = FC_SET1(a[i]);        \
+        const FC_VEC ai = FC_SET1(FC_A_##i);    \
         c##i##_0 = FC_FMA(ai, b0, c##i##_0);    \
         c##i##_1 = FC_FMA(ai, b1, c##i##_1);    \
     }
         FC_ROWS(FC_STEP)
-        a += FC_MR;
+        a0++;
+        a1++;
+#if FC_MR == 12
+        a2++;
+        a3++;
+#endif
         b += 2 * FC_VL;
     }
     const FC_VEC va = FC_SET1(alpha);
@@ -62,3 +88,15 @@ static void FC_UKERNEL(int64_t k, const FC_T *a, const FC_T *b, FC_T *c, int64_t
 #undef FC_STORE_PLAIN
 #undef FC_STORE_SCALED
 #undef FC_STORE_UPDATE
+#undef FC_A_0
+#undef FC_A_1
+#undef FC_A_2
+#undef FC_A_3
+#undef FC_A_4
+#undef FC_A_5
+#undef FC_A_6
+#undef FC_A_7
+#undef FC_A_8
+#undef FC_A_9
+#undef FC_A_10
+#undef FC_A_11

@@ -28,13 +28,14 @@ void *fc_alloc(int64_t count, int64_t size);
 void fc_free(void *p);
 
 /* Micro-kernel: for i < MR, j < NR,
- *   c[i*ldc + j] = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * c[i*ldc + j]
- * where a is a packed MR-row micro-panel and b a packed NR-column micro-panel.
+ *   c[i*ldc + j] = alpha * sum_p a[i*lda + p] * b[p*NR + j] + beta * c[i*ldc + j]
+ * where a holds MR rows of A lda apart (a packed panel, lda = k, or the source
+ * matrix itself) and b is a packed NR-column micro-panel.
  * beta == 0 must not read c (it may hold NaN). */
-typedef void (*fc_ukernel_f32)(int64_t k, const float *a, const float *b, float *c,
-                               int64_t ldc, float alpha, float beta);
-typedef void (*fc_ukernel_f64)(int64_t k, const double *a, const double *b, double *c,
-                               int64_t ldc, double alpha, double beta);
+typedef void (*fc_ukernel_f32)(int64_t k, const float *a, int64_t lda, const float *b,
+                               float *c, int64_t ldc, float alpha, float beta);
+typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, const double *b,
+                               double *c, int64_t ldc, double alpha, double beta);
 
 /* A micro-kernel with the cache blocking tuned for it. */
 typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
@@ -51,7 +52,10 @@ const fc_gemm_kernel_f64 *fc_dgemm_kernel(void);
  * The operands are produced by packing callbacks, so a convolution can build
  * its im2col rows while packing instead of materialising them.
  *   pack_a: rows [i0, i0+rows) (rows <= mr) and columns [p0, p0+kc) of A into
- *           dst[p*mr + i], zero for i >= rows.
+ *           the row-major panel dst[i*kc + p], zero rows for i >= rows.
+ *   a_direct (optional): A itself when it is row-major (unit column stride):
+ *           element (i, p) at a_direct[i*lda_direct + p].  Full MR-row panels
+ *           are then read in place and only the last partial panel is packed.
  *   pack_b: rows [p0, p0+kc) and columns [j0, j0+cols) (cols <= nr) of B into
  *           dst[p*nr + j], zero for j >= cols. */
 #define FC_DECLARE_GEMM_ENGINE(T, SFX)                                                   \
@@ -63,6 +67,7 @@ const fc_gemm_kernel_f64 *fc_dgemm_kernel(void);
         int64_t m, n, k;                                                                 \
         fc_pack_a_##SFX pack_a; const void *a_ctx;                                       \
         fc_pack_b_##SFX pack_b; const void *b_ctx;                                       \
+        const T *a_direct; int64_t lda_direct;                                           \
         T *c; int64_t rsc, csc;                                                          \
         T alpha, beta;                                                                   \
         const T *bias; int bias_per_row;                                                 \
