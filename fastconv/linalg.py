@@ -11,9 +11,24 @@ def _gemm_into(a, b, c, alpha=1.0, beta=0.0):
         _native.gemm(a, b, c, alpha, beta, None, False, _native.ACT_NONE, 0.0, get_num_threads())
 
 
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_plain_matrix(arr):
+    """A 2-D float32/float64 array the kernels can read as it is."""
+    return (type(arr) is np.ndarray and arr.ndim == 2 and arr.dtype in _NATIVE_FLOATS
+            and arr.flags.aligned)
+
+
 def matmul(a, b):
     """a @ b with np.matmul's rules: 1-D operands are promoted to a row / column
     and the promoted axis removed again; leading axes broadcast."""
+    if (_is_plain_matrix(a) and _is_plain_matrix(b) and a.dtype == b.dtype
+            and a.shape[1] == b.shape[0]):
+        # the common case, without the general path's Python overhead
+        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        _gemm_into(a, b, out)
+        return out
     func = "matmul"
     a = _args.as_array(a, "a", func)
     b = _args.as_array(b, "b", func)

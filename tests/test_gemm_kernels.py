@@ -1,0 +1,76 @@
+"""Every GEMM micro-kernel on its edge tiles: m and n around the register tile
+(MR x NR: 4x8 generic, 6x16 / 6x8 AVX2, 12x32 / 12x16 AVX-512), k around the
+unroll and the KC blocking, A read in place or packed, transposed and strided
+operands, alpha/beta, against the reference."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _config
+from fastconv import reference as ref
+from helpers import DTYPES, assert_close, isa, rand, threads
+
+ISAS = _config.supported_isas()
+MS = [1, 3, 5, 6, 7, 11, 12, 13, 25, 241, 250]
+NS = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 65]
+KS = [1, 2, 3, 5, 255, 256, 257, 383, 384, 385]
+
+
+def check(a, b, **kw):
+    out = fastconv.gemm(a, b, **kw) if kw else fastconv.matmul(a, b)
+    expected = ref.gemm(a, b, **kw) if kw else ref.matmul(a, b)
+    opa = a.T if kw.get("trans_a") else a
+    opb = b.T if kw.get("trans_b") else b
+    assert_close(out, expected, np.max(np.abs(opa) @ np.abs(opb), initial=0) * max(1, abs(kw.get("alpha", 1))))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_edge_tiles(name, dtype, rng):
+    with isa(name):
+        for m in MS:
+            for n in NS:
+                for k in (1, 5, 385):
+                    check(rand(rng, (m, k), dtype), rand(rng, (k, n), dtype))
+        for k in KS:
+            check(rand(rng, (13, k), dtype), rand(rng, (k, 33), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_a_in_place_and_packed(name, dtype, rng):
+    with isa(name):
+        # rows 4 KiB apart are packed, others are read in place; a view with
+        # a leading dimension larger than k is read in place too
+        for k in (1024 if dtype == np.float32 else 512, 1000):
+            check(rand(rng, (40, k), dtype), rand(rng, (k, 70), dtype))
+        wide = rand(rng, (50, 300), dtype)
+        check(wide[:, 7:130], rand(rng, (123, 45), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_transposes_strides_alpha_beta(name, dtype, rng):
+    with isa(name):
+        for trans_a in (False, True):
+            for trans_b in (False, True):
+                for alpha, beta in ((1.0, 0.0), (-2.0, 0.0), (1.0, 1.0), (0.5, -3.0)):
+                    m, k, n = 27, 389, 35
+                    a = rand(rng, (k, m) if trans_a else (m, k), dtype)
+                    b = rand(rng, (n, k) if trans_b else (k, n), dtype)
+                    check(a, b, c=rand(rng, (m, n), dtype), alpha=alpha, beta=beta,
+                          trans_a=trans_a, trans_b=trans_b)
+        big = rand(rng, (80, 90), dtype)
+        check(big[::3, ::-2], big[5:50, 1::2])
+
+
+@pytest.mark.parametrize("name", ISAS)
+def test_thread_invariance_on_uneven_blocks(name, rng):
+    # row counts that split into different block sizes for 1 and 2 threads
+    a, b = rand(rng, (12 * 41 + 7, 300), np.float32), rand(rng, (300, 77), np.float32)
+    with isa(name):
+        with threads(1):
+            one = fastconv.matmul(a, b)
+        with threads(2):
+            two = fastconv.matmul(a, b)
+    np.testing.assert_array_equal(one, two)
