@@ -31,7 +31,7 @@ typedef struct {
 static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t len) {
     if (!src)
         memset(dst, 0, (size_t)len * sizeof(T));
-    else if (stride == 1)
+    else if (stride == 1 && len > 8)   /* short runs (few channels) skip the call */
         memcpy(dst, src, (size_t)len * sizeof(T));
     else
         for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];
@@ -59,20 +59,23 @@ static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t
         const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
         const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
         const int wide = wide_rows && wb >= 0 && wb + d->s <= d->w;
-        for (int64_t p = p0; p < end;) {
-            const int64_t r = p / row_len, h = hb + r * d->dil_h;
+        /* walk the taps from column p0 on without dividing per run */
+        int64_t r = p0 / row_len, off = p0 - r * row_len, tap = off / cg, c0 = off - tap * cg;
+        for (int64_t p = p0; p < end; r++, tap = 0, c0 = 0) {
+            const int64_t h = hb + r * d->dil_h;
             const int h_ok = h >= 0 && h < d->h;
             if (wide) {   /* the rest of kernel row r in one run */
-                const int64_t off = p - r * row_len, len = FC_MIN(row_len - off, end - p);
-                FN(copy_run)(out + p, h_ok ? img + h * xs[1] + wb * xs[2] + off : NULL, 1, len);
+                const int64_t len = FC_MIN(row_len - (tap * cg + c0), end - p);
+                FN(copy_run)(out + p, h_ok ? img + h * xs[1] + wb * xs[2] + tap * cg + c0 : NULL, 1, len);
                 p += len;
                 continue;
             }
-            const int64_t c0 = p % cg, len = FC_MIN(cg - c0, end - p);
-            const int64_t w = wb + ((p / cg) % d->s) * d->dil_w;
-            const int ok = h_ok && w >= 0 && w < d->w;
-            FN(copy_run)(out + p, ok ? img + h * xs[1] + w * xs[2] + c0 * xs[3] : NULL, xs[3], len);
-            p += len;
+            for (; tap < d->s && p < end; tap++, c0 = 0) {
+                const int64_t len = FC_MIN(cg - c0, end - p), w = wb + tap * d->dil_w;
+                const int ok = h_ok && w >= 0 && w < d->w;
+                FN(copy_run)(out + p, ok ? img + h * xs[1] + w * xs[2] + c0 * xs[3] : NULL, xs[3], len);
+                p += len;
+            }
         }
     }
 }
@@ -92,14 +95,21 @@ static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p
         const int64_t q = i0 + i, rem = q % hw;
         const T *img = src->t + (src->n0 + q / hw) * ys[0] + src->g * kg * ys[3];
         const int64_t hq = rem / d->w + d->pad_top, wq = rem % d->w + d->pad_left;
-        for (int64_t p = p0; p < end;) {
-            const int64_t rs = p / kg, k0 = p % kg, len = FC_MIN(kg - k0, end - p);
-            const int64_t th = hq - (rs / d->s) * d->dil_h, tw = wq - (rs % d->s) * d->dil_w;
+        /* walk the taps (r, s) from column p0 on without dividing per run */
+        const int64_t tap0 = p0 / kg;
+        int64_t r = tap0 / d->s, s = tap0 % d->s, k0 = p0 - tap0 * kg;
+        for (int64_t p = p0; p < end; k0 = 0) {
+            const int64_t len = FC_MIN(kg - k0, end - p);
+            const int64_t th = hq - r * d->dil_h, tw = wq - s * d->dil_w;
             const int64_t ho = th / d->stride_h, wo = tw / d->stride_w;
             const int ok = th >= 0 && tw >= 0 && th % d->stride_h == 0 && tw % d->stride_w == 0 &&
                            ho < d->ho && wo < d->wo;
             FN(copy_run)(out + p, ok ? img + ho * ys[1] + wo * ys[2] + k0 * ys[3] : NULL, ys[3], len);
             p += len;
+            if (++s == d->s) {
+                s = 0;
+                r++;
+            }
         }
     }
 }

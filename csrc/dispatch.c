@@ -37,18 +37,21 @@ int fc_get_isa(void) {
     return active_isa;
 }
 
-const fc_gemm_kernel_f32 *fc_sgemm_kernel(void) {
+/* The narrow kernel wastes no lanes when C has at most its NR columns. */
+#define FC_PICK(wide, narrow, n) ((n) <= (narrow).nr ? &(narrow) : &(wide))
+
+const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n) {
     switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_sgemm_avx512;
-    case FC_ISA_AVX2: return &fc_sgemm_avx2;
+    case FC_ISA_AVX512: return FC_PICK(fc_sgemm_avx512, fc_sgemm_avx512_narrow, n);
+    case FC_ISA_AVX2: return FC_PICK(fc_sgemm_avx2, fc_sgemm_avx2_narrow, n);
     default: return &fc_sgemm_generic;
     }
 }
 
-const fc_gemm_kernel_f64 *fc_dgemm_kernel(void) {
+const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n) {
     switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_dgemm_avx512;
-    case FC_ISA_AVX2: return &fc_dgemm_avx2;
+    case FC_ISA_AVX512: return FC_PICK(fc_dgemm_avx512, fc_dgemm_avx512_narrow, n);
+    case FC_ISA_AVX2: return FC_PICK(fc_dgemm_avx2, fc_dgemm_avx2_narrow, n);
     default: return &fc_dgemm_generic;
     }
 }

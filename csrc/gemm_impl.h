@@ -86,7 +86,7 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
 }
 
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
-    const KERNEL_TYPE *kd = KERNEL();
+    const KERNEL_TYPE *kd = KERNEL(pl->n);
     const int64_t m = pl->m, n = pl->n, k = pl->k;
     const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc, NC = kd->nc;
     if (m == 0 || n == 0) return FC_OK;

@@ -1,4 +1,5 @@
-/* float32 GEMM micro-kernel, AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators. */
+/* float32 GEMM micro-kernel, AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators
+ * (and a narrow one with half the columns). */
 #include "isa_avx2.h"
 #include "fastconv/internal.h"
 
@@ -12,8 +13,17 @@
 #define FC_FMA _mm256_fmadd_ps
 #define FC_MUL _mm256_mul_ps
 #define FC_ZERO _mm256_setzero_ps
+#define FC_NV 2
 #define FC_UKERNEL sgemm_avx2_6x16
+#include "ukernel_simd.h"
+#undef FC_NV
+#undef FC_UKERNEL
+
+/* The narrow variant, for products with few columns. */
+#define FC_NV 1
+#define FC_UKERNEL sgemm_avx2_6x8
 #include "ukernel_simd.h"
 
 const fc_gemm_kernel_f32 fc_sgemm_avx2 = {6, 16, 240, 384, 768, sgemm_avx2_6x16};
+const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow = {6, 8, 240, 384, 768, sgemm_avx2_6x8};
 FC_ISA_POP

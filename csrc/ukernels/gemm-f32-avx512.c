@@ -1,4 +1,5 @@
-/* float32 GEMM micro-kernel, AVX-512: 12 x 32 tile, 24 zmm accumulators. */
+/* float32 GEMM micro-kernel, AVX-512: 12 x 32 tile, 24 zmm accumulators
+ * (and a narrow one with half the columns). */
 #include "isa_avx512.h"
 #include "fastconv/internal.h"
 
@@ -12,8 +13,17 @@
 #define FC_FMA _mm512_fmadd_ps
 #define FC_MUL _mm512_mul_ps
 #define FC_ZERO _mm512_setzero_ps
+#define FC_NV 2
 #define FC_UKERNEL sgemm_avx512_12x32
+#include "ukernel_simd.h"
+#undef FC_NV
+#undef FC_UKERNEL
+
+/* The narrow variant, for products with few columns. */
+#define FC_NV 1
+#define FC_UKERNEL sgemm_avx512_12x16
 #include "ukernel_simd.h"
 
 const fc_gemm_kernel_f32 fc_sgemm_avx512 = {12, 32, 240, 384, 768, sgemm_avx512_12x32};
+const fc_gemm_kernel_f32 fc_sgemm_avx512_narrow = {12, 16, 240, 384, 768, sgemm_avx512_12x16};
 FC_ISA_POP

@@ -1,4 +1,5 @@
-/* float64 GEMM micro-kernel, AVX2 + FMA: 6 x 8 tile, 12 ymm accumulators. */
+/* float64 GEMM micro-kernel, AVX2 + FMA: 6 x 8 tile, 12 ymm accumulators
+ * (and a narrow one with half the columns). */
 #include "isa_avx2.h"
 #include "fastconv/internal.h"
 
@@ -12,8 +13,17 @@
 #define FC_FMA _mm256_fmadd_pd
 #define FC_MUL _mm256_mul_pd
 #define FC_ZERO _mm256_setzero_pd
+#define FC_NV 2
 #define FC_UKERNEL dgemm_avx2_6x8
+#include "ukernel_simd.h"
+#undef FC_NV
+#undef FC_UKERNEL
+
+/* The narrow variant, for products with few columns. */
+#define FC_NV 1
+#define FC_UKERNEL dgemm_avx2_6x4
 #include "ukernel_simd.h"
 
 const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 240, 256, 768, dgemm_avx2_6x8};
+const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow = {6, 4, 240, 256, 768, dgemm_avx2_6x4};
 FC_ISA_POP

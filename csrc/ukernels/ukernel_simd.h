@@ -1,10 +1,11 @@
-/* Register-blocked GEMM micro-kernel template: an FC_MR x (2 * FC_VL) tile held
- * in 2 * FC_MR vector accumulators.  Each step loads two vectors of the packed
+/* Register-blocked GEMM micro-kernel template: an FC_MR x (FC_NV * FC_VL) tile
+ * held in FC_NV * FC_MR vector accumulators (FC_NV = 2, or 1 for the narrow
+ * kernels used when C has few columns).  Each step loads FC_NV vectors of the packed
  * B panel and broadcasts FC_MR values of A, whose rows lie lda apart (a
  * packed row-major panel, or the source matrix itself when it is row-major).
  *
  * The including file selects the ISA (pragma) and defines FC_T, FC_VEC, FC_VL,
- * FC_MR (6 or 12), the vector operations FC_LOAD/STORE/SET1/FMA/MUL/ZERO and
+ * FC_MR (6 or 12), FC_NV (1 or 2), the vector operations FC_LOAD/STORE/SET1/FMA/MUL/ZERO and
  * FC_UKERNEL, the function's name.  See internal.h for the contract. */
 
 #if FC_MR == 12
@@ -15,6 +16,13 @@
 #error "FC_MR must be 6 or 12"
 #endif
 #define FC_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) FC_ROWS_HI(X)
+#if FC_NV == 2
+#define FC_IF_V1(x) x
+#elif FC_NV == 1
+#define FC_IF_V1(x)
+#else
+#error "FC_NV must be 1 or 2"
+#endif
 
 static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_T *c,
                        int64_t ldc, FC_T alpha, FC_T beta) {
@@ -38,16 +46,17 @@ static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_
 #define FC_A_9 a3[0]
 #define FC_A_10 a3[lda]
 #define FC_A_11 a3[l2]
-#define FC_DECLARE(i) FC_VEC c##i##_0 = FC_ZERO(), c##i##_1 = FC_ZERO();
+#define FC_DECLARE(i) FC_VEC c##i##_0 = FC_ZERO(); FC_IF_V1(FC_VEC c##i##_1 = FC_ZERO();)
     FC_ROWS(FC_DECLARE)
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
-        const FC_VEC b0 = FC_LOAD(b), b1 = FC_LOAD(b + FC_VL);
+        const FC_VEC b0 = FC_LOAD(b);
+        FC_IF_V1(const FC_VEC b1 = FC_LOAD(b + FC_VL);)
 #define FC_STEP(i)                              \
     {                                           \
         const FC_VEC ai = FC_SET1(FC_A_##i);    \
         c##i##_0 = FC_FMA(ai, b0, c##i##_0);    \
-        c##i##_1 = FC_FMA(ai, b1, c##i##_1);    \
+        FC_IF_V1(c##i##_1 = FC_FMA(ai, b1, c##i##_1);) \
     }
         FC_ROWS(FC_STEP)
         a0++;
@@ -56,33 +65,34 @@ static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_
         a2++;
         a3++;
 #endif
-        b += 2 * FC_VL;
+        b += FC_NV * FC_VL;
     }
     const FC_VEC va = FC_SET1(alpha);
     if (beta == 0) {
         if (alpha == 1) {
 #define FC_STORE_PLAIN(i)                             \
     FC_STORE(c + (i) * ldc, c##i##_0);                \
-    FC_STORE(c + (i) * ldc + FC_VL, c##i##_1);
+    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL, c##i##_1);)
             FC_ROWS(FC_STORE_PLAIN)
         } else {
 #define FC_STORE_SCALED(i)                                      \
     FC_STORE(c + (i) * ldc, FC_MUL(va, c##i##_0));              \
-    FC_STORE(c + (i) * ldc + FC_VL, FC_MUL(va, c##i##_1));
+    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL, FC_MUL(va, c##i##_1));)
             FC_ROWS(FC_STORE_SCALED)
         }
     } else {
         const FC_VEC vb = FC_SET1(beta);
 #define FC_STORE_UPDATE(i)                                                                 \
     FC_STORE(c + (i) * ldc, FC_FMA(va, c##i##_0, FC_MUL(vb, FC_LOAD(c + (i) * ldc))));    \
-    FC_STORE(c + (i) * ldc + FC_VL,                                                        \
-             FC_FMA(va, c##i##_1, FC_MUL(vb, FC_LOAD(c + (i) * ldc + FC_VL))));
+    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL,                                               \
+             FC_FMA(va, c##i##_1, FC_MUL(vb, FC_LOAD(c + (i) * ldc + FC_VL))));)
         FC_ROWS(FC_STORE_UPDATE)
     }
 }
 
 #undef FC_ROWS_HI
 #undef FC_ROWS
+#undef FC_IF_V1
 #undef FC_DECLARE
 #undef FC_STEP
 #undef FC_STORE_PLAIN

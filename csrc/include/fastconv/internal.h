@@ -43,10 +43,13 @@ typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f64 run; } fc_gemm_kernel_f6
 
 extern const fc_gemm_kernel_f32 fc_sgemm_generic, fc_sgemm_avx2, fc_sgemm_avx512;
 extern const fc_gemm_kernel_f64 fc_dgemm_generic, fc_dgemm_avx2, fc_dgemm_avx512;
+/* Half-width tiles for products with few columns. */
+extern const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow, fc_sgemm_avx512_narrow;
+extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
 
-/* The kernel set of the active ISA (see dispatch.c). */
-const fc_gemm_kernel_f32 *fc_sgemm_kernel(void);
-const fc_gemm_kernel_f64 *fc_dgemm_kernel(void);
+/* The active ISA's kernel for a product with n columns (see dispatch.c). */
+const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n);
+const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n);
 
 /* ---- the GEMM engine, shared by matmul and the convolutions ------------
  * The operands are produced by packing callbacks, so a convolution can build
