@@ -5,7 +5,7 @@
  *
  * Index conventions (one group g; Cg = C / groups, Kg = K / groups):
  *   forward   y[m, k]  = sum_p col[m, p] * w[p, k],  m = (n, ho, wo), p = (r, s, c)
- *   dw        dw[p, k] = sum_m col[m, p] * dy[m, k]   (A = col^T packed from x)
+ *   dw        dw[p, k] = sum_m col[m, p] * dy[m, k], computed as dw^T = dy^T col
  *   dx        dx[q, c] = sum_t dcol[q, t] * w[t, c],  q = (n, h, w), t = (r, s, k)
  *             where dcol[q, t] = dy[n, ho, wo, k] when h = ho*sh - pt + r*dh (and
  *             likewise for w) has an integer solution inside the output, else 0.
@@ -37,46 +37,75 @@ static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t le
         for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];
 }
 
-/* Forward A: rows are output pixels, columns (r, s, c) of the receptive field.
- * Each packed row is a sequence of channel runs, one per kernel tap; when a
- * whole kernel row of taps is contiguous in x (groups == 1, no column dilation,
- * NHWC-contiguous pixels) it is copied as one run of S*C values. */
+/* out[0..len) = columns [p0, p0+len) of the im2col row of output pixel m
+ * (counted from image src->n0), columns ordered (r, s, c).  The row is a
+ * sequence of channel runs, one per kernel tap; when a whole kernel row of taps
+ * is contiguous in x (groups == 1, no column dilation, NHWC-contiguous pixels)
+ * it is copied as one run of S*C values. */
+static void FN(im2col_row)(const FN(conv_src) *src, int64_t m, int64_t p0, int64_t len, T *out) {
+    const fc_conv_desc *d = src->d;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo, end = p0 + len;
+    const int64_t row_len = d->s * cg, rem = m % hw;
+    const T *img = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
+    const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
+    const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
+    const int wide = d->groups == 1 && d->dil_w == 1 && xs[3] == 1 && xs[2] == d->c &&
+                     wb >= 0 && wb + d->s <= d->w;
+    out -= p0;
+    /* walk the taps from column p0 on without dividing per run */
+    int64_t r = p0 / row_len, off = p0 - r * row_len, tap = off / cg, c0 = off - tap * cg;
+    for (int64_t p = p0; p < end; r++, tap = 0, c0 = 0) {
+        const int64_t h = hb + r * d->dil_h;
+        const int h_ok = h >= 0 && h < d->h;
+        if (wide) {   /* the rest of kernel row r in one run */
+            const int64_t n = FC_MIN(row_len - (tap * cg + c0), end - p);
+            FN(copy_run)(out + p, h_ok ? img + h * xs[1] + wb * xs[2] + tap * cg + c0 : NULL, 1, n);
+            p += n;
+            continue;
+        }
+        for (; tap < d->s && p < end; tap++, c0 = 0) {
+            const int64_t n = FC_MIN(cg - c0, end - p), w = wb + tap * d->dil_w;
+            const int ok = h_ok && w >= 0 && w < d->w;
+            FN(copy_run)(out + p, ok ? img + h * xs[1] + w * xs[2] + c0 * xs[3] : NULL, xs[3], n);
+            p += n;
+        }
+    }
+}
+
+/* Forward A: rows are output pixels, columns (r, s, c) of the receptive field. */
 static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
-    const fc_conv_desc *d = src->d;
-    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo, end = p0 + kc;
-    const int wide_rows = d->groups == 1 && d->dil_w == 1 && xs[3] == 1 && xs[2] == d->c;
-    const int64_t row_len = d->s * cg;
     for (int64_t i = 0; i < mr; i++) {
-        T *out = dst + i * kc - p0;
-        if (i >= rows) {
-            memset(out + p0, 0, (size_t)kc * sizeof(T));
-            continue;
-        }
-        const int64_t m = i0 + i, rem = m % hw;
-        const T *img = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
-        const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
-        const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
-        const int wide = wide_rows && wb >= 0 && wb + d->s <= d->w;
-        /* walk the taps from column p0 on without dividing per run */
-        int64_t r = p0 / row_len, off = p0 - r * row_len, tap = off / cg, c0 = off - tap * cg;
-        for (int64_t p = p0; p < end; r++, tap = 0, c0 = 0) {
-            const int64_t h = hb + r * d->dil_h;
-            const int h_ok = h >= 0 && h < d->h;
-            if (wide) {   /* the rest of kernel row r in one run */
-                const int64_t len = FC_MIN(row_len - (tap * cg + c0), end - p);
-                FN(copy_run)(out + p, h_ok ? img + h * xs[1] + wb * xs[2] + tap * cg + c0 : NULL, 1, len);
-                p += len;
-                continue;
-            }
-            for (; tap < d->s && p < end; tap++, c0 = 0) {
-                const int64_t len = FC_MIN(cg - c0, end - p), w = wb + tap * d->dil_w;
-                const int ok = h_ok && w >= 0 && w < d->w;
-                FN(copy_run)(out + p, ok ? img + h * xs[1] + w * xs[2] + c0 * xs[3] : NULL, xs[3], len);
-                p += len;
-            }
-        }
+        if (i < rows)
+            FN(im2col_row)(src, i0 + i, p0, kc, dst + i * kc);
+        else
+            memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
+    }
+}
+
+/* dw^T B: rows are output pixels (the reduction), columns (r, s, c). */
+static void FN(pack_b_im2col)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,
+                              int64_t cols, int nr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    for (int64_t p = 0; p < kc; p++, dst += nr) {
+        FN(im2col_row)(src, p0 + p, j0, cols, dst);
+        for (int64_t j = cols; j < nr; j++) dst[j] = 0;
+    }
+}
+
+/* dw^T A: rows are the group's output channels, columns output pixels of dy. */
+static void FN(pack_a_dy_t)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                            int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *ys = src->ts, hw = d->ho * d->wo, kg = d->k / d->groups;
+    for (int64_t i = rows; i < mr; i++) memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t m = p0 + p, rem = m % hw;
+        const T *px = src->t + (m / hw) * ys[0] + (rem / d->wo) * ys[1] + (rem % d->wo) * ys[2] +
+                      (src->g * kg + i0) * ys[3];
+        for (int64_t i = 0; i < rows; i++) dst[i * kc + p] = px[i * ys[3]];
     }
 }
 
@@ -111,49 +140,6 @@ static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p
                 r++;
             }
         }
-    }
-}
-
-/* dw A = col^T: rows (r, s, c), columns output pixels (the reduction). */
-static void FN(pack_a_col_t)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
-                             int64_t kc, int mr, T *dst) {
-    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
-    const fc_conv_desc *d = src->d;
-    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo;
-    int64_t dh[FC_MAX_MR], dw[FC_MAX_MR], coff[FC_MAX_MR];
-    for (int64_t i = 0; i < rows; i++) {
-        const int64_t q = i0 + i, rs = q / cg;
-        dh[i] = (rs / d->s) * d->dil_h;
-        dw[i] = (rs % d->s) * d->dil_w;
-        coff[i] = (src->g * cg + q % cg) * xs[3];
-    }
-    for (int64_t i = rows; i < mr; i++) memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
-    for (int64_t p = 0; p < kc; p++) {
-        const int64_t m = p0 + p, rem = m % hw;
-        const T *img = src->t + (m / hw) * xs[0];
-        const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
-        const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
-        for (int64_t i = 0; i < rows; i++) {
-            const int64_t h = hb + dh[i], w = wb + dw[i];
-            dst[i * kc + p] = (h < 0 || h >= d->h || w < 0 || w >= d->w)
-                                  ? 0 : img[h * xs[1] + w * xs[2] + coff[i]];
-        }
-    }
-}
-
-/* dw B: rows output pixels of dy, columns the group's output channels. */
-static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,
-                              int64_t cols, int nr, T *dst) {
-    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
-    const fc_conv_desc *d = src->d;
-    const int64_t *ys = src->ts, hw = d->ho * d->wo, kg = d->k / d->groups;
-    for (int64_t p = 0; p < kc; p++, dst += nr) {
-        const int64_t m = p0 + p, rem = m % hw;
-        const T *s = src->t + (m / hw) * ys[0] + (rem / d->wo) * ys[1] + (rem % d->wo) * ys[2] +
-                     (src->g * kg + j0) * ys[3];
-        int64_t j = 0;
-        for (; j < cols; j++) dst[j] = s[j * ys[3]];
-        for (; j < nr; j++) dst[j] = 0;
     }
 }
 
@@ -327,13 +313,21 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
+        /* dw^T = dy^T col: A (channels x pixels) is small to pack, and B's rows
+         * are im2col rows, packed as channel runs.  dw^T goes to a buffer
+         * (unit-stride stores) and is transposed into dw. */
+        T *dwt = (T *)fc_alloc(kg * rs * cg, sizeof(T));
+        if (!dwt) return FC_ENOMEM;
         PLAN pl = {0};
-        pl.m = rs * cg; pl.n = kg; pl.k = d->n * d->ho * d->wo;
-        pl.pack_a = FN(pack_a_col_t); pl.a_ctx = &xsrc;
-        pl.pack_b = FN(pack_b_pixels); pl.b_ctx = &dysrc;
-        pl.c = dw + g * kg; pl.rsc = d->k; pl.csc = 1;
+        pl.m = kg; pl.n = rs * cg; pl.k = d->n * d->ho * d->wo;
+        pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = &dysrc;
+        pl.pack_b = FN(pack_b_im2col); pl.b_ctx = &xsrc;
+        pl.c = dwt; pl.rsc = rs * cg; pl.csc = 1;
         pl.alpha = 1; pl.beta = 0;
         int status = FN(fc_gemm_run)(&pl, nthreads);
+        for (int64_t k = 0; k < kg; k++)
+            for (int64_t q = 0; q < rs * cg; q++) dw[q * d->k + g * kg + k] = dwt[k * rs * cg + q];
+        fc_free(dwt);
         if (status != FC_OK) return status;
         if (!dx || d->stride_h > 1 || d->stride_w > 1) continue;
         /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a

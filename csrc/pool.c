@@ -1,5 +1,6 @@
 /* Pooling for float32 and float64: instantiates pool_impl.h twice. */
 #include <math.h>
+#include <string.h>
 #include "fastconv/internal.h"
 
 #define T float

@@ -82,53 +82,80 @@ int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
     return FC_OK;
 }
 
+/* One window position t of the running argmax: take v where it beats the best
+ * so far or is the first NaN.  Branch-free, so random data does not stall on
+ * mispredictions, and vectorisable for unit strides. */
+static inline void FN(argmax_step)(T *restrict best, int32_t *restrict arg, const T *restrict in,
+                                   int64_t n, int64_t is, int32_t t) {
+    if (is == 1) {
+        for (int64_t c = 0; c < n; c++) {
+            const T v = in[c], b = best[c];
+            const int take = (v > b) | ((v != v) & (b == b));
+            best[c] = take ? v : b;
+            arg[c] = take ? t : arg[c];
+        }
+        return;
+    }
+    for (int64_t c = 0; c < n; c++) {
+        const T v = in[c * is], b = best[c];
+        const int take = (v > b) | ((v != v) & (b == b));
+        best[c] = take ? v : b;
+        arg[c] = take ? t : arg[c];
+    }
+}
+
 /* Each gradient goes to the first maximum of its window (row-major), a NaN
  * counting as the maximum.  Windows overlap, so one thread owns each image. */
 int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T *dx,
                                int nthreads) {
     const int64_t *xs = d->xs, *ys = d->ys, *dxs = d->dxs;
+    const int dense = dxs[3] == 1 && dxs[2] == d->c && dxs[1] == d->w * d->c;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
     {
         T *best = (T *)fc_alloc(d->c, sizeof(T));
-        int64_t *arg = (int64_t *)fc_alloc(d->c, sizeof(int64_t));
-        if (!best || !arg) {
+        int32_t *arg = (int32_t *)fc_alloc(d->c, sizeof(int32_t));
+        int64_t *off = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
+        if (!best || !arg || !off) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < d->n; n++) {
-            if (!best || !arg) continue;
+            if (!best || !arg || !off) continue;
             T *img = dx + n * dxs[0];
-            for (int64_t h = 0; h < d->h; h++)
-                for (int64_t w = 0; w < d->w; w++)
-                    for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + w * dxs[2] + c * dxs[3]] = 0;
+            if (dense)
+                memset(img, 0, (size_t)(d->h * d->w * d->c) * sizeof(T));
+            else
+                for (int64_t h = 0; h < d->h; h++)
+                    for (int64_t w = 0; w < d->w; w++)
+                        for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + w * dxs[2] + c * dxs[3]] = 0;
             for (int64_t ho = 0; ho < d->ho; ho++) {
                 int64_t h0, h1;
                 FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
                 for (int64_t wo = 0; wo < d->wo; wo++) {
                     int64_t w0, w1;
                     FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
-                    for (int64_t c = 0; c < d->c; c++) arg[c] = -1;
+                    int32_t t = 0;   /* valid window positions in row-major order */
                     for (int64_t h = h0; h < h1; h++)
-                        for (int64_t w = w0; w < w1; w++) {
+                        for (int64_t w = w0; w < w1; w++, t++) {
                             const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
-                            const int64_t here = h * dxs[1] + w * dxs[2];
-                            for (int64_t c = 0; c < d->c; c++) {
-                                /* branch-free: random data defeats the branch predictor */
-                                const T v = in[c * xs[3]], b = best[c];
-                                const int take = (arg[c] < 0) | ((b == b) & ((v > b) | (v != v)));
-                                best[c] = take ? v : b;
-                                arg[c] = take ? here : arg[c];
+                            off[t] = h * dxs[1] + w * dxs[2];
+                            if (t == 0) {
+                                for (int64_t c = 0; c < d->c; c++) best[c] = in[c * xs[3]];
+                                memset(arg, 0, (size_t)d->c * sizeof(int32_t));
+                            } else {
+                                FN(argmax_step)(best, arg, in, d->c, xs[3], t);
                             }
                         }
                     const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
-                    for (int64_t c = 0; c < d->c; c++) img[arg[c] + c * dxs[3]] += g[c * ys[3]];
+                    for (int64_t c = 0; c < d->c; c++) img[off[arg[c]] + c * dxs[3]] += g[c * ys[3]];
                 }
             }
         }
         fc_free(best);
         fc_free(arg);
+        fc_free(off);
     }
     return status;
 }
