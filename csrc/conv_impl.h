@@ -143,6 +143,50 @@ static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p
     }
 }
 
+/* dw A = col^T (few pixels): rows (r, s, c), columns output pixels. */
+static void FN(pack_a_col_t)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
+                             int64_t kc, int mr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo;
+    int64_t dh[FC_MAX_MR], dw[FC_MAX_MR], coff[FC_MAX_MR];
+    for (int64_t i = 0; i < rows; i++) {
+        const int64_t q = i0 + i, rs = q / cg;
+        dh[i] = (rs / d->s) * d->dil_h;
+        dw[i] = (rs % d->s) * d->dil_w;
+        coff[i] = (src->g * cg + q % cg) * xs[3];
+    }
+    for (int64_t i = rows; i < mr; i++) memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t m = p0 + p, rem = m % hw;
+        const T *img = src->t + (m / hw) * xs[0];
+        const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
+        const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
+        for (int64_t i = 0; i < rows; i++) {
+            const int64_t h = hb + dh[i], w = wb + dw[i];
+            dst[i * kc + p] = (h < 0 || h >= d->h || w < 0 || w >= d->w)
+                                  ? 0 : img[h * xs[1] + w * xs[2] + coff[i]];
+        }
+    }
+}
+
+/* dw B (few pixels): rows output pixels of dy, columns the group's output channels. */
+static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,
+                              int64_t cols, int nr, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t *ys = src->ts, hw = d->ho * d->wo, kg = d->k / d->groups;
+    for (int64_t p = 0; p < kc; p++, dst += nr) {
+        const int64_t m = p0 + p, rem = m % hw;
+        const T *s = src->t + (m / hw) * ys[0] + (rem / d->wo) * ys[1] + (rem % d->wo) * ys[2] +
+                     (src->g * kg + j0) * ys[3];
+        int64_t j = 0;
+        for (; j < cols; j++) dst[j] = s[j * ys[3]];
+        for (; j < nr; j++) dst[j] = 0;
+    }
+}
+
+
 /* col2im A: rows are output pixels of image src->n0 (from src->row0 on),
  * columns the group's output channels of dy. */
 static void FN(pack_a_pixels)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
@@ -306,6 +350,43 @@ static void FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthread
     }
 }
 
+/* dw of one group (written at dw_g, row stride K).  With many pixels per
+ * output channel, dw^T = dy^T col packs the large operand as im2col rows
+ * (channel runs) and is transposed into dw afterwards; with few pixels
+ * (e.g. 13x13 maps, 1024 channels) dw = col^T dy is cheaper: its gathers are
+ * few and it needs no transpose. */
+static int FN(weight_grad)(const fc_conv_desc *d, FN(conv_src) *xsrc, FN(conv_src) *dysrc,
+                           T *dw_g, int nthreads) {
+    const int64_t kg = d->k / d->groups, width = d->r * d->s * (d->c / d->groups);
+    const int64_t pixels = d->n * d->ho * d->wo;
+    PLAN pl = {0};
+    pl.k = pixels;
+    pl.alpha = 1; pl.beta = 0;
+    pl.csc = 1;
+    if (pixels < kg) {
+        pl.m = width; pl.n = kg;
+        pl.pack_a = FN(pack_a_col_t); pl.a_ctx = xsrc;
+        pl.pack_b = FN(pack_b_pixels); pl.b_ctx = dysrc;
+        pl.c = dw_g; pl.rsc = d->k;
+        return FN(fc_gemm_run)(&pl, nthreads);
+    }
+    T *dwt = (T *)fc_alloc(kg * width, sizeof(T));
+    if (!dwt) return FC_ENOMEM;
+    pl.m = kg; pl.n = width;
+    pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = dysrc;
+    pl.pack_b = FN(pack_b_im2col); pl.b_ctx = xsrc;
+    pl.c = dwt; pl.rsc = width;
+    const int status = FN(fc_gemm_run)(&pl, nthreads);
+    enum { TILE = 32 };   /* blocked transpose: both sides stay in cache */
+    for (int64_t k0 = 0; k0 < kg; k0 += TILE)
+        for (int64_t q0 = 0; q0 < width; q0 += TILE)
+            for (int64_t q = q0; q < FC_MIN(q0 + TILE, width); q++)
+                for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
+                    dw_g[q * d->k + k] = dwt[k * width + q];
+    fc_free(dwt);
+    return status;
+}
+
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            const int64_t dxs[4], T *dw, T *db, int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
@@ -313,21 +394,7 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
-        /* dw^T = dy^T col: A (channels x pixels) is small to pack, and B's rows
-         * are im2col rows, packed as channel runs.  dw^T goes to a buffer
-         * (unit-stride stores) and is transposed into dw. */
-        T *dwt = (T *)fc_alloc(kg * rs * cg, sizeof(T));
-        if (!dwt) return FC_ENOMEM;
-        PLAN pl = {0};
-        pl.m = kg; pl.n = rs * cg; pl.k = d->n * d->ho * d->wo;
-        pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = &dysrc;
-        pl.pack_b = FN(pack_b_im2col); pl.b_ctx = &xsrc;
-        pl.c = dwt; pl.rsc = rs * cg; pl.csc = 1;
-        pl.alpha = 1; pl.beta = 0;
-        int status = FN(fc_gemm_run)(&pl, nthreads);
-        for (int64_t k = 0; k < kg; k++)
-            for (int64_t q = 0; q < rs * cg; q++) dw[q * d->k + g * kg + k] = dwt[k * rs * cg + q];
-        fc_free(dwt);
+        int status = FN(weight_grad)(d, &xsrc, &dysrc, dw + g * kg, nthreads);
         if (status != FC_OK) return status;
         if (!dx || d->stride_h > 1 || d->stride_w > 1) continue;
         /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a
