@@ -1,5 +1,6 @@
 """GEMM suite: fastconv.matmul vs numpy.matmul (OpenBLAS) vs torch.matmul.
-Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this run if they are set."""
+Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this run if they are set; run
+it again with FASTCONV_ISA=avx2 to compare the kernel sets."""
 import numpy as np
 import pytest
 
@@ -7,11 +8,15 @@ import fastconv
 from conftest import need_torch, rng, run
 
 # name, m, k, n
-CASES = [(f"square-{n}", n, n, n) for n in (64, 256, 512, 1024, 2048)] + [
+CASES = [(f"square-{n}", n, n, n) for n in (64, 128, 256, 512, 1024, 2048)] + [
     ("conv-25088x576x64", 25088, 576, 64),
     ("fc-64x4096x1000", 64, 4096, 1000),
-    ("small-8x8x8", 8, 8, 8),
     ("tall-skinny-20000x64x16", 20000, 64, 16),
+    ("small-8x8x8", 8, 8, 8),
+    ("small-16x16x16", 16, 16, 16),
+    ("small-k-1024x8x1024", 1024, 8, 1024),
+    ("small-n-4096x512x8", 4096, 512, 8),
+    ("small-m-8x512x4096", 8, 512, 4096),
 ]
 IMPLS = ["fastconv", "numpy", "torch"]
 
