@@ -1,5 +1,10 @@
-"""python -m fastconv: print the configuration and a short timing table of
-fastconv against the pure-NumPy reference on this machine."""
+"""python -m fastconv [bench|train]
+
+  bench (default): print the configuration and a short timing table of
+                   fastconv against the pure-NumPy reference.
+  train:           train LeNet-5 (or --model) on the synthetic shapes set,
+                   print the test accuracy, write a PNG of the curves and filters.
+"""
 import argparse
 import time
 
@@ -48,13 +53,37 @@ def bench(repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastconv", description=__doc__)
+    from fastconv.train import BUILDERS, train
+
+    parser = argparse.ArgumentParser(prog="python -m fastconv", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="threads to use (default: all cores)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per operation")
+    sub = parser.add_subparsers(dest="command")
+    b = sub.add_parser("bench", help="timing table against the reference (the default)")
+    b.add_argument("--repeats", type=int, default=5, help="timed runs per operation")
+    t = sub.add_parser("train", help="train a CNN on the synthetic shapes set")
+    t.add_argument("--model", choices=sorted(BUILDERS), default="lenet5")
+    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--train-samples", type=int, default=8000)
+    t.add_argument("--test-samples", type=int, default=2000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=".", help="folder for the PNG")
+    t.add_argument("--no-plot", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.threads:
         fastconv.set_num_threads(args.threads)
-    bench(args.repeats)
+    if args.command == "train":
+        result = train(args.model, args.epochs, args.batch_size, args.train_samples,
+                       args.test_samples, args.seed, args.out, not args.no_plot, not args.quiet)
+        print(f"test accuracy {result['accuracy']:.4f}  (loss {result['loss']:.4f}, "
+              f"training {result['seconds']:.1f} s on {fastconv.get_num_threads()} threads)")
+        if not args.no_plot:
+            print(f"wrote {result['png']}" if result.get("png") else
+                  "no PNG: install matplotlib (pip install 'fastconv[plot]')")
+    else:
+        bench(getattr(args, "repeats", 5))
 
 
 if __name__ == "__main__":

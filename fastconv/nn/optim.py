@@ -1,0 +1,71 @@
+"""Optimizers.  Argument names follow Keras (learning_rate, beta_1, beta_2,
+epsilon); PyTorch's `lr` is accepted as an alias of learning_rate."""
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, learning_rate, lr):
+        rate = learning_rate if lr is None else lr
+        if not rate > 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be > 0, got {rate}")
+        self.learning_rate = float(rate)
+        self.state = {}
+
+    def step(self, parameters):
+        """Update every (path, layer, key) parameter in place from layer.grads[key]."""
+        for path, layer, key in parameters:
+            if key in layer.grads:
+                self._update(path, layer.params[key], layer.grads[key].astype(layer.params[key].dtype,
+                                                                               copy=False))
+
+    def get_config(self):
+        return {"class": type(self).__name__, **self._config()}
+
+
+class SGD(Optimizer):
+    """Gradient descent, with PyTorch-style momentum: v = momentum v + g; w -= lr v."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, *, lr=None):
+        super().__init__(learning_rate, lr)
+        self.momentum = float(momentum)
+
+    def _update(self, path, w, g):
+        if self.momentum:
+            v = self.state.get(path)
+            v = g.copy() if v is None else self.momentum * v + g
+            self.state[path] = v
+            g = v
+        w -= self.learning_rate * g
+
+    def _config(self):
+        return dict(learning_rate=self.learning_rate, momentum=self.momentum)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, lr=None):
+        super().__init__(learning_rate, lr)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, path, w, g):
+        m, v, t = self.state.get(path, (np.zeros_like(w), np.zeros_like(w), 0))
+        t += 1
+        m = self.beta_1 * m + (1 - self.beta_1) * g
+        v = self.beta_2 * v + (1 - self.beta_2) * g * g
+        self.state[path] = (m, v, t)
+        m_hat = m / (1 - self.beta_1 ** t)
+        v_hat = v / (1 - self.beta_2 ** t)
+        w -= (self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)).astype(w.dtype)
+
+    def _config(self):
+        return dict(learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
+                    epsilon=self.epsilon)
+
+
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
+
+
+def optimizer_from_config(config):
+    config = dict(config)
+    return OPTIMIZERS[config.pop("class")](**config)
