@@ -37,18 +37,52 @@ static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t le
         for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];
 }
 
-/* out[0..len) = columns [p0, p0+len) of the im2col row of output pixel m
- * (counted from image src->n0), columns ordered (r, s, c).  The row is a
- * sequence of channel runs, one per kernel tap; when a whole kernel row of taps
- * is contiguous in x (groups == 1, no column dilation, NHWC-contiguous pixels)
- * it is copied as one run of S*C values. */
-static void FN(im2col_row)(const FN(conv_src) *src, int64_t m, int64_t p0, int64_t len, T *out) {
+/* An output pixel (n, ho, wo) of the rows being packed, with its image and the
+ * input coordinates of its receptive field's top-left corner; pixel_next
+ * steps to the following pixel without dividing. */
+typedef struct {
+    int64_t n, ho, wo;
+    const T *img;
+    int64_t hb, wb;
+} FN(pixel);
+
+static inline void FN(pixel_update)(const FN(conv_src) *src, FN(pixel) *px) {
     const fc_conv_desc *d = src->d;
-    const int64_t *xs = src->ts, cg = d->c / d->groups, hw = d->ho * d->wo, end = p0 + len;
-    const int64_t row_len = d->s * cg, rem = m % hw;
-    const T *img = src->t + (src->n0 + m / hw) * xs[0] + src->g * cg * xs[3];
-    const int64_t hb = (rem / d->wo) * d->stride_h - d->pad_top;
-    const int64_t wb = (rem % d->wo) * d->stride_w - d->pad_left;
+    px->img = src->t + (src->n0 + px->n) * src->ts[0] + src->g * (d->c / d->groups) * src->ts[3];
+    px->hb = px->ho * d->stride_h - d->pad_top;
+    px->wb = px->wo * d->stride_w - d->pad_left;
+}
+
+static inline FN(pixel) FN(pixel_at)(const FN(conv_src) *src, int64_t m) {
+    const fc_conv_desc *d = src->d;
+    const int64_t hw = d->ho * d->wo, rem = m % hw;
+    FN(pixel) px = {m / hw, rem / d->wo, rem % d->wo, NULL, 0, 0};
+    FN(pixel_update)(src, &px);
+    return px;
+}
+
+static inline void FN(pixel_next)(const FN(conv_src) *src, FN(pixel) *px) {
+    if (++px->wo == src->d->wo) {
+        px->wo = 0;
+        if (++px->ho == src->d->ho) {
+            px->ho = 0;
+            px->n++;
+        }
+    }
+    FN(pixel_update)(src, px);
+}
+
+/* out[0..len) = columns [p0, p0+len) of the im2col row of output pixel px,
+ * columns ordered (r, s, c).  The row is a sequence of channel runs, one per
+ * kernel tap; when a whole kernel row of taps is contiguous in x (groups == 1,
+ * no column dilation, NHWC-contiguous pixels) it is copied as one run of S*C
+ * values. */
+static void FN(im2col_row)(const FN(conv_src) *src, const FN(pixel) *px, int64_t p0, int64_t len,
+                           T *out) {
+    const fc_conv_desc *d = src->d;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, end = p0 + len, row_len = d->s * cg;
+    const T *img = px->img;
+    const int64_t hb = px->hb, wb = px->wb;
     const int wide = d->groups == 1 && d->dil_w == 1 && xs[3] == 1 && xs[2] == d->c &&
                      wb >= 0 && wb + d->s <= d->w;
     out -= p0;
@@ -76,11 +110,14 @@ static void FN(im2col_row)(const FN(conv_src) *src, int64_t m, int64_t p0, int64
 static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    FN(pixel) px = FN(pixel_at)(src, i0);
     for (int64_t i = 0; i < mr; i++) {
-        if (i < rows)
-            FN(im2col_row)(src, i0 + i, p0, kc, dst + i * kc);
-        else
+        if (i < rows) {
+            FN(im2col_row)(src, &px, p0, kc, dst + i * kc);
+            if (i + 1 < rows) FN(pixel_next)(src, &px);
+        } else {
             memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
+        }
     }
 }
 
@@ -88,9 +125,11 @@ static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t
 static void FN(pack_b_im2col)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,
                               int64_t cols, int nr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    FN(pixel) px = FN(pixel_at)(src, p0);
     for (int64_t p = 0; p < kc; p++, dst += nr) {
-        FN(im2col_row)(src, p0 + p, j0, cols, dst);
+        FN(im2col_row)(src, &px, j0, cols, dst);
         for (int64_t j = cols; j < nr; j++) dst[j] = 0;
+        if (p + 1 < kc) FN(pixel_next)(src, &px);
     }
 }
 

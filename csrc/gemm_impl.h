@@ -41,14 +41,37 @@ void FN(fc_pack_b_matrix)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, i
     }
 }
 
+/* The activation over a contiguous row; ReLU-like ones vectorise. */
+static void FN(activate_row)(T *restrict c, int64_t n, int act, T alpha) {
+    switch (act) {
+    case FC_ACT_NONE: return;
+    case FC_ACT_RELU:
+        for (int64_t j = 0; j < n; j++) c[j] = c[j] < 0 ? (T)0 : c[j];
+        return;
+    case FC_ACT_LEAKY_RELU:
+        for (int64_t j = 0; j < n; j++) c[j] = c[j] < 0 ? alpha * c[j] : c[j];
+        return;
+    default:
+        for (int64_t j = 0; j < n; j++) c[j] = FN(fc_activate)(c[j], act, alpha);
+    }
+}
+
 /* Bias and activation on a finished rows x cols tile of C at (i0, j0). */
 static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
+    const T *col_bias = pl->bias && !pl->bias_per_row ? pl->bias + j0 : NULL;
     for (int64_t i = 0; i < rows; i++) {
         T *c = pl->c + (i0 + i) * pl->rsc + j0 * pl->csc;
         const T row_bias = pl->bias && pl->bias_per_row ? pl->bias[i0 + i] : 0;
+        if (pl->csc == 1) {
+            if (col_bias)
+                for (int64_t j = 0; j < cols; j++) c[j] += col_bias[j];
+            else if (pl->bias)
+                for (int64_t j = 0; j < cols; j++) c[j] += row_bias;
+            FN(activate_row)(c, cols, pl->act, pl->act_alpha);
+            continue;
+        }
         for (int64_t j = 0; j < cols; j++) {
-            T v = c[j * pl->csc] + row_bias;
-            if (pl->bias && !pl->bias_per_row) v += pl->bias[j0 + j];
+            T v = c[j * pl->csc] + (col_bias ? col_bias[j] : row_bias);
             c[j * pl->csc] = FN(fc_activate)(v, pl->act, pl->act_alpha);
         }
     }
@@ -75,12 +98,18 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
         kd->run(kc, ap, lda, bp, tile, kd->nr, 1, 0);
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) {
-                T *cij = c + i * pl->rsc + j * pl->csc;
-                const T ab = pl->alpha * tile[i * kd->nr + j];
-                *cij = beta == 0 ? ab : ab + beta * *cij;
-            }
+        const int64_t cs = pl->csc;
+        for (int64_t i = 0; i < rows; i++) {
+            T *ci = c + i * pl->rsc;
+            const T *ti = tile + i * kd->nr;
+            if (cs == 1 && beta == 0)       /* the common edge case, vectorised */
+                for (int64_t j = 0; j < cols; j++) ci[j] = pl->alpha * ti[j];
+            else
+                for (int64_t j = 0; j < cols; j++) {
+                    const T ab = pl->alpha * ti[j];
+                    ci[j * cs] = beta == 0 ? ab : ab + beta * ci[j * cs];
+                }
+        }
     }
     if (last && (pl->bias || pl->act != FC_ACT_NONE)) FN(epilogue)(pl, i0, j0, rows, cols);
 }

@@ -91,6 +91,22 @@ cdef extern from "fastconv/fastconv.h":
     int fc_softmax_backward_f64(const double *dy, const double *y, double *dx, int64_t rows,
                                 int64_t cols, int nthreads) nogil
 
+    int fc_batchnorm_stats_f32(const float *x, int64_t rows, int64_t c, double *mean,
+                               double *var, int nthreads) nogil
+    int fc_batchnorm_stats_f64(const double *x, int64_t rows, int64_t c, double *mean,
+                               double *var, int nthreads) nogil
+    int fc_batchnorm_apply_f32(const float *x, float *y, int64_t rows, int64_t c,
+                               const float *scale, const float *shift, int nthreads) nogil
+    int fc_batchnorm_apply_f64(const double *x, double *y, int64_t rows, int64_t c,
+                               const double *scale, const double *shift, int nthreads) nogil
+    int fc_batchnorm_backward_f32(const float *dy, const float *x, int64_t rows, int64_t c,
+                                  const double *mean, const double *inv_std, const float *gamma,
+                                  float *dx, double *dgamma, double *dbeta, int nthreads) nogil
+    int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, int64_t c,
+                                  const double *mean, const double *inv_std,
+                                  const double *gamma, double *dx, double *dgamma,
+                                  double *dbeta, int nthreads) nogil
+
 ctypedef fused real:
     float
     double
@@ -347,4 +363,49 @@ def softmax_backward(const real[:, ::1] dy, const real[:, ::1] y, real[:, ::1] d
         else:
             status = fc_softmax_backward_f64(&dy[0, 0], &y[0, 0], &dx[0, 0], dy.shape[0],
                                              dy.shape[1], nthreads)
+    check(status)
+
+
+# ---- batch normalisation ---------------------------------------------------------
+def batchnorm_stats(const real[:, ::1] x, double[::1] mean, double[::1] var, int nthreads):
+    """Per-channel mean and biased variance of the rows of x."""
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_batchnorm_stats_f32(&x[0, 0], x.shape[0], x.shape[1], &mean[0], &var[0],
+                                            nthreads)
+        else:
+            status = fc_batchnorm_stats_f64(&x[0, 0], x.shape[0], x.shape[1], &mean[0], &var[0],
+                                            nthreads)
+    check(status)
+
+
+def batchnorm_apply(const real[:, ::1] x, real[:, ::1] y, const real[::1] scale,
+                    const real[::1] shift, int nthreads):
+    """y = x * scale + shift, per channel."""
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_batchnorm_apply_f32(&x[0, 0], &y[0, 0], x.shape[0], x.shape[1],
+                                            &scale[0], &shift[0], nthreads)
+        else:
+            status = fc_batchnorm_apply_f64(&x[0, 0], &y[0, 0], x.shape[0], x.shape[1],
+                                            &scale[0], &shift[0], nthreads)
+    check(status)
+
+
+def batchnorm_backward(const real[:, ::1] dy, const real[:, ::1] x, const double[::1] mean,
+                       const double[::1] inv_std, const real[::1] gamma, real[:, ::1] dx,
+                       double[::1] dgamma, double[::1] dbeta, int nthreads):
+    """dx, dgamma, dbeta of batch normalisation with batch statistics."""
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_batchnorm_backward_f32(&dy[0, 0], &x[0, 0], dy.shape[0], dy.shape[1],
+                                               &mean[0], &inv_std[0], &gamma[0], &dx[0, 0],
+                                               &dgamma[0], &dbeta[0], nthreads)
+        else:
+            status = fc_batchnorm_backward_f64(&dy[0, 0], &x[0, 0], dy.shape[0], dy.shape[1],
+                                               &mean[0], &inv_std[0], &gamma[0], &dx[0, 0],
+                                               &dgamma[0], &dbeta[0], nthreads)
     check(status)

@@ -221,3 +221,38 @@ def test_optimizers_match_their_formulas():
     adam = nn.Adam(learning_rate=0.1)
     adam.step(layer.parameters())          # first step moves by lr * sign(g)
     assert layer.params["W"][0, 0] == pytest.approx(0.9, abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_matches_its_formula(dtype, rng):
+    bn = nn.BatchNorm2D(5).astype(dtype)
+    bn.params["gamma"][...] = rng.uniform(0.5, 2, 5)
+    bn.params["beta"][...] = rng.standard_normal(5)
+    x = (rng.standard_normal((4, 30, 31, 5)) * 3 + 2).astype(dtype)   # several row chunks
+    y = bn.forward(x, training=True)
+    mean, var = x.astype(np.float64).mean(axis=(0, 1, 2)), x.astype(np.float64).var(axis=(0, 1, 2))
+    expected = (x - mean) / np.sqrt(var + 1e-5) * bn.params["gamma"] + bn.params["beta"]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, expected, atol=tol * 10, rtol=tol)
+    count = x.size // 5
+    np.testing.assert_allclose(bn.buffers["running_mean"], 0.1 * mean, rtol=tol)
+    np.testing.assert_allclose(bn.buffers["running_var"], 0.9 + 0.1 * var * count / (count - 1),
+                               rtol=tol)
+    y_eval = bn.forward(x, training=False)
+    run_mean, run_var = bn.buffers["running_mean"], bn.buffers["running_var"]
+    np.testing.assert_allclose(y_eval, (x - run_mean) / np.sqrt(run_var + 1e-5) * bn.params["gamma"]
+                               + bn.params["beta"], atol=tol * 10, rtol=tol)
+
+
+def test_batchnorm_is_thread_invariant(rng):
+    from helpers import threads
+    x = rng.standard_normal((8, 40, 40, 16)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        with threads(n):
+            bn = nn.BatchNorm2D(16)
+            y = bn.forward(x, training=True)
+            results.append((y, bn.backward(dy), bn.grads["gamma"], bn.grads["beta"]))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

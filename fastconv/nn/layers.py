@@ -333,7 +333,8 @@ class LeakyReLU(Layer):
 class BatchNorm2D(Layer):
     """Batch normalisation over all axes but the last (channels): NHWC maps or
     (N, features).  Running statistics follow PyTorch (momentum 0.1, unbiased
-    running variance); evaluation uses them."""
+    running variance); evaluation uses them.  The statistics, the normalisation
+    and the backward pass run in C, with channel sums in double precision."""
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()
@@ -347,32 +348,48 @@ class BatchNorm2D(Layer):
 
     def forward(self, x, training=False):
         x = self._input(x)
-        axes = tuple(range(x.ndim - 1))
-        self._training = training
-        if training:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            count = x.size // x.shape[-1]
-            m = self.momentum
-            self.buffers["running_mean"] = ((1 - m) * self.buffers["running_mean"] + m * mean).astype(x.dtype)
+        if x.shape[-1] != self.num_features:
+            raise ValueError(f"BatchNorm2D: expected {self.num_features} channels, got "
+                             f"{x.shape[-1]} (shape {x.shape})")
+        rows = np.ascontiguousarray(x).reshape(-1, self.num_features)
+        self._training = training and len(rows) > 0
+        if self._training:
+            mean, var = np.empty(self.num_features), np.empty(self.num_features)
+            _native.batchnorm_stats(rows, mean, var, get_num_threads())
+            m, count = self.momentum, len(rows)
             unbiased = var * count / max(count - 1, 1)
-            self.buffers["running_var"] = ((1 - m) * self.buffers["running_var"] + m * unbiased).astype(x.dtype)
+            for key, value in (("running_mean", mean), ("running_var", unbiased)):
+                buf = self.buffers[key]
+                self.buffers[key] = ((1 - m) * buf + m * value).astype(buf.dtype)
         else:
-            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-        self._inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        self._xhat = (x - mean) * self._inv_std
-        return self._xhat * self.params["gamma"] + self.params["beta"]
+            mean = self.buffers["running_mean"].astype(np.float64)
+            var = self.buffers["running_var"].astype(np.float64)
+        self._rows, self._mean = rows, mean
+        self._inv_std = 1.0 / np.sqrt(var + self.eps)
+        gamma = self.params["gamma"].astype(np.float64)
+        scale = (gamma * self._inv_std).astype(x.dtype)
+        shift = (self.params["beta"] - mean * gamma * self._inv_std).astype(x.dtype)
+        y = np.empty_like(rows)
+        if y.size:
+            _native.batchnorm_apply(rows, y, scale, shift, get_num_threads())
+        return y.reshape(x.shape)
 
     def backward(self, dy):
-        axes = tuple(range(dy.ndim - 1))
-        self.grads["gamma"] = (dy * self._xhat).sum(axis=axes)
-        self.grads["beta"] = dy.sum(axis=axes)
-        dxhat = dy * self.params["gamma"]
+        shape = dy.shape
+        g = np.ascontiguousarray(dy, dtype=self._rows.dtype).reshape(self._rows.shape)
+        gamma = self.params["gamma"]
         if not self._training:      # statistics were constants
-            return dxhat * self._inv_std
-        count = dy.size // dy.shape[-1]
-        return (self._inv_std / count) * (count * dxhat - dxhat.sum(axis=axes)
-                                          - self._xhat * (dxhat * self._xhat).sum(axis=axes))
+            xhat = (self._rows - self._mean) * self._inv_std
+            self.grads["gamma"] = (g * xhat).sum(axis=0).astype(gamma.dtype)
+            self.grads["beta"] = g.sum(axis=0).astype(gamma.dtype)
+            return (g * (gamma * self._inv_std)).astype(g.dtype).reshape(shape)
+        dx = np.empty_like(g)
+        dgamma, dbeta = np.empty(self.num_features), np.empty(self.num_features)
+        _native.batchnorm_backward(g, self._rows, self._mean, self._inv_std, gamma, dx, dgamma,
+                                   dbeta, get_num_threads())
+        self.grads["gamma"] = dgamma.astype(gamma.dtype)
+        self.grads["beta"] = dbeta.astype(gamma.dtype)
+        return dx.reshape(shape)
 
     def _config(self):
         return dict(num_features=self.num_features, momentum=self.momentum, eps=self.eps)

@@ -128,6 +128,25 @@ int fc_softmax_backward_f32(const float *dy, const float *y, float *dx, int64_t 
 int fc_softmax_backward_f64(const double *dy, const double *y, double *dx, int64_t rows,
                             int64_t cols, int nthreads);
 
+/* ---- batch normalisation over the rows of a contiguous (rows, C) array ---- */
+/* mean and biased variance of each channel (double). */
+int fc_batchnorm_stats_f32(const float *x, int64_t rows, int64_t c, double *mean, double *var,
+                           int nthreads);
+int fc_batchnorm_stats_f64(const double *x, int64_t rows, int64_t c, double *mean, double *var,
+                           int nthreads);
+/* y = x * scale + shift per channel. */
+int fc_batchnorm_apply_f32(const float *x, float *y, int64_t rows, int64_t c, const float *scale,
+                           const float *shift, int nthreads);
+int fc_batchnorm_apply_f64(const double *x, double *y, int64_t rows, int64_t c,
+                           const double *scale, const double *shift, int nthreads);
+/* dx, dgamma, dbeta of y = gamma * (x - mean) * inv_std + beta with batch statistics. */
+int fc_batchnorm_backward_f32(const float *dy, const float *x, int64_t rows, int64_t c,
+                              const double *mean, const double *inv_std, const float *gamma,
+                              float *dx, double *dgamma, double *dbeta, int nthreads);
+int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, int64_t c,
+                              const double *mean, const double *inv_std, const double *gamma,
+                              double *dx, double *dgamma, double *dbeta, int nthreads);
+
 #ifdef __cplusplus
 }
 #endif
