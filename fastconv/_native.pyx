@@ -107,6 +107,10 @@ cdef extern from "fastconv/fastconv.h":
                                   const double *gamma, double *dx, double *dgamma,
                                   double *dbeta, int nthreads) nogil
 
+    void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out) nogil
+    int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
+                          double iou_threshold, int64_t *keep) nogil
+
 ctypedef fused real:
     float
     double
@@ -409,3 +413,22 @@ def batchnorm_backward(const real[:, ::1] dy, const real[:, ::1] x, const double
                                                &mean[0], &inv_std[0], &gamma[0], &dx[0, 0],
                                                &dgamma[0], &dbeta[0], nthreads)
     check(status)
+
+
+# ---- detection -----------------------------------------------------------------
+def nms_sorted(const double[:, ::1] boxes, const int64_t[::1] classes, double iou_threshold,
+               int64_t[::1] keep):
+    """Greedy NMS over score-sorted boxes; returns how many positions were kept."""
+    cdef const int64_t *cp = &classes[0] if classes is not None else NULL
+    cdef int64_t kept
+    with nogil:
+        kept = fc_nms_sorted(&boxes[0, 0], cp, boxes.shape[0], iou_threshold, &keep[0])
+    if kept < 0:
+        raise MemoryError("fastconv: could not allocate the NMS workspace")
+    return kept
+
+
+def iou(const double[:, ::1] a, const double[:, ::1] b, double[:, ::1] out):
+    """out = the IoU matrix of xyxy boxes a and b."""
+    with nogil:
+        fc_iou(&a[0, 0], a.shape[0], &b[0, 0], b.shape[0], &out[0, 0])

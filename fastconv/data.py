@@ -3,6 +3,8 @@
 shapes(n, size=32, seed=0): grayscale NHWC images of five shape classes.
 target_images(n, size=64, seed=0): RGB images, label 1 when the target object
 (a red disk) is present among clutter, like the course's cat / non-cat task.
+scenes(n, size=64, seed=0): RGB images with 1-3 objects of three classes and
+their boxes, for detection.
 """
 import numpy as np
 
@@ -76,3 +78,43 @@ def target_images(n, size=64, seed=0):
             img[_shape_mask("circle", yy, xx, cy, cx, r, 0)] = (rng.uniform(0.8, 1.0), 0.1, 0.1)
         images[i] = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
     return images, labels.astype(np.int64)
+
+
+SCENE_CLASSES = ("red circle", "green square", "blue triangle")
+_SCENE_STYLE = (("circle", (0.9, 0.15, 0.1)), ("square", (0.1, 0.8, 0.2)),
+                ("triangle", (0.15, 0.3, 0.95)))
+
+
+def scenes(n, size=64, seed=0, max_objects=3):
+    """(images float32 (n, size, size, 3), boxes, labels): boxes[i] is a (k, 4)
+    array of the objects of image i in the course's centre format relative to
+    the image (b_x, b_y, b_h, b_w in 0..1), labels[i] their classes (indices
+    into SCENE_CLASSES).  Objects barely overlap (IoU < 0.2)."""
+    from .detect import iou, to_xyxy
+    rng = np.random.default_rng(seed)
+    yy, xx = _grid(size)
+    images = np.empty((n, size, size, 3), np.float32)
+    all_boxes, all_labels = [], []
+    for i in range(n):
+        img = np.broadcast_to(rng.uniform(0.3, 0.6, 3) * 0.5, (size, size, 3)).copy()
+        boxes, labels = [], []
+        for _ in range(rng.integers(1, max_objects + 1)):
+            for _attempt in range(20):
+                r = rng.uniform(0.08, 0.16) * size
+                cy, cx = rng.uniform(r + 1, size - r - 1, 2)
+                box = np.array([cx / size, cy / size, 2 * r / size, 2 * r / size])
+                if not boxes or iou(to_xyxy(box[None], "center"),
+                                    to_xyxy(np.array(boxes), "center")).max() < 0.2:
+                    break
+            else:
+                continue
+            label = int(rng.integers(0, len(SCENE_CLASSES)))
+            kind, colour = _SCENE_STYLE[label]
+            mask = _shape_mask(kind, yy, xx, cy, cx, r, 0.0)
+            img[mask] = np.asarray(colour) * rng.uniform(0.8, 1.0)
+            boxes.append(box)
+            labels.append(label)
+        images[i] = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
+        all_boxes.append(np.array(boxes).reshape(-1, 4))
+        all_labels.append(np.array(labels, dtype=np.int64))
+    return images, all_boxes, all_labels

@@ -296,3 +296,41 @@ def softmax_backward(dy, y, axis=-1):
     dy64 = np.asarray(dy, np.float64)
     y64 = np.asarray(y, np.float64)
     return (y64 * (dy64 - (dy64 * y64).sum(axis=axis, keepdims=True))).astype(_dtype(dy, y))
+
+
+# ---- detection -----------------------------------------------------------------
+def iou(boxes_a, boxes_b, format="xyxy"):
+    """IoU of every pair, one pair at a time."""
+    def xyxy(b):
+        if format == "xyxy":
+            return b
+        bx, by, bh, bw = b
+        return (bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2)
+
+    out = np.zeros((len(boxes_a), len(boxes_b)))
+    for i, a in enumerate(boxes_a):
+        for j, b in enumerate(boxes_b):
+            ax1, ay1, ax2, ay2 = xyxy(a)
+            bx1, by1, bx2, by2 = xyxy(b)
+            inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+            union = max(0.0, ax2 - ax1) * max(0.0, ay2 - ay1) + \
+                max(0.0, bx2 - bx1) * max(0.0, by2 - by1) - inter
+            out[i, j] = inter / union if union > 0 else 0.0
+    return out
+
+
+def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None):
+    """Greedy NMS written as the course describes it: take the highest-scoring
+    remaining box, discard the remaining boxes (of its class) that overlap it by
+    more than iou_threshold, repeat."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    remaining = [i for i in sorted(range(len(boxes)), key=lambda i: (-scores[i], i))
+                 if scores[i] >= score_threshold]
+    keep = []
+    while remaining:
+        best = remaining.pop(0)
+        keep.append(best)
+        remaining = [j for j in remaining
+                     if (classes is not None and classes[j] != classes[best])
+                     or iou(boxes[best:best + 1], boxes[j:j + 1])[0, 0] <= iou_threshold]
+    return np.array(keep, dtype=np.int64)

@@ -147,6 +147,15 @@ int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, i
                               const double *mean, const double *inv_std, const double *gamma,
                               double *dx, double *dgamma, double *dbeta, int nthreads);
 
+/* ---- detection -------------------------------------------------------- */
+/* out (n, m) = IoU of xyxy boxes a (n, 4) and b (m, 4); 0 where the union is empty. */
+void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out);
+/* Greedy NMS over n boxes (x1, y1, x2, y2) sorted by descending score; classes
+ * NULL or per-box labels.  Writes kept positions to keep; returns their count,
+ * or -1 when out of memory. */
+int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
+                      double iou_threshold, int64_t *keep);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,172 @@
+"""fastconv.detect against plain reference implementations."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import data, detect, nn
+from fastconv import reference as ref
+
+
+def random_boxes(rng, n, clustered=False):
+    if clustered:
+        centres = rng.uniform(0, 100, (max(n // 20, 1), 2))[rng.integers(0, max(n // 20, 1), n)]
+        xy = centres + rng.normal(0, 3, (n, 2))
+    else:
+        xy = rng.uniform(0, 100, (n, 2))
+    wh = rng.uniform(0, 20, (n, 2))
+    return np.concatenate([xy, xy + wh], axis=1)
+
+
+def test_iou_matches_reference(rng):
+    a, b = random_boxes(rng, 30), random_boxes(rng, 20)
+    a[3, 2] = a[3, 0]                       # zero width
+    b[5] = [500, 500, 510, 510]             # disjoint from everything
+    np.testing.assert_allclose(detect.iou(a, b), ref.iou(a, b), atol=1e-12)
+    centre = detect.to_center(a)
+    np.testing.assert_allclose(detect.iou(centre, centre, format="center"),
+                               ref.iou(centre, centre, format="center"), atol=1e-12)
+    assert detect.iou(a[3:4], a[3:4])[0, 0] == 0.0
+
+
+def test_iou_of_the_course_example():
+    # boxes (x1, y1, x2, y2): (2, 1, 4, 3) and (1, 2, 3, 4) overlap in one unit square
+    assert detect.iou([[2, 1, 4, 3]], [[1, 2, 3, 4]])[0, 0] == pytest.approx(1 / 7)
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
+def test_nms_matches_reference(clustered, threshold, rng):
+    boxes = random_boxes(rng, 300, clustered)
+    scores = rng.random(300)
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, threshold),
+                                  ref.non_max_suppression(boxes, scores, threshold))
+    classes = rng.integers(0, 3, 300)
+    np.testing.assert_array_equal(
+        detect.non_max_suppression(boxes, scores, threshold, 0.2, classes),
+        ref.non_max_suppression(boxes, scores, threshold, 0.2, classes))
+
+
+def test_nms_ties_and_thresholds():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 30, 30]], float)
+    scores = np.array([0.9, 0.9, 0.8, 0.1])
+    # equal scores: the lower index wins; box 2 has IoU exactly 0.5 with box 0: kept at 0.5
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, 0.5), [0, 2, 3])
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, 0.49), [0, 3])
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, 0.5, 0.5), [0, 2])
+    np.testing.assert_array_equal(
+        detect.non_max_suppression(boxes, scores, 0.3, classes=[0, 1, 0, 0]), [0, 1, 3])
+    assert detect.non_max_suppression(np.zeros((0, 4)), []).shape == (0,)
+
+
+def test_nms_errors():
+    with pytest.raises(ValueError, match=r"non_max_suppression: boxes must have shape \(n, 4\)"):
+        detect.non_max_suppression(np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match="3 boxes but 2 scores"):
+        detect.non_max_suppression(np.zeros((3, 4)), np.zeros(2))
+
+
+def test_encode_decode_round_trip(rng):
+    anchors = detect.DEFAULT_ANCHORS
+    boxes = np.array([[0.2, 0.3, 0.18, 0.2], [0.7, 0.75, 0.4, 0.3], [0.9, 0.1, 0.1, 0.12]])
+    labels = np.array([2, 0, 1])
+    target = detect.yolo_encode(boxes, labels, 8, anchors, 3)
+    assert target.shape == (8, 8, 2, 8) and target[..., 0].sum() == 3
+    # the first object sits in row 2 (0.3 * 8), column 1 (0.2 * 8), small anchor
+    np.testing.assert_allclose(target[2, 1, 0], [1, 0.6, 0.4, 0.18, 0.2, 0, 0, 1])
+    out, scores, out_labels = detect.yolo_decode(target, anchors, 0.5)
+    order = np.lexsort((out[:, 0], out[:, 1]))
+    expected = np.lexsort((boxes[:, 0], boxes[:, 1]))
+    np.testing.assert_allclose(out[order], boxes[expected], atol=1e-12)
+    np.testing.assert_array_equal(out_labels[order], labels[expected])
+    np.testing.assert_array_equal(scores, 1.0)
+
+
+def test_localization_loss_matches_the_course(rng):
+    target = np.array([[1, 0.5, 0.5, 0.2, 0.3, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0]], float)
+    pred = rng.random((2, 8))
+    loss, grad = detect.localization_loss(pred, target)
+    expected = (np.sum((pred[0] - target[0]) ** 2) + (pred[1, 0] - 0) ** 2) / 2
+    assert loss == pytest.approx(expected)
+    num = np.zeros_like(pred)
+    for i in np.ndindex(pred.shape):
+        p = pred.copy()
+        p[i] += 1e-6
+        up = detect.localization_loss(p, target)[0]
+        p[i] -= 2e-6
+        num[i] = (up - detect.localization_loss(p, target)[0]) / 2e-6
+    np.testing.assert_allclose(grad, num, atol=1e-8)
+
+
+def test_yolo_loss_gradient(rng):
+    loss = detect.YoloLoss(2, 3)
+    target = np.stack([detect.yolo_encode([[0.3, 0.4, 0.2, 0.2]], [1], 4, detect.DEFAULT_ANCHORS, 3)
+                       for _ in range(2)])
+    pred = rng.standard_normal((2, 4, 4, 16))
+    loss.forward(pred, target)
+    grad = loss.backward()
+    for i in [tuple(rng.integers(0, s) for s in pred.shape) for _ in range(25)] + [(0, 1, 1, 0)]:
+        p = pred.copy()
+        p[i] += 1e-6
+        up = loss.forward(p, target)
+        p[i] -= 2e-6
+        assert grad[i] == pytest.approx((up - loss.forward(p, target)) / 2e-6, abs=1e-7)
+
+
+def test_sliding_windows_equal_cropped_classification(rng):
+    nn.seed(4)
+    classifier = nn.Sequential(nn.Conv2D(3, 4, 3, activation="relu"), nn.MaxPool2D(2),
+                               nn.Conv2D(4, 6, 3, activation="relu"), nn.Flatten(),
+                               nn.Dense(6 * 3 * 3, 5, activation="relu"), nn.Dense(5, 2))
+    image = rng.standard_normal((20, 22, 3)).astype(np.float32)
+    window, stride = 12, 2
+    out = detect.sliding_window_predictions(classifier, image, window, stride)
+    rows, cols = (20 - window) // stride + 1, (22 - window) // stride + 1
+    assert out.shape == (rows, cols, 2)
+    for i in range(rows):
+        for j in range(cols):
+            crop = image[None, i * stride:i * stride + window, j * stride:j * stride + window]
+            np.testing.assert_allclose(out[i, j], classifier.forward(crop)[0], atol=1e-5)
+    with pytest.raises(ValueError, match="stride must be 2"):
+        detect.sliding_window_predictions(classifier, image, window, 3)
+
+
+def test_mean_average_precision():
+    gt = [(np.array([[0, 0, 10, 10], [20, 20, 30, 30.0]]), np.array([0, 1]))]
+    perfect = [(gt[0][0], np.array([0.9, 0.8]), gt[0][1])]
+    assert detect.mean_average_precision(perfect, gt, 2) == pytest.approx(1.0)
+    nothing = [(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))]
+    assert detect.mean_average_precision(nothing, gt, 2) == 0.0
+    shifted = [(np.array([[5, 5, 15, 15], [20, 20, 30, 30.0]]), np.array([0.9, 0.8]),
+                np.array([0, 1]))]
+    assert detect.mean_average_precision(shifted, gt, 2) == pytest.approx(0.5)
+
+
+def test_scenes_and_a_short_detector_run():
+    x, boxes, labels = data.scenes(200, seed=0)
+    again = data.scenes(200, seed=0)
+    np.testing.assert_array_equal(x, again[0])
+    assert x.shape == (200, 64, 64, 3) and all(len(b) == len(l) >= 1 for b, l in zip(boxes, labels))
+    model = detect.tiny_yolo()
+    y = np.stack([detect.yolo_encode(b, l, 8, detect.DEFAULT_ANCHORS, 3)
+                  for b, l in zip(boxes, labels)])
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=False)
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    results = detect.detect(model, x[:4])
+    assert len(results) == 4 and all(r[0].shape[1:] == (4,) for r in results)
+
+
+def test_detect_command(tmp_path):
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(fastconv.__file__))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "fastconv", "detect", "--epochs", "1",
+                           "--train-samples", "100", "--test-samples", "10", "--quiet",
+                           "--out", str(tmp_path)], capture_output=True, text=True, env=env,
+                          cwd=tempfile.gettempdir())
+    assert proc.returncode == 0, proc.stderr
+    assert "mAP@0.5" in proc.stdout
