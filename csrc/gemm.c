@@ -3,10 +3,6 @@
 #include "fastconv/activation.h"
 #include "fastconv/internal.h"
 
-#ifndef FC_DIRECT_A
-#define FC_DIRECT_A 1
-#endif
-
 #define T float
 #define SFX f32
 #define KERNEL fc_sgemm_kernel

@@ -198,7 +198,7 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
  * meets few columns of B; rows a multiple of 4 KiB apart alias in L1, so those
  * are packed. */
 static int FN(direct_a_pays)(const fc_gemm_args *g) {
-    return FC_DIRECT_A && ((g->rsa * (int64_t)sizeof(T)) % 4096 != 0);
+    return (g->rsa * (int64_t)sizeof(T)) % 4096 != 0;
 }
 
 static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T *c,

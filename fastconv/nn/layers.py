@@ -29,9 +29,7 @@ _ACTIVATIONS = {
 
 
 def _check_activation(activation, layer):
-    if activation is not None and activation not in _ACTIVATIONS:
-        raise ValueError(f"{layer}: activation must be None, 'relu', 'leaky_relu', 'sigmoid' "
-                         f"or 'tanh', got {activation!r}")
+    _args.check_activation(activation, layer)      # raises for unknown names
     return activation
 
 
@@ -252,6 +250,7 @@ class Dense(Layer):
         self.in_features = _positive(in_features, "in_features", "Dense")
         self.out_features = _positive(out_features, "out_features", "Dense")
         self.activation = _check_activation(activation, "Dense")
+        self._act_code = _args.check_activation(activation, "Dense")
         self.bias = bool(bias)
         self.params["W"] = init.initial_weights((self.in_features, self.out_features),
                                                 self.in_features, self.out_features,
@@ -267,12 +266,9 @@ class Dense(Layer):
         w = self.params["W"]
         self._x = x = _args.prepare(x, w.dtype)
         y = np.empty((x.shape[0], self.out_features), w.dtype)
-        codes = {None: _native.ACT_NONE, "relu": _native.ACT_RELU,
-                 "leaky_relu": _native.ACT_LEAKY_RELU, "sigmoid": _native.ACT_SIGMOID,
-                 "tanh": _native.ACT_TANH}
-        if y.size:
-            _native.gemm(x, w, y, 1.0, 0.0, self.params.get("b"), False,
-                         codes[self.activation], 0.01, get_num_threads())
+        if y.size:   # bias and activation fused into the GEMM's store
+            _native.gemm(x, w, y, 1.0, 0.0, self.params.get("b"), False, self._act_code, 0.01,
+                         get_num_threads())
         self._y = y
         return y
 
