@@ -72,23 +72,34 @@ static inline void FN(pixel_next)(const FN(conv_src) *src, FN(pixel) *px) {
     FN(pixel_update)(src, px);
 }
 
-/* out[0..len) = columns [p0, p0+len) of the im2col row of output pixel px,
- * columns ordered (r, s, c).  The row is a sequence of channel runs, one per
- * kernel tap; when a whole kernel row of taps is contiguous in x (groups == 1,
- * no column dilation, NHWC-contiguous pixels) it is copied as one run of S*C
- * values. */
-static void FN(im2col_row)(const FN(conv_src) *src, const FN(pixel) *px, int64_t p0, int64_t len,
-                           T *out) {
+/* Where column p0 of an im2col row falls: kernel row r, tap s within it, channel c0. */
+typedef struct {
+    int64_t p0, r, tap, c0;
+} FN(column);
+
+static inline FN(column) FN(column_at)(const fc_conv_desc *d, int64_t p0) {
+    const int64_t cg = d->c / d->groups, row_len = d->s * cg;
+    const int64_t r = p0 / row_len, off = p0 - r * row_len;
+    FN(column) col = {p0, r, off / cg, off % cg};
+    return col;
+}
+
+/* out[0..len) = columns [col.p0, col.p0+len) of the im2col row of output pixel
+ * px, columns ordered (r, s, c).  The row is a sequence of channel runs, one
+ * per kernel tap; when a whole kernel row of taps is contiguous in x
+ * (groups == 1, no column dilation, NHWC-contiguous pixels) it is copied as
+ * one run of S*C values. */
+static void FN(im2col_row)(const FN(conv_src) *src, const FN(pixel) *px, FN(column) col,
+                           int64_t len, T *out) {
     const fc_conv_desc *d = src->d;
-    const int64_t *xs = src->ts, cg = d->c / d->groups, end = p0 + len, row_len = d->s * cg;
+    const int64_t *xs = src->ts, cg = d->c / d->groups, end = col.p0 + len, row_len = d->s * cg;
     const T *img = px->img;
     const int64_t hb = px->hb, wb = px->wb;
     const int wide = d->groups == 1 && d->dil_w == 1 && xs[3] == 1 && xs[2] == d->c &&
                      wb >= 0 && wb + d->s <= d->w;
-    out -= p0;
-    /* walk the taps from column p0 on without dividing per run */
-    int64_t r = p0 / row_len, off = p0 - r * row_len, tap = off / cg, c0 = off - tap * cg;
-    for (int64_t p = p0; p < end; r++, tap = 0, c0 = 0) {
+    out -= col.p0;
+    int64_t r = col.r, tap = col.tap, c0 = col.c0;
+    for (int64_t p = col.p0; p < end; r++, tap = 0, c0 = 0) {
         const int64_t h = hb + r * d->dil_h;
         const int h_ok = h >= 0 && h < d->h;
         if (wide) {   /* the rest of kernel row r in one run */
@@ -111,9 +122,10 @@ static void FN(pack_a_im2col)(const void *ctx, int64_t i0, int64_t rows, int64_t
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     FN(pixel) px = FN(pixel_at)(src, i0);
+    const FN(column) col = FN(column_at)(src->d, p0);
     for (int64_t i = 0; i < mr; i++) {
         if (i < rows) {
-            FN(im2col_row)(src, &px, p0, kc, dst + i * kc);
+            FN(im2col_row)(src, &px, col, kc, dst + i * kc);
             if (i + 1 < rows) FN(pixel_next)(src, &px);
         } else {
             memset(dst + i * kc, 0, (size_t)kc * sizeof(T));
@@ -126,8 +138,9 @@ static void FN(pack_b_im2col)(const void *ctx, int64_t p0, int64_t kc, int64_t j
                               int64_t cols, int nr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     FN(pixel) px = FN(pixel_at)(src, p0);
+    const FN(column) col = FN(column_at)(src->d, j0);
     for (int64_t p = 0; p < kc; p++, dst += nr) {
-        FN(im2col_row)(src, &px, j0, cols, dst);
+        FN(im2col_row)(src, &px, col, cols, dst);
         for (int64_t j = cols; j < nr; j++) dst[j] = 0;
         if (p + 1 < kc) FN(pixel_next)(src, &px);
     }
@@ -252,7 +265,15 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
                          const int64_t dxs[4], int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups, taps = d->r * d->s;
     const int64_t width = taps * cg, hw = d->ho * d->wo;
-    const int64_t block = FC_MAX(16, FC_MIN(256, (1 << 18) / FC_MAX(width, 1)));
+    /* dcol blocks of at most 2^20 elements (4 MiB in float32) per thread */
+    const int64_t block = FC_MAX(16, FC_MIN(1024, (1 << 20) / FC_MAX(width, 1)));
+    /* W_g^T, (kg, (r, s, c)) per group, contiguous so packing it is row copies */
+    T *wt_all = (T *)fc_alloc(d->k * width, sizeof(T));
+    if (!wt_all) return FC_ENOMEM;
+    for (int64_t g = 0; g < d->groups; g++)
+        for (int64_t q = 0; q < width; q++)
+            for (int64_t k = 0; k < kg; k++)
+                wt_all[(g * kg + k) * width + q] = w[q * d->k + g * kg + k];
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
     {
@@ -270,8 +291,7 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
                     for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
             for (int64_t g = 0; g < d->groups; g++) {
                 FN(conv_src) src = {d, dy, d->ys, g, n, 0};
-                /* W_g^T: (k, (r, s, c)) -> w[(r, s, c) * K + g * kg + k] */
-                MATRIX wt = {w + g * kg, 1, d->k};
+                MATRIX wt = {wt_all + g * kg * width, width, 1};
                 PLAN pl = {0};
                 pl.n = width; pl.k = kg;
                 pl.pack_a = FN(pack_a_pixels); pl.a_ctx = &src;
@@ -294,7 +314,10 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
                             if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
                             T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
                             const T *in = dcol + i * width + t * cg;
-                            for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+                            if (dxs[3] == 1)
+                                for (int64_t c = 0; c < cg; c++) out[c] += in[c];
+                            else
+                                for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
                         }
                     }
                 }
@@ -302,6 +325,7 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
         }
         fc_free(dcol);
     }
+    fc_free(wt_all);
     return status;
 }
 
@@ -376,17 +400,44 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
     return FC_OK;
 }
 
-/* db[k] = sum of dy over n, ho, wo; each channel summed in a fixed order. */
-static void FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads) {
-    const int64_t *ys = d->ys;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && d->k > 1)
-    for (int64_t k = 0; k < d->k; k++) {
+/* db[k] = sum of dy over n, ho, wo, in double.  When the pixels are evenly
+ * spaced with unit channel stride (NHWC), fixed chunks of pixels are summed
+ * along the contiguous channels in parallel and the chunk sums added in order;
+ * otherwise each channel is summed on its own.  Either way the order is fixed,
+ * so the thread count does not change the result. */
+#define FC_DB_CHUNK 1024
+static int FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads) {
+    const int64_t *ys = d->ys, k = d->k, pixels = d->n * d->ho * d->wo;
+    const int64_t extents[3] = {d->n, d->ho, d->wo};
+    int64_t rs;
+    if (ys[3] == 1 && uniform_row_stride(ys, extents, &rs)) {
+        const int64_t chunks = FC_CEIL_DIV(pixels, FC_DB_CHUNK);
+        double *part = (double *)fc_alloc(FC_MAX(chunks, 1) * k, sizeof(double));
+        if (!part) return FC_ENOMEM;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+        for (int64_t c = 0; c < chunks; c++) {
+            double *acc = part + c * k;
+            for (int64_t j = 0; j < k; j++) acc[j] = 0;
+            for (int64_t m = c * FC_DB_CHUNK; m < FC_MIN(pixels, (c + 1) * FC_DB_CHUNK); m++)
+                for (int64_t j = 0; j < k; j++) acc[j] += dy[m * rs + j];
+        }
+        for (int64_t j = 0; j < k; j++) {
+            double sum = 0;
+            for (int64_t c = 0; c < chunks; c++) sum += part[c * k + j];
+            db[j] = (T)sum;
+        }
+        fc_free(part);
+        return FC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && k > 1)
+    for (int64_t j = 0; j < k; j++) {
         double sum = 0;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t a = 0; a < d->ho; a++)
-                for (int64_t b = 0; b < d->wo; b++) sum += dy[n * ys[0] + a * ys[1] + b * ys[2] + k * ys[3]];
-        db[k] = (T)sum;
+                for (int64_t b = 0; b < d->wo; b++) sum += dy[n * ys[0] + a * ys[1] + b * ys[2] + j * ys[3]];
+        db[j] = (T)sum;
     }
+    return FC_OK;
 }
 
 /* dw of one group (written at dw_g, row stride K).  With many pixels per
@@ -429,7 +480,7 @@ static int FN(weight_grad)(const fc_conv_desc *d, FN(conv_src) *xsrc, FN(conv_sr
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            const int64_t dxs[4], T *dw, T *db, int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
-    if (db) FN(bias_grad)(d, dy, db, nthreads);
+    if (db && FN(bias_grad)(d, dy, db, nthreads) != FC_OK) return FC_ENOMEM;
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
