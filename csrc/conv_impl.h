@@ -491,10 +491,14 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
          * single stride, so pack it through a small transposed copy. */
         T *wt = (T *)fc_alloc(rs * kg * cg, sizeof(T));
         if (!wt) return FC_ENOMEM;
+        enum { TILE = 32 };   /* blocked transpose of each tap's (c, k) matrix */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rs * kg * cg >= (1 << 16))
         for (int64_t t = 0; t < rs; t++)
-            for (int64_t c = 0; c < cg; c++)
-                for (int64_t k = 0; k < kg; k++)
-                    wt[(t * kg + k) * cg + c] = w[(t * cg + c) * d->k + g * kg + k];
+            for (int64_t c0 = 0; c0 < cg; c0 += TILE)
+                for (int64_t k0 = 0; k0 < kg; k0 += TILE)
+                    for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
+                        for (int64_t c = c0; c < FC_MIN(c0 + TILE, cg); c++)
+                            wt[(t * kg + k) * cg + c] = w[(t * cg + c) * d->k + g * kg + k];
         MATRIX wm = {wt, cg, 1};
         PLAN px = {0};
         px.n = cg; px.k = rs * kg;
