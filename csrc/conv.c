@@ -3,12 +3,5 @@
 #include <string.h>
 #include "fastconv/internal.h"
 
-#define T float
-#define SFX f32
-#include "conv_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "conv_impl.h"
+#define FC_TEMPLATE "conv_impl.h"
+#include "instantiate.h"

@@ -6,12 +6,5 @@
 static inline float exp_f32(float v) { return expf(v); }
 static inline double exp_f64(double v) { return exp(v); }
 
-#define T float
-#define SFX f32
-#include "eltwise_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "eltwise_impl.h"
+#define FC_TEMPLATE "eltwise_impl.h"
+#include "instantiate.h"

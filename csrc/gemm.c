@@ -3,18 +3,9 @@
 #include "fastconv/activation.h"
 #include "fastconv/internal.h"
 
-#define T float
-#define SFX f32
-#define KERNEL fc_sgemm_kernel
-#define KERNEL_TYPE fc_gemm_kernel_f32
-#include "gemm_impl.h"
-#undef T
-#undef SFX
-#undef KERNEL
-#undef KERNEL_TYPE
+/* the active micro-kernel of each dtype, under the template's suffix naming */
+#define fc_kernel_for_f32 fc_sgemm_kernel
+#define fc_kernel_for_f64 fc_dgemm_kernel
 
-#define T double
-#define SFX f64
-#define KERNEL fc_dgemm_kernel
-#define KERNEL_TYPE fc_gemm_kernel_f64
-#include "gemm_impl.h"
+#define FC_TEMPLATE "gemm_impl.h"
+#include "instantiate.h"

@@ -1,6 +1,6 @@
 /* The GEMM engine for one dtype: BLIS-style loops around the micro-kernel.
- * Included by gemm.c with T (float or double), SFX (f32 or f64) and KERNEL()
- * (the active micro-kernel of that dtype) defined.
+ * Included (through instantiate.h) with T (float or double) and SFX (f32 or
+ * f64); fc_kernel_for_SFX(n) gives the active micro-kernel of that dtype.
  *
  * Loop order: jc (NC columns, the packed B block stays in L2) -> pc (KC depth)
  * -> ic (MC rows, packed A block) -> ir (one A micro-panel stays in L1) -> jr.
@@ -12,6 +12,7 @@
 #define FN(name) FC_CAT(name, SFX)
 #define PLAN FN(fc_gemm_plan)
 #define MATRIX FN(fc_matrix)
+#define KERNEL_TYPE FN(fc_gemm_kernel)
 
 void FN(fc_pack_a_matrix)(const void *ctx, int64_t i0, int64_t rows, int64_t p0, int64_t kc,
                           int mr, T *dst) {
@@ -115,7 +116,7 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
 }
 
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
-    const KERNEL_TYPE *kd = KERNEL(pl->n);
+    const KERNEL_TYPE *kd = FN(fc_kernel_for)(pl->n);
     const int64_t m = pl->m, n = pl->n, k = pl->k;
     const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc, NC = kd->nc;
     if (m == 0 || n == 0) return FC_OK;
@@ -259,3 +260,4 @@ int FN(fc_gemm_batched)(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
 #undef FN
 #undef PLAN
 #undef MATRIX
+#undef KERNEL_TYPE
