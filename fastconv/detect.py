@@ -195,6 +195,10 @@ class YoloLoss(nn.Loss):
                 "lambda_noobj": self.lambda_noobj}
 
 
+# Model.load rebuilds losses by class name
+nn.losses.LOSSES["YoloLoss"] = YoloLoss
+
+
 # ---- sliding windows ----------------------------------------------------------------------
 def convolutionalize(network, input_shape):
     """An equivalent fully convolutional network: each Dense layer becomes a

@@ -170,3 +170,12 @@ def test_detect_command(tmp_path):
                           cwd=tempfile.gettempdir())
     assert proc.returncode == 0, proc.stderr
     assert "mAP@0.5" in proc.stdout
+
+
+def test_detector_save_load_round_trip(tmp_path, rng):
+    model = detect.tiny_yolo()
+    x = rng.random((2, 64, 64, 3)).astype(np.float32)
+    model.save(tmp_path / "detector.npz")
+    loaded = nn.Model.load(tmp_path / "detector.npz")
+    assert isinstance(loaded.loss, detect.YoloLoss)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

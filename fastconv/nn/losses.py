@@ -100,5 +100,10 @@ LOSSES = {cls.__name__: cls for cls in (SoftmaxCrossEntropy, BinaryCrossEntropy,
 
 def loss_from_config(config):
     config = dict(config)
-    return LOSSES[config.pop("class")](**config)
+    name = config.pop("class")
+    if name not in LOSSES:
+        from .. import detect  # noqa: F401  (registers the detection losses)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r} in the saved model")
+    return LOSSES[name](**config)
 
