@@ -5,22 +5,17 @@
 #define FC_CAT(a, b) FC_CAT_(a, b)
 #define FN(name) FC_CAT(name, SFX)
 
-/* Below this many elements a parallel region costs more than it saves. */
+/* Below this many elements a parallel region costs more than it saves; also
+ * the chunk each thread activates at a time. */
 #define FC_ELTWISE_PARALLEL_MIN 32768
 
-int FN(fc_activation)(int act, double alpha, const T *restrict x, T *restrict y, int64_t n,
-                      int nthreads) {
-    const T a = (T)alpha;
-    /* the activation is chosen outside the loops so ReLU-like ones vectorise */
-    if (act == FC_ACT_RELU) {
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? (T)0 : x[i];
-    } else if (act == FC_ACT_LEAKY_RELU) {
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? a * x[i] : x[i];
-    } else {
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = FN(fc_activate)(x[i], act, a);
+int FN(fc_activation)(int act, double alpha, const T *x, T *y, int64_t n, int nthreads) {
+    const int64_t chunks = FC_CEIL_DIV(n, FC_ELTWISE_PARALLEL_MIN);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t i0 = c * FC_ELTWISE_PARALLEL_MIN;
+        FN(fc_activate_array)(x + i0, y + i0, FC_MIN(FC_ELTWISE_PARALLEL_MIN, n - i0), act,
+                              (T)alpha);
     }
     return FC_OK;
 }

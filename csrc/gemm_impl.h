@@ -42,21 +42,6 @@ void FN(fc_pack_b_matrix)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, i
     }
 }
 
-/* The activation over a contiguous row; ReLU-like ones vectorise. */
-static void FN(activate_row)(T *restrict c, int64_t n, int act, T alpha) {
-    switch (act) {
-    case FC_ACT_NONE: return;
-    case FC_ACT_RELU:
-        for (int64_t j = 0; j < n; j++) c[j] = c[j] < 0 ? (T)0 : c[j];
-        return;
-    case FC_ACT_LEAKY_RELU:
-        for (int64_t j = 0; j < n; j++) c[j] = c[j] < 0 ? alpha * c[j] : c[j];
-        return;
-    default:
-        for (int64_t j = 0; j < n; j++) c[j] = FN(fc_activate)(c[j], act, alpha);
-    }
-}
-
 /* Bias and activation on a finished rows x cols tile of C at (i0, j0). */
 static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
     const T *col_bias = pl->bias && !pl->bias_per_row ? pl->bias + j0 : NULL;
@@ -68,7 +53,7 @@ static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, i
                 for (int64_t j = 0; j < cols; j++) c[j] += col_bias[j];
             else if (pl->bias)
                 for (int64_t j = 0; j < cols; j++) c[j] += row_bias;
-            FN(activate_row)(c, cols, pl->act, pl->act_alpha);
+            FN(fc_activate_array)(c, c, cols, pl->act, pl->act_alpha);
             continue;
         }
         for (int64_t j = 0; j < cols; j++) {

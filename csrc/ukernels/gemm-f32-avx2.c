@@ -13,16 +13,9 @@
 #define FC_FMA _mm256_fmadd_ps
 #define FC_MUL _mm256_mul_ps
 #define FC_ZERO _mm256_setzero_ps
-#define FC_NV 2
-#define FC_UKERNEL sgemm_avx2_6x16
-#include "ukernel_simd.h"
-#undef FC_NV
-#undef FC_UKERNEL
-
-/* The narrow variant, for products with few columns. */
-#define FC_NV 1
-#define FC_UKERNEL sgemm_avx2_6x8
-#include "ukernel_simd.h"
+#define FC_UKERNEL_WIDE sgemm_avx2_6x16
+#define FC_UKERNEL_NARROW sgemm_avx2_6x8
+#include "ukernel_pair.h"
 
 const fc_gemm_kernel_f32 fc_sgemm_avx2 = {6, 16, 240, 384, 768, sgemm_avx2_6x16};
 const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow = {6, 8, 240, 384, 768, sgemm_avx2_6x8};

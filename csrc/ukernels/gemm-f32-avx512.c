@@ -13,16 +13,9 @@
 #define FC_FMA _mm512_fmadd_ps
 #define FC_MUL _mm512_mul_ps
 #define FC_ZERO _mm512_setzero_ps
-#define FC_NV 2
-#define FC_UKERNEL sgemm_avx512_12x32
-#include "ukernel_simd.h"
-#undef FC_NV
-#undef FC_UKERNEL
-
-/* The narrow variant, for products with few columns. */
-#define FC_NV 1
-#define FC_UKERNEL sgemm_avx512_12x16
-#include "ukernel_simd.h"
+#define FC_UKERNEL_WIDE sgemm_avx512_12x32
+#define FC_UKERNEL_NARROW sgemm_avx512_12x16
+#include "ukernel_pair.h"
 
 const fc_gemm_kernel_f32 fc_sgemm_avx512 = {12, 32, 240, 384, 768, sgemm_avx512_12x32};
 const fc_gemm_kernel_f32 fc_sgemm_avx512_narrow = {12, 16, 240, 384, 768, sgemm_avx512_12x16};

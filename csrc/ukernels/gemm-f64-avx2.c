@@ -13,16 +13,9 @@
 #define FC_FMA _mm256_fmadd_pd
 #define FC_MUL _mm256_mul_pd
 #define FC_ZERO _mm256_setzero_pd
-#define FC_NV 2
-#define FC_UKERNEL dgemm_avx2_6x8
-#include "ukernel_simd.h"
-#undef FC_NV
-#undef FC_UKERNEL
-
-/* The narrow variant, for products with few columns. */
-#define FC_NV 1
-#define FC_UKERNEL dgemm_avx2_6x4
-#include "ukernel_simd.h"
+#define FC_UKERNEL_WIDE dgemm_avx2_6x8
+#define FC_UKERNEL_NARROW dgemm_avx2_6x4
+#include "ukernel_pair.h"
 
 const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 240, 256, 768, dgemm_avx2_6x8};
 const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow = {6, 4, 240, 256, 768, dgemm_avx2_6x4};

@@ -13,16 +13,9 @@
 #define FC_FMA _mm512_fmadd_pd
 #define FC_MUL _mm512_mul_pd
 #define FC_ZERO _mm512_setzero_pd
-#define FC_NV 2
-#define FC_UKERNEL dgemm_avx512_12x16
-#include "ukernel_simd.h"
-#undef FC_NV
-#undef FC_UKERNEL
-
-/* The narrow variant, for products with few columns. */
-#define FC_NV 1
-#define FC_UKERNEL dgemm_avx512_12x8
-#include "ukernel_simd.h"
+#define FC_UKERNEL_WIDE dgemm_avx512_12x16
+#define FC_UKERNEL_NARROW dgemm_avx512_12x8
+#include "ukernel_pair.h"
 
 const fc_gemm_kernel_f64 fc_dgemm_avx512 = {12, 16, 240, 256, 768, dgemm_avx512_12x16};
 const fc_gemm_kernel_f64 fc_dgemm_avx512_narrow = {12, 8, 240, 256, 768, dgemm_avx512_12x8};

@@ -4,6 +4,7 @@
 #define FASTCONV_ACTIVATION_H
 
 #include <math.h>
+#include <stdint.h>
 #include "fastconv/fastconv.h"
 
 #define FC_DEFINE_ACTIVATION(T, SFX, EXP, TANH)                                    \
@@ -30,6 +31,25 @@
         case FC_ACT_SIGMOID: return dy * xy * ((T)1 - xy);                         \
         case FC_ACT_TANH: return dy * ((T)1 - xy * xy);                            \
         default: return dy;                                                        \
+        }                                                                          \
+    }                                                                              \
+    /* y[i] = act(x[i]) for n values (y may be x); the activation is chosen   */  \
+    /* outside the loops so the ReLU-like ones vectorise.                      */  \
+    static inline void fc_activate_array_##SFX(const T *x, T *y, int64_t n, int act, \
+                                               T alpha) {                          \
+        switch (act) {                                                             \
+        case FC_ACT_NONE:                                                          \
+            if (y != x)                                                            \
+                for (int64_t i = 0; i < n; i++) y[i] = x[i];                       \
+            return;                                                                \
+        case FC_ACT_RELU:                                                          \
+            for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? (T)0 : x[i];         \
+            return;                                                                \
+        case FC_ACT_LEAKY_RELU:                                                    \
+            for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? alpha * x[i] : x[i]; \
+            return;                                                                \
+        default:                                                                   \
+            for (int64_t i = 0; i < n; i++) y[i] = fc_activate_##SFX(x[i], act, alpha); \
         }                                                                          \
     }
 
