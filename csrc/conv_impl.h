@@ -18,6 +18,8 @@
 #define PLAN FN(fc_gemm_plan)
 #define MATRIX FN(fc_matrix)
 
+#include "conv_direct_impl.h"
+
 typedef struct {
     const fc_conv_desc *d;
     const T *t;                 /* the tensor packed from: x (forward, dw) or dy (dx) */
@@ -381,6 +383,12 @@ static int FN(run_over_images)(PLAN *pl, FN(conv_src) *src, T *base, const int64
 int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                   double act_alpha, T *y, int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups;
+    const int direct = FN(choose_direct)(d, FC_PASS_FORWARD, d->ys, d->k);
+    if (direct == FC_EINVAL) return FC_EINVAL;
+    if (direct) {
+        const FN(direct_geom) g = FN(direct_geom_of)(d);
+        return FN(direct_conv)(&g, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
+    }
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) src = {d, x, d->xs, g, 0, 0};
         MATRIX wm = {w + g * kg, d->k, 1};
@@ -480,13 +488,17 @@ static int FN(weight_grad)(const fc_conv_desc *d, FN(conv_src) *xsrc, FN(conv_sr
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            const int64_t dxs[4], T *dw, T *db, int nthreads) {
     const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
+    const int direct_dw = FN(choose_direct)(d, FC_PASS_DW, NULL, d->k);
+    const int direct_dx = dx ? FN(choose_direct)(d, FC_PASS_DX, dxs, d->c) : 0;
+    if (direct_dw == FC_EINVAL || direct_dx == FC_EINVAL) return FC_EINVAL;
     if (db && FN(bias_grad)(d, dy, db, nthreads) != FC_OK) return FC_ENOMEM;
+    if (direct_dw && FN(direct_dw)(d, x, dy, dw, nthreads) != FC_OK) return FC_ENOMEM;
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
-        int status = FN(weight_grad)(d, &xsrc, &dysrc, dw + g * kg, nthreads);
+        int status = direct_dw ? FC_OK : FN(weight_grad)(d, &xsrc, &dysrc, dw + g * kg, nthreads);
         if (status != FC_OK) return status;
-        if (!dx || d->stride_h > 1 || d->stride_w > 1) continue;
+        if (!dx || direct_dx || d->stride_h > 1 || d->stride_w > 1) continue;
         /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a
          * single stride, so pack it through a small transposed copy. */
         T *wt = (T *)fc_alloc(rs * kg * cg, sizeof(T));
@@ -511,6 +523,7 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
         fc_free(wt);
         if (status != FC_OK) return status;
     }
+    if (direct_dx) return FN(direct_dx)(d, dy, w, dx, dxs, nthreads);
     if (dx && (d->stride_h > 1 || d->stride_w > 1)) return FN(dx_col2im)(d, dy, w, dx, dxs, nthreads);
     return FC_OK;
 }

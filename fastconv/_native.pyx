@@ -7,7 +7,7 @@ modules; this file only unpacks pointers and strides.
 from libc.stdint cimport int64_t
 
 cdef extern from "fastconv/fastconv.h":
-    int FC_OK, FC_ENOMEM
+    int FC_OK, FC_ENOMEM, FC_EINVAL
     int fc_isa_supported(int isa)
     int fc_best_isa()
     void fc_set_isa(int isa)
@@ -42,6 +42,7 @@ cdef extern from "fastconv/fastconv.h":
         int64_t stride_h, stride_w, pad_top, pad_left, dil_h, dil_w, ho, wo
         int64_t xs[4]
         int64_t ys[4]
+        int algo
     int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,
                       int act, double act_alpha, float *y, int nthreads) nogil
     int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,
@@ -125,6 +126,14 @@ cdef inline int check(int status) except -1:
     return 0
 
 
+cdef inline int check_conv(int status, str func) except -1:
+    if status == FC_EINVAL:
+        raise ValueError(f"{func}: algorithm='direct' does not apply to this convolution: it "
+                         "needs stride 1, dilation 1, groups=1, an image whose padded planar "
+                         "copy fits in 8 MiB, and (for dx) padding smaller than the kernel")
+    return check(status)
+
+
 # ---- configuration -------------------------------------------------------
 def isa_supported(int isa):
     return bool(fc_isa_supported(isa))
@@ -206,7 +215,7 @@ cdef fc_conv_desc conv_desc(tuple geometry, Py_ssize_t isz, const Py_ssize_t *xs
                             const Py_ssize_t *ys):
     cdef fc_conv_desc d
     (d.n, d.h, d.w, d.c, d.r, d.s, d.k, d.groups, d.stride_h, d.stride_w, d.pad_top,
-     d.pad_left, d.dil_h, d.dil_w, d.ho, d.wo) = geometry
+     d.pad_left, d.dil_h, d.dil_w, d.ho, d.wo, d.algo) = geometry
     fill_strides(d.xs, xs, isz)
     fill_strides(d.ys, ys, isz)
     return d
@@ -225,7 +234,7 @@ def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1]
         else:
             status = fc_conv2d_f64(&d, &x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, act, act_alpha,
                                    &y[0, 0, 0, 0], nthreads)
-    check(status)
+    check_conv(status, "conv2d")
 
 
 def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
@@ -249,7 +258,7 @@ def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
             status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
                                             &w[0, 0, 0, 0], dxp, dxs, &dw[0, 0, 0, 0], dbp,
                                             nthreads)
-    check(status)
+    check_conv(status, "conv2d_backward")
 
 
 # ---- pooling ---------------------------------------------------------------

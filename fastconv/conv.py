@@ -23,16 +23,31 @@ class ConvGeometry:
     dilation: tuple
     ho: int
     wo: int
+    algorithm: int = 0
 
     def as_tuple(self):
         """The tuple the bridge unpacks into fc_conv_desc."""
         return (self.n, self.h, self.w, self.c, self.r, self.s, self.k, self.groups,
                 self.stride[0], self.stride[1], self.pads[0][0], self.pads[1][0],
-                self.dilation[0], self.dilation[1], self.ho, self.wo)
+                self.dilation[0], self.dilation[1], self.ho, self.wo, self.algorithm)
 
 
-def _geometry(func, x4, w, layout, stride, padding, dilation, groups):
+# fc_conv_desc.algo codes: "auto" picks per shape and pass; "gemm" is the
+# implicit GEMM (any convolution); "direct" the few-output-channel kernels
+# (stride 1, no dilation, one group).
+ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2}
+
+
+def _algorithm_code(algorithm, func):
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ValueError(f"{func}: algorithm must be one of {sorted(ALGORITHMS)}, "
+                         f"got {algorithm!r}")
+    return ALGORITHMS[algorithm]
+
+
+def _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm):
     """Validate x (4-D, in `layout`) against w and the hyper-parameters."""
+    code = _algorithm_code(algorithm, func)
     if w.ndim != 4:
         raise ValueError(f"{func}: w must be 4-D, got {w.ndim}-D with shape {w.shape}")
     n, h, wd, c = _args.nhwc_view(x4, layout).shape
@@ -58,7 +73,7 @@ def _geometry(func, x4, w, layout, stride, padding, dilation, groups):
                          f"than the padded input ({padded[0]}x{padded[1]})")
     ho = _args.output_extent(h, pads[0], extent[0], stride[0])
     wo = _args.output_extent(wd, pads[1], extent[1], stride[1])
-    return ConvGeometry(n, h, wd, c, r, s, k, groups, stride, pads, dilation, ho, wo)
+    return ConvGeometry(n, h, wd, c, r, s, k, groups, stride, pads, dilation, ho, wo, code)
 
 
 def _weights_rsck(w, layout, dtype):
@@ -67,11 +82,13 @@ def _weights_rsck(w, layout, dtype):
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
-           activation=None, out=None):
+           activation=None, out=None, algorithm="auto"):
     """2-D cross-correlation of x with w, plus bias b, with an optional fused
     activation.  NHWC: x (N, H, W, C), w (R, S, C // groups, K) -> (N, Ho, Wo, K);
     NCHW: x (N, C, H, W), w (K, C // groups, R, S) -> (N, K, Ho, Wo).  A 3-D x is
-    one image and gives a 3-D result."""
+    one image and gives a 3-D result.  algorithm: "auto" (chosen per shape),
+    "gemm" (implicit GEMM) or "direct" (few output channels, stride 1; a
+    ValueError where it does not apply)."""
     func = "conv2d"
     x = _args.as_array(x, "x", func)
     w = _args.as_array(w, "w", func)
@@ -82,7 +99,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
         _args.result_dtype(func, b=b)
     act = _args.check_activation(activation, func)
     x4, unbatched = _args.batched4(x, "x", func)
-    geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups)
+    geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
     if b is not None and b.shape != (geo.k,):
         raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
 
@@ -106,10 +123,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
-                    need_dx=True):
+                    need_dx=True, algorithm="auto"):
     """Gradients (dx, dw, db) of conv2d with respect to x, w and the bias, given
     dy = dL/dy.  need_dx=False skips dx (e.g. for a first layer) and returns None
-    in its place."""
+    in its place.  algorithm as for conv2d, for dw and dx."""
     func = "conv2d_backward"
     dy = _args.as_array(dy, "dy", func)
     x = _args.as_array(x, "x", func)
@@ -117,7 +134,7 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     layout = _args.check_layout(layout, func)
     dtype = _args.result_dtype(func, dy=dy, x=x, w=w)
     x4, unbatched = _args.batched4(x, "x", func)
-    geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups)
+    geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
     expected = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.k), layout)
     if unbatched:
         expected = expected[1:]

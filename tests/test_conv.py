@@ -1,4 +1,4 @@
-"""conv2d and conv2d_backward against the NumPy reference."""
+"""conv2d and conv2d_backward against the NumPy reference, with each algorithm."""
 import numpy as np
 import pytest
 
@@ -7,6 +7,8 @@ from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, conv_case_id, conv_inputs,
                      conv_kwargs, rand)
 
+ALGORITHMS = ["auto", "gemm", "direct"]
+
 
 def magnitude(x, w, kw, layout, b=None):
     """max of |x| (*) |w| (+ |b|): the size of the terms each output sums."""
@@ -14,25 +16,56 @@ def magnitude(x, w, kw, layout, b=None):
     return np.max(m, initial=0.0)
 
 
+def direct_applies(case, for_dx):
+    """The documented domain of algorithm="direct": stride 1, no dilation, one
+    group, and for dx padding smaller than the kernel on every side."""
+    n, h, w, c, k, r, s, stride, pad, dil, groups = case
+    if (stride, dil, groups) != (1, 1, 1):
+        return False
+    if not for_dx:
+        return True
+    (top, bottom), (left, right) = fastconv._args.parse_padding(pad, "t", (h, w), (r, s), (1, 1))
+    return max(top, bottom) < r and max(left, right) < s
+
+
+def run_algorithm(call, algorithm, applies):
+    """call(); where algorithm="direct" does not apply, check that it says so."""
+    if algorithm == "direct" and not applies:
+        with pytest.raises(ValueError, match="algorithm='direct' does not apply"):
+            call()
+        return None
+    return call()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
-def test_conv2d_matches_reference(case, dtype, layout, rng):
+def test_conv2d_matches_reference(case, dtype, layout, algorithm, rng):
     x, w, b = conv_inputs(case, dtype, rng, layout)
     kw = conv_kwargs(case)
-    y = fastconv.conv2d(x, w, b, layout=layout, **kw)
+    y = run_algorithm(lambda: fastconv.conv2d(x, w, b, layout=layout, algorithm=algorithm, **kw),
+                      algorithm, direct_applies(case, False))
+    if y is None:
+        return
     assert y.flags.c_contiguous
     assert_close(y, ref.conv2d(x, w, b, layout=layout, **kw), magnitude(x, w, kw, layout, b))
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
-def test_conv2d_backward_matches_reference(case, dtype, layout, rng):
+def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, rng):
     x, w, _ = conv_inputs(case, dtype, rng, layout)
     kw = conv_kwargs(case)
     dy = rand(rng, ref.conv2d(x, w, layout=layout, **kw).shape, dtype)
-    dx, dw, db = fastconv.conv2d_backward(dy, x, w, layout=layout, **kw)
+    got = run_algorithm(
+        lambda: fastconv.conv2d_backward(dy, x, w, layout=layout, algorithm=algorithm, **kw),
+        algorithm, direct_applies(case, True))
+    if got is None:
+        return
+    dx, dw, db = got
     rdx, rdw, rdb = ref.conv2d_backward(dy, x, w, layout=layout, **kw)
     # magnitudes: the terms summed into dx are |dy| * |w|, into dw |x| * |dy|
     _, mdw, mdb = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), layout=layout, **kw)
@@ -150,3 +183,30 @@ def test_large_batch_matches_per_image(rng):
     y = fastconv.conv2d(x, w, padding=1)
     for i in range(x.shape[0]):
         np.testing.assert_array_equal(y[i], fastconv.conv2d(x[i], w, padding=1))
+
+
+@pytest.mark.parametrize("algorithm", ["Direct", "winograd", None, 2])
+def test_unknown_algorithm_is_rejected(algorithm, rng):
+    x, w, _ = conv_inputs(CONV_CASES[0], np.float32, rng)
+    with pytest.raises(ValueError, match="conv2d: algorithm must be one of"):
+        fastconv.conv2d(x, w, algorithm=algorithm)
+    dy = np.zeros_like(fastconv.conv2d(x, w))
+    with pytest.raises(ValueError, match="conv2d_backward: algorithm must be one of"):
+        fastconv.conv2d_backward(dy, x, w, algorithm=algorithm)
+
+
+@pytest.mark.parametrize("k", range(1, 18))
+def test_direct_kernels_every_channel_chunk(k, rng):
+    """Every output-channel chunk width (1..8, and splits of 9..17) of the
+    direct kernels, forward and backward, with a fused activation."""
+    case = (3, 9, 11, 3, k, 3, 2, 1, (1, 0), 1, 1)
+    x, w, b = conv_inputs(case, np.float32, rng)
+    kw = conv_kwargs(case)
+    y = fastconv.conv2d(x, w, b, activation="relu", algorithm="direct", **kw)
+    assert_close(y, ref.conv2d(x, w, b, activation="relu", **kw), magnitude(x, w, kw, "NHWC", b))
+    dy = rand(rng, y.shape, np.float32)
+    got = fastconv.conv2d_backward(dy, x, w, algorithm="direct", **kw)
+    want = ref.conv2d_backward(dy, x, w, **kw)
+    mags = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
+    for g, r, m in zip(got, want, mags):
+        assert_close(g, r, np.max(m, initial=0.0))

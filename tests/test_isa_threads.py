@@ -29,6 +29,12 @@ def run_all(rng_seed=0):
             y = fastconv.conv2d(x, w, b, activation="relu", **kw)
             results.append(y)
             results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, **kw))
+            for algorithm in ("gemm", "direct"):   # both, whichever "auto" picked
+                if kw["stride"] == 1 and kw["dilation"] == 1 and kw["groups"] == 1:
+                    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
+                    results.append(y)
+                    results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w,
+                                                            algorithm=algorithm, **kw))
         a, bm = rand(rng, (301, 517), dtype), rand(rng, (517, 263), dtype)
         results.append(fastconv.matmul(a, bm))
         results.append(fastconv.gemm(a, a, alpha=0.5, trans_b=True))

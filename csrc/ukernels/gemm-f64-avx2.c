@@ -12,6 +12,7 @@
 #define FC_SET1 _mm256_set1_pd
 #define FC_FMA _mm256_fmadd_pd
 #define FC_MUL _mm256_mul_pd
+#define FC_ADD _mm256_add_pd
 #define FC_ZERO _mm256_setzero_pd
 #define FC_UKERNEL_WIDE dgemm_avx2_6x8
 #define FC_UKERNEL_NARROW dgemm_avx2_6x4
@@ -19,4 +20,11 @@
 
 const fc_gemm_kernel_f64 fc_dgemm_avx2 = {6, 8, 240, 256, 768, dgemm_avx2_6x8};
 const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow = {6, 4, 240, 256, 768, dgemm_avx2_6x4};
+
+/* direct-convolution kernels (few output channels) on the same vectors */
+#define FC_NACC 10
+#define FC_DIRECT_FN(kind, kb) ddirect_avx2_##kind##kb
+#define FC_DIRECT_TYPE fc_direct_kernels_f64
+#define FC_DIRECT_TABLE fc_direct_avx2_f64
+#include "conv_direct_simd.h"
 FC_ISA_POP

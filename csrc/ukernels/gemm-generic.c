@@ -25,3 +25,32 @@ const fc_gemm_kernel_f32 fc_sgemm_generic = {GENERIC_MR, GENERIC_NR, 128, 256, 5
                                              gemm_generic_f32};
 const fc_gemm_kernel_f64 fc_dgemm_generic = {GENERIC_MR, GENERIC_NR, 128, 256, 512,
                                              gemm_generic_f64};
+
+/* Direct-convolution kernels (few output channels) with one-lane "vectors". */
+#define FC_VL 1
+#define FC_LOAD(p) (*(p))
+#define FC_STORE(p, v) (*(p) = (v))
+#define FC_SET1(v) (v)
+#define FC_FMA(a, b, c) ((a) * (b) + (c))
+#define FC_ZERO() 0
+#define FC_ADD(a, b) ((a) + (b))
+#define FC_NACC 8
+
+#define FC_T float
+#define FC_VEC float
+#define FC_DIRECT_FN(kind, kb) sdirect_generic_##kind##kb
+#define FC_DIRECT_TYPE fc_direct_kernels_f32
+#define FC_DIRECT_TABLE fc_direct_generic_f32
+#include "conv_direct_simd.h"
+#undef FC_T
+#undef FC_VEC
+#undef FC_DIRECT_FN
+#undef FC_DIRECT_TYPE
+#undef FC_DIRECT_TABLE
+
+#define FC_T double
+#define FC_VEC double
+#define FC_DIRECT_FN(kind, kb) ddirect_generic_##kind##kb
+#define FC_DIRECT_TYPE fc_direct_kernels_f64
+#define FC_DIRECT_TABLE fc_direct_generic_f64
+#include "conv_direct_simd.h"

@@ -2,7 +2,8 @@
  *
  * Every array is described by a base pointer and element strides (which may be
  * negative), so callers pass NumPy views without copying.  Functions return 0 on
- * success and FC_ENOMEM when a workspace could not be allocated; arguments are
+ * success, FC_ENOMEM when a workspace could not be allocated and FC_EINVAL when
+ * an algorithm that was asked for does not apply; arguments are
  * validated by the Python layer, the kernels only assert them. */
 #ifndef FASTCONV_FASTCONV_H
 #define FASTCONV_FASTCONV_H
@@ -13,7 +14,7 @@
 extern "C" {
 #endif
 
-enum { FC_OK = 0, FC_ENOMEM = -1 };
+enum { FC_OK = 0, FC_ENOMEM = -1, FC_EINVAL = -2 };
 
 /* Instruction sets, in increasing order of preference. */
 enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 };
@@ -59,7 +60,10 @@ int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
 /* ---- convolution ------------------------------------------------------ */
 /* Shapes in NHWC terms; strides are element strides in (n, h, w, c) order, so an
  * NCHW array is passed as its transposed view.  Weights are (R, S, C/groups, K)
- * C-contiguous. */
+ * C-contiguous.  algo picks the algorithm: FC_CONV_AUTO chooses per shape and
+ * pass; FC_CONV_DIRECT (few output channels, stride 1) returns FC_EINVAL where
+ * it does not apply. */
+enum { FC_CONV_AUTO = 0, FC_CONV_GEMM = 1, FC_CONV_DIRECT = 2 };
 typedef struct {
     int64_t n, h, w, c;            /* input */
     int64_t r, s, k;               /* kernel rows, columns, output channels */
@@ -68,6 +72,7 @@ typedef struct {
     int64_t ho, wo;                /* output rows, columns */
     int64_t xs[4];                 /* strides of x (and of dx in backward) */
     int64_t ys[4];                 /* strides of y (forward) or dy (backward) */
+    int algo;                      /* FC_CONV_AUTO, FC_CONV_GEMM or FC_CONV_DIRECT */
 } fc_conv_desc;
 
 int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,

@@ -47,6 +47,32 @@ extern const fc_gemm_kernel_f64 fc_dgemm_generic, fc_dgemm_avx2, fc_dgemm_avx512
 extern const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow, fc_sgemm_avx512_narrow;
 extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
 
+/* Direct-convolution kernels for few output channels (ukernels/conv_direct_simd.h):
+ * entry kb (1..FC_DIRECT_MAX_KB) computes kb output channels over width[kb]
+ * consecutive output pixels. */
+#define FC_DIRECT_MAX_KB 8
+#define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
+#define FC_DECLARE_DIRECT_KERNELS(T, SFX)                                                \
+    typedef void (*fc_direct_fwd_##SFX)(const T *x, int64_t plane, const int64_t *off,   \
+                                        int64_t taps, int64_t ch, const T *w,             \
+                                        const T *bias, T *tile);                          \
+    typedef void (*fc_direct_dw_##SFX)(const T *x, const T *dy, int64_t dy_plane,         \
+                                       int64_t nvec, T *out);                            \
+    typedef void (*fc_direct_store_##SFX)(const T *tile, int64_t width, int kb,           \
+                                          const int32_t *map, T *out, int64_t ks);        \
+    typedef struct {                                                                     \
+        int lanes;                                                                       \
+        int width[FC_DIRECT_MAX_KB + 1];                                                 \
+        fc_direct_fwd_##SFX fwd[FC_DIRECT_MAX_KB + 1];                                   \
+        fc_direct_dw_##SFX dw[FC_DIRECT_MAX_KB + 1];                                     \
+        fc_direct_store_##SFX store;                                                     \
+    } fc_direct_kernels_##SFX;                                                           \
+    extern const fc_direct_kernels_##SFX fc_direct_generic_##SFX, fc_direct_avx2_##SFX,   \
+        fc_direct_avx512_##SFX;                                                          \
+    const fc_direct_kernels_##SFX *fc_direct_for_##SFX(void);
+FC_DECLARE_DIRECT_KERNELS(float, f32)
+FC_DECLARE_DIRECT_KERNELS(double, f64)
+
 /* The active ISA's kernel for a product with n columns (see dispatch.c). */
 const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n);
 const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n);

@@ -1,0 +1,287 @@
+/* Direct convolution for few output channels (stride 1, no dilation, one
+ * group): the forward pass, dx (a forward convolution of dy with the flipped,
+ * channel-swapped kernel) and dw.  A GEMM would put those few channels on the
+ * vector lanes and leave most of each tile as padding; these kernels put output
+ * pixels on the lanes (ukernels/conv_direct_simd.h).  Included by conv_impl.h
+ * with T, SFX and FN defined.
+ *
+ * Each image is copied into a planar, zero-padded buffer: plane c holds the
+ * padded image's rows, wp = W + pad_left + pad_right values each, back to back.
+ * Output pixel (ho, wo) is numbered q = ho * wp + wo, so kernel tap (r, s) reads
+ * plane[q + r * wp + s] and consecutive q read consecutive memory, across row
+ * ends too.  The wp - Wo columns past each output row's end are computed and
+ * dropped.  Workspace per thread: one planar image (at most FC_DIRECT_MAX_BYTES). */
+
+#define DKERNELS FN(fc_direct_kernels)
+#ifndef FC_DIRECT_MAX_BYTES
+#define FC_DIRECT_MAX_BYTES (8 << 20)
+enum { FC_PASS_FORWARD, FC_PASS_DX, FC_PASS_DW };
+#endif
+
+/* A stride-1 convolution as the direct kernels see it. */
+typedef struct {
+    int64_t n, h, w, c;    /* input */
+    int64_t r, s, pt, pl;  /* kernel and padding */
+    int64_t ho, wo, k;     /* output */
+} FN(direct_geom);
+
+static FN(direct_geom) FN(direct_geom_of)(const fc_conv_desc *d) {
+    FN(direct_geom) g = {d->n, d->h, d->w, d->c, d->r, d->s, d->pad_top, d->pad_left,
+                         d->ho, d->wo, d->k};
+    return g;
+}
+
+/* dx as a forward convolution of dy: input dy (Ho x Wo, K channels), output dx. */
+static FN(direct_geom) FN(direct_geom_dx)(const fc_conv_desc *d) {
+    FN(direct_geom) g = {d->n, d->ho, d->wo, d->k, d->r, d->s, d->r - 1 - d->pad_top,
+                         d->s - 1 - d->pad_left, d->h, d->w, d->c};
+    return g;
+}
+
+/* Row width and plane length of the planar copy, with room for the reads of
+ * tiles of up to `tile` pixels that start before the last pixel; 0 when a
+ * planar image would exceed the workspace cap. */
+static int64_t FN(direct_plane)(const FN(direct_geom) *g, int64_t tile, int64_t *wp) {
+    *wp = g->wo + g->s - 1;
+    const int64_t q_end = g->ho * *wp + tile;
+    const int64_t plane = FC_CEIL_DIV(q_end + (g->r - 1) * *wp + g->s - 1, 16) * 16;
+    return plane <= FC_DIRECT_MAX_BYTES / (int64_t)sizeof(T) / g->c ? plane : 0;
+}
+
+/* Whether the offsets of one output image (extents ho, wo, k; strides os)
+ * fit the store's int32 pixel map. */
+static int FN(direct_offsets_fit)(int64_t ho, int64_t wo, int64_t k, const int64_t os[4]) {
+    const int64_t lim = INT32_MAX / 4;
+    if (ho > lim || wo > lim || k > lim) return 0;
+    const int64_t a = (ho - 1) * (os[1] < 0 ? -os[1] : os[1]), b = (wo - 1) * (os[2] < 0 ? -os[2] : os[2]);
+    const int64_t c = (k - 1) * (os[3] < 0 ? -os[3] : os[3]);
+    return a <= lim && b <= lim && c <= lim;
+}
+
+/* Whether the direct kernels can run pass `pass` of convolution d (output
+ * strides os for the forward pass and dx): stride 1, no dilation, one group,
+ * a planar image within the workspace cap; for dx, padding that leaves the
+ * flipped convolution a non-negative one; for dw, a bounded buffer of
+ * per-image partial sums. */
+static int FN(direct_applies)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
+    if (d->groups != 1 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 || d->dil_w != 1)
+        return 0;
+    int64_t wp;
+    if (pass == FC_PASS_DX) {
+        const int64_t pb = d->ho + d->r - 1 - d->h - d->pad_top;
+        const int64_t pr = d->wo + d->s - 1 - d->w - d->pad_left;
+        if (d->pad_top >= d->r || d->pad_left >= d->s || pb >= d->r || pr >= d->s) return 0;
+        FN(direct_geom) g = FN(direct_geom_dx)(d);
+        return FN(direct_plane)(&g, 64, &wp) > 0 && FN(direct_offsets_fit)(d->h, d->w, d->c, os);
+    }
+    FN(direct_geom) g = FN(direct_geom_of)(d);
+    if (FN(direct_plane)(&g, 64, &wp) == 0) return 0;
+    if (pass == FC_PASS_DW) {
+        const int64_t limit = FC_DIRECT_MAX_BYTES / (int64_t)sizeof(T);
+        const int64_t per_image = d->r * d->s * d->c * d->k * 16, dy_plane = (d->ho + 1) * wp + 64;
+        return per_image <= limit / FC_MAX(d->n, 1) && dy_plane <= limit / d->k;
+    }
+    return FN(direct_offsets_fit)(d->ho, d->wo, d->k, os);
+}
+
+/* 1: run pass `pass` with the direct kernels, 0: with the implicit GEMM,
+ * FC_EINVAL: the direct algorithm was asked for but does not apply.  The
+ * automatic choice takes the forward pass and dx for at most 16 output
+ * channels (two kernel chunks), dw for at most 8 (LeNet's 6->16 layer: direct
+ * dw 0.56 ms, the GEMM's 0.42 ms), and needs a batch, since it runs one image
+ * per thread.  It never depends on the thread count, so neither do results. */
+static int FN(choose_direct)(const fc_conv_desc *d, int pass, const int64_t os[4],
+                             int64_t out_channels) {
+    const int ok = FN(direct_applies)(d, pass, os);
+    if (d->algo == FC_CONV_DIRECT) return ok ? 1 : FC_EINVAL;
+    const int64_t most = pass == FC_PASS_DW ? FC_DIRECT_MAX_KB : 2 * FC_DIRECT_MAX_KB;
+    return d->algo == FC_CONV_AUTO && ok && out_channels <= most && d->n >= 2;
+}
+
+/* The planar copy of image img (h x w x c, strides xs[1..3]) at offset (pt, pl). */
+static void FN(to_planar)(const T *img, const int64_t xs[4], int64_t h, int64_t w, int64_t c,
+                          int64_t pt, int64_t pl, int64_t wp, int64_t plane, T *dst) {
+    memset(dst, 0, (size_t)(c * plane) * sizeof(T));
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            const T *src = img + y * xs[1] + x * xs[2];
+            T *out = dst + (y + pt) * wp + x + pl;
+            for (int64_t ch = 0; ch < c; ch++) out[ch * plane] = src[ch * xs[3]];
+        }
+}
+
+/* Output channels split into near-equal chunks of at most FC_DIRECT_MAX_KB. */
+static inline void FN(direct_chunk)(int64_t k, int64_t i, int64_t *k0, int *kb) {
+    const int64_t nch = FC_CEIL_DIV(k, FC_DIRECT_MAX_KB), base = k / nch, extra = k % nch;
+    *k0 = i * base + FC_MIN(i, extra);
+    *kb = (int)(base + (i < extra));
+}
+
+/* Tap offsets in the planar copy. */
+static void FN(direct_offsets)(const FN(direct_geom) *g, int64_t wp, int64_t *off) {
+    for (int64_t t = 0; t < g->r * g->s; t++) off[t] = (t / g->s) * wp + t % g->s;
+}
+
+/* The store's map: output pixel q's offset in its image (strides ys), or
+ * FC_DIRECT_DROP for the virtual columns and the pixels past the end. */
+static void FN(direct_map)(const FN(direct_geom) *g, int64_t wp, int64_t len, const int64_t ys[4],
+                           int32_t *map) {
+    for (int64_t q = 0; q < len; q++) {
+        const int64_t ho = q / wp, wo = q % wp;
+        map[q] = ho < g->ho && wo < g->wo ? (int32_t)(ho * ys[1] + wo * ys[2]) : FC_DIRECT_DROP;
+    }
+}
+
+/* y = act(conv(x, w) + bias), w as (r, s, c, k) contiguous; images in parallel. */
+static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4], const T *w,
+                           const T *bias, int act, T act_alpha, T *y, const int64_t ys[4],
+                           int nthreads) {
+    const DKERNELS *kern = FN(fc_direct_for)();
+    const int64_t taps = g->r * g->s, nch = FC_CEIL_DIV(g->k, FC_DIRECT_MAX_KB);
+    int64_t tile = 0, k0, wp;
+    int kb;
+    for (int64_t i = 0; i < nch; i++) {
+        FN(direct_chunk)(g->k, i, &k0, &kb);
+        tile = FC_MAX(tile, kern->width[kb]);
+    }
+    const int64_t plane = FN(direct_plane)(g, tile, &wp), q_total = g->ho * wp;
+    assert(plane > 0);
+    /* weights regrouped per chunk as (t, c, kb), the order the kernel reads */
+    T *wpk = (T *)fc_alloc(taps * g->c * g->k, sizeof(T));
+    int64_t *off = (int64_t *)fc_alloc(taps, sizeof(int64_t));
+    int32_t *map = (int32_t *)fc_alloc(q_total + tile, sizeof(int32_t));
+    int status = wpk && off && map ? FC_OK : FC_ENOMEM;
+    if (status == FC_OK) {
+        FN(direct_map)(g, wp, q_total + tile, ys, map);
+        for (int64_t i = 0; i < nch; i++) {
+            FN(direct_chunk)(g->k, i, &k0, &kb);
+            T *dst = wpk + k0 * taps * g->c;
+            for (int64_t tc = 0; tc < taps * g->c; tc++)
+                for (int k = 0; k < kb; k++) dst[tc * kb + k] = w[tc * g->k + k0 + k];
+        }
+        FN(direct_offsets)(g, wp, off);
+    }
+#pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && g->n > 1)
+    {
+        T *xp = status == FC_OK ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
+        T *tbuf = status == FC_OK ? (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T)) : NULL;
+        if (!xp || !tbuf) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->n; n++) {
+            if (!xp || !tbuf) continue;
+            FN(to_planar)(x + n * xs[0], xs, g->h, g->w, g->c, g->pt, g->pl, wp, plane, xp);
+            for (int64_t i = 0; i < nch; i++) {
+                int64_t c0;
+                int cb;
+                FN(direct_chunk)(g->k, i, &c0, &cb);
+                const int64_t width = kern->width[cb];
+                for (int64_t q0 = 0; q0 < q_total; q0 += width) {
+                    kern->fwd[cb](xp + q0, plane, off, taps, g->c, wpk + c0 * taps * g->c,
+                                  bias ? bias + c0 : NULL, tbuf);
+                    if (act != FC_ACT_NONE) FN(fc_activate_array)(tbuf, tbuf, cb * width, act, act_alpha);
+                    kern->store(tbuf, width, cb, map + q0, y + n * ys[0] + c0 * ys[3], ys[3]);
+                }
+            }
+        }
+        fc_free(xp);
+        fc_free(tbuf);
+    }
+    fc_free(wpk);
+    fc_free(off);
+    fc_free(map);
+    return status;
+}
+
+/* dx = conv(dy padded by (r - 1 - pad), w flipped in r and s with c and k swapped). */
+static int FN(direct_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
+                         const int64_t dxs[4], int nthreads) {
+    const FN(direct_geom) g = FN(direct_geom_dx)(d);
+    const int64_t taps = d->r * d->s, c = d->c, k = d->k;
+    T *wf = (T *)fc_alloc(taps * c * k, sizeof(T));
+    if (!wf) return FC_ENOMEM;
+    for (int64_t t = 0; t < taps; t++) {
+        const T *src = w + (taps - 1 - t) * c * k;   /* tap (r-1-r', s-1-s') */
+        for (int64_t kk = 0; kk < k; kk++)
+            for (int64_t cc = 0; cc < c; cc++) wf[(t * k + kk) * c + cc] = src[cc * k + kk];
+    }
+    const int status = FN(direct_conv)(&g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, dxs, nthreads);
+    fc_free(wf);
+    return status;
+}
+
+/* dw[t, c, k] = sum over images and pixels of x_planar[c][q + off[t]] * dy_planar[k][q].
+ * Each image leaves per-lane partial sums; they are added up over the images
+ * and then over the lanes, in a fixed order, so any thread count gives the
+ * same bits.  dy's virtual columns are zero in its planar copy. */
+static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
+    const DKERNELS *kern = FN(fc_direct_for)();
+    const FN(direct_geom) g = FN(direct_geom_of)(d);
+    const int64_t vl = kern->lanes, taps = g.r * g.s, width = taps * g.c * g.k;
+    const int64_t nch = FC_CEIL_DIV(g.k, FC_DIRECT_MAX_KB);
+    int64_t wp;
+    const int64_t plane = FN(direct_plane)(&g, vl, &wp);
+    const int64_t dplane = FC_CEIL_DIV(g.ho * wp, vl) * vl;
+    assert(plane > 0);
+    if (g.n == 0) {
+        memset(dw, 0, (size_t)width * sizeof(T));
+        return FC_OK;
+    }
+    T *part = (T *)fc_alloc(g.n * width * vl, sizeof(T));
+    int64_t *off = (int64_t *)fc_alloc(taps, sizeof(int64_t));
+    int status = part && off ? FC_OK : FC_ENOMEM;
+    if (off) FN(direct_offsets)(&g, wp, off);
+#pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && g.n > 1)
+    {
+        T *xp = status == FC_OK ? (T *)fc_alloc(g.c * plane, sizeof(T)) : NULL;
+        T *dyp = status == FC_OK ? (T *)fc_alloc(g.k * dplane, sizeof(T)) : NULL;
+        if (!xp || !dyp) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g.n; n++) {
+            if (!xp || !dyp) continue;
+            FN(to_planar)(x + n * d->xs[0], d->xs, g.h, g.w, g.c, g.pt, g.pl, wp, plane, xp);
+            FN(to_planar)(dy + n * d->ys[0], d->ys, g.ho, g.wo, g.k, 0, 0, wp, dplane, dyp);
+            T *pn = part + n * width * vl;
+            for (int64_t tc = 0; tc < taps * g.c; tc++) {
+                const T *xt = xp + (tc % g.c) * plane + off[tc / g.c];
+                for (int64_t i = 0; i < nch; i++) {
+                    int64_t k0;
+                    int kb;
+                    FN(direct_chunk)(g.k, i, &k0, &kb);
+                    kern->dw[kb](xt, dyp + k0 * dplane, dplane, dplane / vl,
+                                 pn + (tc * g.k + k0) * vl);
+                }
+            }
+        }
+        fc_free(xp);
+        fc_free(dyp);
+    }
+    if (status == FC_OK) {
+        /* image 0's partials collect the others, in blocks of contiguous sums */
+        const int64_t total = width * vl, block = 4096;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && total >= 2 * block)
+        for (int64_t b0 = 0; b0 < total; b0 += block) {
+            const int64_t len = FC_MIN(block, total - b0);
+            for (int64_t n = 1; n < g.n; n++) {
+                const T *src = part + n * total + b0;
+                T *acc = part + b0;
+                for (int64_t j = 0; j < len; j++) acc[j] += src[j];
+            }
+        }
+        for (int64_t i = 0; i < width; i++) {
+            T sum = 0;
+            for (int64_t l = 0; l < vl; l++) sum += part[i * vl + l];
+            dw[i] = sum;
+        }
+    }
+    fc_free(part);
+    fc_free(off);
+    return status;
+}
+
+#undef DKERNELS

@@ -1,0 +1,107 @@
+/* Direct-convolution kernels for convolutions with few output channels, where
+ * a GEMM tile of output channels would be mostly padding.  Here the vector
+ * lanes run over output pixels of one channel instead: the input is a planar,
+ * zero-padded copy (one plane per channel, see conv_direct_impl.h), so the
+ * pixels a kernel tap reads for consecutive outputs are consecutive in memory.
+ *
+ * fwd<KB>: tile[k * W + q] = bias[k] + sum_{t < taps, c < ch} x[c * plane + off[t] + q] * w[(t * ch + c) * KB + k]
+ *          for k < KB and q < W, W = width[KB] pixels (a whole number of vectors);
+ *          bias may be NULL (zero).
+ * dw<KB>:  out[k * VL + l] = sum_{i < nvec} x[i * VL + l] * dy[k * dy_plane + i * VL + l]:
+ *          per-lane sums (the caller adds the lanes up once, after all images).
+ * store:   out[map[q] + k * ks] = tile[k * width + q] for k < kb, q < width, skipping
+ *          the pixels whose map[q] is FC_DIRECT_DROP (a scatter where the ISA has one).
+ *
+ * The including file selects the ISA and defines FC_T, FC_VEC, FC_VL, FC_LOAD,
+ * FC_STORE, FC_SET1, FC_FMA, FC_ZERO (as for ukernel_simd.h), FC_ADD, FC_NACC (how many
+ * vector accumulators fit in registers), FC_DIRECT_FN(kind, kb) (function
+ * names), FC_DIRECT_TABLE (the exported fc_direct_kernels_* table) and
+ * optionally FC_SCATTER(base, mask_index, values) for the store. */
+
+/* Vectors of output pixels per tile: as many as the accumulators allow, at most 4. */
+#define FC_DIRECT_NV(KB) (FC_NACC / (KB) < 4 ? FC_NACC / (KB) : 4)
+/* Independent partial sums in dw, so the FMA latency is hidden when KB is small. */
+#define FC_DIRECT_NU(KB) ((KB) >= 5 ? 1 : (KB) >= 3 ? 2 : 4)
+
+#define FC_DEFINE_DIRECT(KB)                                                                  \
+    static void FC_DIRECT_FN(fwd, KB)(const FC_T *x, int64_t plane, const int64_t *off,       \
+                                      int64_t taps, int64_t ch, const FC_T *w,                \
+                                      const FC_T *bias, FC_T *tile) {                         \
+        enum { NV = FC_DIRECT_NV(KB) };                                                       \
+        FC_VEC acc[KB][NV];                                                                   \
+        for (int k = 0; k < KB; k++)                                                          \
+            for (int v = 0; v < NV; v++) acc[k][v] = bias ? FC_SET1(bias[k]) : FC_ZERO();     \
+        for (int64_t t = 0; t < taps; t++) {                                                  \
+            const FC_T *xc = x + off[t];                                                      \
+            for (int64_t c = 0; c < ch; c++, xc += plane, w += KB) {                          \
+                FC_VEC xv[NV];                                                                \
+                for (int v = 0; v < NV; v++) xv[v] = FC_LOAD(xc + v * FC_VL);                 \
+                for (int k = 0; k < KB; k++) {                                                \
+                    const FC_VEC wk = FC_SET1(w[k]);                                          \
+                    for (int v = 0; v < NV; v++) acc[k][v] = FC_FMA(xv[v], wk, acc[k][v]);   \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (int k = 0; k < KB; k++)                                                          \
+            for (int v = 0; v < NV; v++) FC_STORE(tile + (k * NV + v) * FC_VL, acc[k][v]);    \
+    }                                                                                         \
+    static void FC_DIRECT_FN(dw, KB)(const FC_T *x, const FC_T *dy, int64_t dy_plane,         \
+                                     int64_t nvec, FC_T *out) {                               \
+        enum { NU = FC_DIRECT_NU(KB) };                                                       \
+        FC_VEC acc[NU][KB];                                                                   \
+        for (int u = 0; u < NU; u++)                                                          \
+            for (int k = 0; k < KB; k++) acc[u][k] = FC_ZERO();                               \
+        int64_t i = 0;                                                                        \
+        for (; i + NU <= nvec; i += NU)                                                       \
+            for (int u = 0; u < NU; u++) {                                                    \
+                const FC_VEC xv = FC_LOAD(x + (i + u) * FC_VL);                               \
+                for (int k = 0; k < KB; k++)                                                  \
+                    acc[u][k] = FC_FMA(xv, FC_LOAD(dy + k * dy_plane + (i + u) * FC_VL),      \
+                                       acc[u][k]);                                            \
+            }                                                                                 \
+        for (; i < nvec; i++) {                                                               \
+            const FC_VEC xv = FC_LOAD(x + i * FC_VL);                                         \
+            for (int k = 0; k < KB; k++)                                                      \
+                acc[0][k] = FC_FMA(xv, FC_LOAD(dy + k * dy_plane + i * FC_VL), acc[0][k]);    \
+        }                                                                                     \
+        for (int k = 0; k < KB; k++) {                                                        \
+            for (int u = 1; u < NU; u++) acc[0][k] = FC_ADD(acc[0][k], acc[u][k]);            \
+            FC_STORE(out + k * FC_VL, acc[0][k]);                                             \
+        }                                                                                     \
+    }
+
+FC_DEFINE_DIRECT(1)
+FC_DEFINE_DIRECT(2)
+FC_DEFINE_DIRECT(3)
+FC_DEFINE_DIRECT(4)
+FC_DEFINE_DIRECT(5)
+FC_DEFINE_DIRECT(6)
+FC_DEFINE_DIRECT(7)
+FC_DEFINE_DIRECT(8)
+
+static void FC_DIRECT_FN(store, _)(const FC_T *tile, int64_t width, int kb,
+                                   const int32_t *map, FC_T *out, int64_t ks) {
+    int64_t q = 0;
+#ifdef FC_SCATTER
+    for (; q + FC_VL <= width; q += FC_VL) FC_SCATTER(tile + q, width, kb, map + q, out, ks);
+#endif
+    for (; q < width; q++)
+        if (map[q] != FC_DIRECT_DROP)
+            for (int k = 0; k < kb; k++) out[map[q] + k * ks] = tile[k * width + q];
+}
+
+#define FC_DIRECT_W(KB) FC_DIRECT_NV(KB) * FC_VL
+const FC_DIRECT_TYPE FC_DIRECT_TABLE = {
+    FC_VL,
+    {0, FC_DIRECT_W(1), FC_DIRECT_W(2), FC_DIRECT_W(3), FC_DIRECT_W(4), FC_DIRECT_W(5),
+     FC_DIRECT_W(6), FC_DIRECT_W(7), FC_DIRECT_W(8)},
+    {NULL, FC_DIRECT_FN(fwd, 1), FC_DIRECT_FN(fwd, 2), FC_DIRECT_FN(fwd, 3), FC_DIRECT_FN(fwd, 4),
+     FC_DIRECT_FN(fwd, 5), FC_DIRECT_FN(fwd, 6), FC_DIRECT_FN(fwd, 7), FC_DIRECT_FN(fwd, 8)},
+    {NULL, FC_DIRECT_FN(dw, 1), FC_DIRECT_FN(dw, 2), FC_DIRECT_FN(dw, 3), FC_DIRECT_FN(dw, 4),
+     FC_DIRECT_FN(dw, 5), FC_DIRECT_FN(dw, 6), FC_DIRECT_FN(dw, 7), FC_DIRECT_FN(dw, 8)},
+    FC_DIRECT_FN(store, _),
+};
+#undef FC_DIRECT_W
+#undef FC_DEFINE_DIRECT
+#undef FC_DIRECT_NV
+#undef FC_DIRECT_NU
