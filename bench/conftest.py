@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv._config import peak_workspace
 
 try:
     import torch
@@ -46,6 +47,9 @@ def run(benchmark, impl, fn, slow=False, work=None, unit="GFLOP/s"):
         result = benchmark(fn)
     if work and benchmark.stats:            # stats is None under --benchmark-disable
         benchmark.extra_info["note"] = f"{work / benchmark.stats.stats.median / 1e9:.1f} {unit}"
+    if impl == "fastconv":                  # kernel workspace of one call, outputs excluded
+        _, peak = peak_workspace(fn)
+        benchmark.extra_info["workspace_MiB"] = round(peak / 2**20, 2)
     return result
 
 
@@ -67,8 +71,11 @@ def pytest_terminal_summary(terminalreporter, config):
         def ratio(key):
             return f"{impls[key] / mine:8.2f}x" if key in impls else "       -"
         other = "reference" if "reference" in impls else "numpy"
-        extra = next((b.extra_info.get("note", "") for b in session.benchmarks
-                      if b.group == group and b.extra_info.get("impl") == "fastconv"), "")
+        mine_info = next((b.extra_info for b in session.benchmarks
+                          if b.group == group and b.extra_info.get("impl") == "fastconv"), {})
+        extra = mine_info.get("note", "")
+        if "workspace_MiB" in mine_info:
+            extra += f"  workspace {mine_info['workspace_MiB']:.2f} MiB"
         terminalreporter.write_line(f"{str(group):44s} {mine * 1e3:12.3f} {ratio('torch'):>9s} "
                                     f"{ratio(other):>13s}  {extra}")
 

@@ -15,6 +15,7 @@
 #define DKERNELS FN(fc_direct_kernels)
 #ifndef FC_DIRECT_MAX_BYTES
 #define FC_DIRECT_MAX_BYTES (8 << 20)
+#define FC_DW_SLOTS 16   /* dw partial sums: image n goes to slot n % FC_DW_SLOTS */
 enum { FC_PASS_FORWARD, FC_PASS_DX, FC_PASS_DW };
 #endif
 
@@ -78,8 +79,9 @@ static int FN(direct_applies)(const fc_conv_desc *d, int pass, const int64_t os[
     if (FN(direct_plane)(&g, 64, &wp) == 0) return 0;
     if (pass == FC_PASS_DW) {
         const int64_t limit = FC_DIRECT_MAX_BYTES / (int64_t)sizeof(T);
-        const int64_t per_image = d->r * d->s * d->c * d->k * 16, dy_plane = (d->ho + 1) * wp + 64;
-        return per_image <= limit / FC_MAX(d->n, 1) && dy_plane <= limit / d->k;
+        const int64_t sums = d->r * d->s * d->c * d->k, dy_plane = (d->ho + 1) * wp + 64;
+        const int64_t slots = FC_MAX(1, FC_MIN(FC_DW_SLOTS, d->n));
+        return sums <= limit / (slots * 16) && dy_plane <= limit / d->k;
     }
     return FN(direct_offsets_fit)(d->ho, d->wo, d->k, os);
 }
@@ -213,14 +215,15 @@ static int FN(direct_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
 }
 
 /* dw[t, c, k] = sum over images and pixels of x_planar[c][q + off[t]] * dy_planar[k][q].
- * Each image leaves per-lane partial sums; they are added up over the images
- * and then over the lanes, in a fixed order, so any thread count gives the
- * same bits.  dy's virtual columns are zero in its planar copy. */
+ * Image n adds per-lane partial sums into slot n % FC_DW_SLOTS; the slots, then
+ * the lanes, are added up in a fixed order, so any thread count gives the same
+ * bits, and the workspace does not grow with the batch.  dy's virtual columns
+ * are zero in its planar copy. */
 static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
     const DKERNELS *kern = FN(fc_direct_for)();
     const FN(direct_geom) g = FN(direct_geom_of)(d);
     const int64_t vl = kern->lanes, taps = g.r * g.s, width = taps * g.c * g.k;
-    const int64_t nch = FC_CEIL_DIV(g.k, FC_DIRECT_MAX_KB);
+    const int64_t nch = FC_CEIL_DIV(g.k, FC_DIRECT_MAX_KB), slots = FC_MIN(FC_DW_SLOTS, g.n);
     int64_t wp;
     const int64_t plane = FN(direct_plane)(&g, vl, &wp);
     const int64_t dplane = FC_CEIL_DIV(g.ho * wp, vl) * vl;
@@ -229,11 +232,11 @@ static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, 
         memset(dw, 0, (size_t)width * sizeof(T));
         return FC_OK;
     }
-    T *part = (T *)fc_alloc(g.n * width * vl, sizeof(T));
+    T *part = (T *)fc_alloc(slots * width * vl, sizeof(T));
     int64_t *off = (int64_t *)fc_alloc(taps, sizeof(int64_t));
     int status = part && off ? FC_OK : FC_ENOMEM;
     if (off) FN(direct_offsets)(&g, wp, off);
-#pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && g.n > 1)
+#pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && slots > 1)
     {
         T *xp = status == FC_OK ? (T *)fc_alloc(g.c * plane, sizeof(T)) : NULL;
         T *dyp = status == FC_OK ? (T *)fc_alloc(g.k * dplane, sizeof(T)) : NULL;
@@ -242,19 +245,22 @@ static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, 
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) {
+        for (int64_t slot = 0; slot < slots; slot++) {
             if (!xp || !dyp) continue;
-            FN(to_planar)(x + n * d->xs[0], d->xs, g.h, g.w, g.c, g.pt, g.pl, wp, plane, xp);
-            FN(to_planar)(dy + n * d->ys[0], d->ys, g.ho, g.wo, g.k, 0, 0, wp, dplane, dyp);
-            T *pn = part + n * width * vl;
-            for (int64_t tc = 0; tc < taps * g.c; tc++) {
-                const T *xt = xp + (tc % g.c) * plane + off[tc / g.c];
-                for (int64_t i = 0; i < nch; i++) {
-                    int64_t k0;
-                    int kb;
-                    FN(direct_chunk)(g.k, i, &k0, &kb);
-                    kern->dw[kb](xt, dyp + k0 * dplane, dplane, dplane / vl,
-                                 pn + (tc * g.k + k0) * vl);
+            T *acc = part + slot * width * vl;
+            memset(acc, 0, (size_t)(width * vl) * sizeof(T));
+            for (int64_t n = slot; n < g.n; n += slots) {
+                FN(to_planar)(x + n * d->xs[0], d->xs, g.h, g.w, g.c, g.pt, g.pl, wp, plane, xp);
+                FN(to_planar)(dy + n * d->ys[0], d->ys, g.ho, g.wo, g.k, 0, 0, wp, dplane, dyp);
+                for (int64_t tc = 0; tc < taps * g.c; tc++) {
+                    const T *xt = xp + (tc % g.c) * plane + off[tc / g.c];
+                    for (int64_t i = 0; i < nch; i++) {
+                        int64_t k0;
+                        int kb;
+                        FN(direct_chunk)(g.k, i, &k0, &kb);
+                        kern->dw[kb](xt, dyp + k0 * dplane, dplane, dplane / vl,
+                                     acc + (tc * g.k + k0) * vl);
+                    }
                 }
             }
         }
@@ -262,15 +268,15 @@ static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, 
         fc_free(dyp);
     }
     if (status == FC_OK) {
-        /* image 0's partials collect the others, in blocks of contiguous sums */
+        /* slot 0 collects the others, in blocks of contiguous sums */
         const int64_t total = width * vl, block = 4096;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && total >= 2 * block)
         for (int64_t b0 = 0; b0 < total; b0 += block) {
             const int64_t len = FC_MIN(block, total - b0);
-            for (int64_t n = 1; n < g.n; n++) {
-                const T *src = part + n * total + b0;
-                T *acc = part + b0;
-                for (int64_t j = 0; j < len; j++) acc[j] += src[j];
+            for (int64_t s = 1; s < slots; s++) {
+                const T *src = part + s * total + b0;
+                T *sum = part + b0;
+                for (int64_t j = 0; j < len; j++) sum[j] += src[j];
             }
         }
         for (int64_t i = 0; i < width; i++) {

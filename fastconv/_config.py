@@ -83,3 +83,13 @@ def show_config(mode="stdout"):
     print(f"  compiler: {info['compiler']}")
     print(f"  numpy:    {info['numpy']}")
     return None
+
+
+def peak_workspace(fn, *args, **kwargs):
+    """(fn(*args, **kwargs), the most kernel workspace in bytes in use during
+    the call beyond what was in use before it).  Outputs (NumPy arrays) are not
+    counted.  Calls running at the same time in other threads count too."""
+    before = _native.workspace_in_use()
+    _native.reset_workspace_peak()
+    result = fn(*args, **kwargs)
+    return result, _native.workspace_peak() - before

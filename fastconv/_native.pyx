@@ -16,6 +16,9 @@ cdef extern from "fastconv/fastconv.h":
     int fc_max_threads()
     void fc_set_max_threads(int n)
     const char *fc_compiler()
+    int64_t fc_workspace_in_use()
+    int64_t fc_workspace_peak()
+    void fc_workspace_reset_peak()
 
     ctypedef struct fc_gemm_args:
         int64_t m, n, k
@@ -158,6 +161,18 @@ def set_max_threads(int n):
 
 def compiler():
     return fc_compiler().decode()
+
+
+def workspace_in_use():
+    return fc_workspace_in_use()
+
+
+def workspace_peak():
+    return fc_workspace_peak()
+
+
+def reset_workspace_peak():
+    fc_workspace_reset_peak()
 
 
 # ---- GEMM ----------------------------------------------------------------

@@ -7,7 +7,7 @@
  * fwd<KB>: tile[k * W + q] = bias[k] + sum_{t < taps, c < ch} x[c * plane + off[t] + q] * w[(t * ch + c) * KB + k]
  *          for k < KB and q < W, W = width[KB] pixels (a whole number of vectors);
  *          bias may be NULL (zero).
- * dw<KB>:  out[k * VL + l] = sum_{i < nvec} x[i * VL + l] * dy[k * dy_plane + i * VL + l]:
+ * dw<KB>:  out[k * VL + l] += sum_{i < nvec} x[i * VL + l] * dy[k * dy_plane + i * VL + l]:
  *          per-lane sums (the caller adds the lanes up once, after all images).
  * store:   out[map[q] + k * ks] = tile[k * width + q] for k < kb, q < width, skipping
  *          the pixels whose map[q] is FC_DIRECT_DROP (a scatter where the ISA has one).
@@ -66,7 +66,7 @@
         }                                                                                     \
         for (int k = 0; k < KB; k++) {                                                        \
             for (int u = 1; u < NU; u++) acc[0][k] = FC_ADD(acc[0][k], acc[u][k]);            \
-            FC_STORE(out + k * FC_VL, acc[0][k]);                                             \
+            FC_STORE(out + k * FC_VL, FC_ADD(FC_LOAD(out + k * FC_VL), acc[0][k]));           \
         }                                                                                     \
     }
 

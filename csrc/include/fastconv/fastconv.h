@@ -31,6 +31,11 @@ int fc_have_openmp(void);
 int fc_max_threads(void);        /* omp_get_max_threads(), 1 without OpenMP */
 void fc_set_max_threads(int n);  /* omp_set_num_threads(n) */
 const char *fc_compiler(void);
+/* Kernel workspace (bytes allocated by the kernels, outputs excluded): in use
+ * now, the high-water mark, and a reset of the mark to the bytes in use. */
+int64_t fc_workspace_in_use(void);
+int64_t fc_workspace_peak(void);
+void fc_workspace_reset_peak(void);
 
 /* ---- matrix multiply -------------------------------------------------- */
 /* C = act(alpha * A B + beta * C + bias).  A is m x k, B is k x n, C is m x n,
