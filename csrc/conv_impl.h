@@ -148,6 +148,27 @@ static void FN(pack_b_im2col)(const void *ctx, int64_t p0, int64_t kc, int64_t j
     }
 }
 
+/* dw^T B by rows: each pixel's im2col row is built once, then cut into the
+ * panels (see pack_b_rows in internal.h). */
+static void FN(pack_b_im2col_rows)(const void *ctx, int64_t p0, int64_t rows, int64_t j0,
+                                   int64_t nc, int nr, int64_t panel, T *dst) {
+    const FN(conv_src) *src = (const FN(conv_src) *)ctx;
+    FN(pixel) px = FN(pixel_at)(src, p0);
+    const FN(column) col = FN(column_at)(src->d, j0);
+    const int64_t npanels = FC_CEIL_DIV(nc, nr);
+    T row[FC_GEMM_MAX_NC];
+    for (int64_t p = 0; p < rows; p++, dst += nr) {
+        FN(im2col_row)(src, &px, col, nc, row);
+        for (int64_t q = 0; q < npanels; q++) {
+            const int64_t cols = FC_MIN(nr, nc - q * nr);
+            T *out = dst + q * panel;
+            memcpy(out, row + q * nr, (size_t)cols * sizeof(T));
+            for (int64_t j = cols; j < nr; j++) out[j] = 0;
+        }
+        if (p + 1 < rows) FN(pixel_next)(src, &px);
+    }
+}
+
 /* dw^T A: rows are the group's output channels, columns output pixels of dy. */
 static void FN(pack_a_dy_t)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                             int64_t kc, int mr, T *dst) {
@@ -488,6 +509,7 @@ static int FN(weight_grad)(const fc_conv_desc *d, FN(conv_src) *xsrc, FN(conv_sr
     pl.m = kg; pl.n = width;
     pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = dysrc;
     pl.pack_b = FN(pack_b_im2col); pl.b_ctx = xsrc;
+    pl.pack_b_rows = FN(pack_b_im2col_rows);
     pl.c = dwt; pl.rsc = width;
     const int status = FN(fc_gemm_run)(&pl, nthreads);
     enum { TILE = 32 };   /* blocked transpose: both sides stay in cache */

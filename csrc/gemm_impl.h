@@ -146,10 +146,21 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
                 const int64_t kc = FC_MIN(KC, k - pc);
                 const T beta = pc == 0 ? pl->beta : 1;
                 const int last = pc + kc == k;
+                if (pl->pack_b_rows) {   /* rows split between the threads */
+                    const int64_t parts = fc_thread_count();
 #pragma omp for schedule(static)
-                for (int64_t q = 0; q < npanels; q++)
-                    pl->pack_b(pl->b_ctx, pc, kc, jc + q * NR, FC_MIN(NR, nc - q * NR), (int)NR,
-                               bbuf + q * NR * kc);
+                    for (int64_t part = 0; part < parts; part++) {
+                        const int64_t p0 = part * kc / parts, p1 = (part + 1) * kc / parts;
+                        if (p1 > p0)
+                            pl->pack_b_rows(pl->b_ctx, pc + p0, p1 - p0, jc, nc, (int)NR, NR * kc,
+                                            bbuf + p0 * NR);
+                    }
+                } else {
+#pragma omp for schedule(static)
+                    for (int64_t q = 0; q < npanels; q++)
+                        pl->pack_b(pl->b_ctx, pc, kc, jc + q * NR, FC_MIN(NR, nc - q * NR),
+                                   (int)NR, bbuf + q * NR * kc);
+                }
 #pragma omp for schedule(static)
                 for (int64_t it = 0; it < items; it++) {
                     const int64_t ic = (it / nsplit) * mc_blk, part = it % nsplit;
@@ -204,7 +215,7 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
 
 int FN(fc_gemm)(const fc_gemm_args *g, int nthreads) {
     MATRIX A, B;
-    PLAN pl;
+    PLAN pl = {0};
     FN(plan_from_args)(g, (const T *)g->a, (const T *)g->b, (T *)g->c, &A, &B, &pl);
     return FN(fc_gemm_run)(&pl, nthreads);
 }
@@ -219,7 +230,7 @@ int FN(fc_gemm_batched)(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
     if (!per_item) {
         for (int64_t i = 0; i < batch && status == FC_OK; i++) {
             MATRIX A, B;
-            PLAN pl;
+            PLAN pl = {0};
             FN(plan_from_args)(g, (const T *)g->a + a_off[i], (const T *)g->b + b_off[i],
                                (T *)g->c + i * c_batch_stride, &A, &B, &pl);
             status = FN(fc_gemm_run)(&pl, nthreads);
@@ -229,7 +240,7 @@ int FN(fc_gemm_batched)(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
     for (int64_t i = 0; i < batch; i++) {
         MATRIX A, B;
-        PLAN pl;
+        PLAN pl = {0};
         FN(plan_from_args)(g, (const T *)g->a + a_off[i], (const T *)g->b + b_off[i],
                            (T *)g->c + i * c_batch_stride, &A, &B, &pl);
         if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {

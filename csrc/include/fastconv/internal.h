@@ -22,6 +22,8 @@ static inline int fc_thread_count(void) { return 1; }
 /* The largest register tile any micro-kernel uses (for stack scratch tiles). */
 #define FC_MAX_MR 16
 #define FC_MAX_NR 32
+/* The largest column block (NC) of any kernel (for stack scratch rows). */
+#define FC_GEMM_MAX_NC 768
 
 /* 64-byte aligned allocation of count * size bytes; NULL on overflow or failure. */
 void *fc_alloc(int64_t count, int64_t size);
@@ -86,16 +88,26 @@ const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n);
  *           element (i, p) at a_direct[i*lda_direct + p].  Full MR-row panels
  *           are then read in place and only the last partial panel is packed.
  *   pack_b: rows [p0, p0+kc) and columns [j0, j0+cols) (cols <= nr) of B into
- *           dst[p*nr + j], zero for j >= cols. */
+ *           dst[p*nr + j], zero for j >= cols.
+ *   pack_b_rows (optional, used instead of pack_b): rows [p0, p0+rows) and
+ *           columns [j0, j0+nc) of B into all the NR-column panels of a block
+ *           at once: element (p, j) at dst[(j / nr) * panel + (p - p0) * nr + j % nr],
+ *           zero past column nc in the last panel.  For sources whose rows
+ *           are costly to locate (im2col), which per-panel packing would
+ *           locate once per panel. */
 #define FC_DECLARE_GEMM_ENGINE(T, SFX)                                                   \
     typedef void (*fc_pack_a_##SFX)(const void *ctx, int64_t i0, int64_t rows, int64_t p0, \
                                     int64_t kc, int mr, T *dst);                          \
     typedef void (*fc_pack_b_##SFX)(const void *ctx, int64_t p0, int64_t kc, int64_t j0,  \
                                     int64_t cols, int nr, T *dst);                        \
+    typedef void (*fc_pack_b_rows_##SFX)(const void *ctx, int64_t p0, int64_t rows,       \
+                                         int64_t j0, int64_t nc, int nr, int64_t panel,   \
+                                         T *dst);                                         \
     typedef struct {                                                                     \
         int64_t m, n, k;                                                                 \
         fc_pack_a_##SFX pack_a; const void *a_ctx;                                       \
         fc_pack_b_##SFX pack_b; const void *b_ctx;                                       \
+        fc_pack_b_rows_##SFX pack_b_rows;                                                \
         const T *a_direct; int64_t lda_direct;                                           \
         T *c; int64_t rsc, csc;                                                          \
         T alpha, beta;                                                                   \
