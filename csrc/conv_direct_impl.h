@@ -86,20 +86,6 @@ static int FN(direct_applies)(const fc_conv_desc *d, int pass, const int64_t os[
     return FN(direct_offsets_fit)(d->ho, d->wo, d->k, os);
 }
 
-/* 1: run pass `pass` with the direct kernels, 0: with the implicit GEMM,
- * FC_EINVAL: the direct algorithm was asked for but does not apply.  The
- * automatic choice takes the forward pass and dx for at most 16 output
- * channels (two kernel chunks), dw for at most 8 (LeNet's 6->16 layer: direct
- * dw 0.56 ms, the GEMM's 0.42 ms), and needs a batch, since it runs one image
- * per thread.  It never depends on the thread count, so neither do results. */
-static int FN(choose_direct)(const fc_conv_desc *d, int pass, const int64_t os[4],
-                             int64_t out_channels) {
-    const int ok = FN(direct_applies)(d, pass, os);
-    if (d->algo == FC_CONV_DIRECT) return ok ? 1 : FC_EINVAL;
-    const int64_t most = pass == FC_PASS_DW ? FC_DIRECT_MAX_KB : 2 * FC_DIRECT_MAX_KB;
-    return d->algo == FC_CONV_AUTO && ok && out_channels <= most && d->n >= 2;
-}
-
 /* The planar copy of image img (h x w x c, strides xs[1..3]) at offset (pt, pl). */
 static void FN(to_planar)(const T *img, const int64_t xs[4], int64_t h, int64_t w, int64_t c,
                           int64_t pt, int64_t pl, int64_t wp, int64_t plane, T *dst) {
@@ -197,21 +183,18 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
     return status;
 }
 
-/* dx = conv(dy padded by (r - 1 - pad), w flipped in r and s with c and k swapped). */
-static int FN(direct_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
-                         const int64_t dxs[4], int nthreads) {
-    const FN(direct_geom) g = FN(direct_geom_dx)(d);
+/* dx's kernel as a forward convolution of dy: w flipped in r and s, with c
+ * and k swapped, as (r, s, k, c); NULL when out of memory. */
+static T *FN(flipped_kernel)(const fc_conv_desc *d, const T *w) {
     const int64_t taps = d->r * d->s, c = d->c, k = d->k;
     T *wf = (T *)fc_alloc(taps * c * k, sizeof(T));
-    if (!wf) return FC_ENOMEM;
+    if (!wf) return NULL;
     for (int64_t t = 0; t < taps; t++) {
         const T *src = w + (taps - 1 - t) * c * k;   /* tap (r-1-r', s-1-s') */
         for (int64_t kk = 0; kk < k; kk++)
             for (int64_t cc = 0; cc < c; cc++) wf[(t * k + kk) * c + cc] = src[cc * k + kk];
     }
-    const int status = FN(direct_conv)(&g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, dxs, nthreads);
-    fc_free(wf);
-    return status;
+    return wf;
 }
 
 /* dw[t, c, k] = sum over images and pixels of x_planar[c][q + off[t]] * dy_planar[k][q].

@@ -131,9 +131,11 @@ cdef inline int check(int status) except -1:
 
 cdef inline int check_conv(int status, str func) except -1:
     if status == FC_EINVAL:
-        raise ValueError(f"{func}: algorithm='direct' does not apply to this convolution: it "
-                         "needs stride 1, dilation 1, groups=1, an image whose padded planar "
-                         "copy fits in 8 MiB, and (for dx) padding smaller than the kernel")
+        raise ValueError(f"{func}: the algorithm asked for does not apply to this convolution: "
+                         "'direct' needs stride 1, dilation 1, groups=1, an image whose padded "
+                         "planar copy fits in 8 MiB, and (for dx) padding smaller than the "
+                         "kernel; 'winograd' needs the same with a 3x3 kernel, the NHWC layout "
+                         "and at most 131072 channel pairs (C*K)")
     return check(status)
 
 

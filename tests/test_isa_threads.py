@@ -29,12 +29,16 @@ def run_all(rng_seed=0):
             y = fastconv.conv2d(x, w, b, activation="relu", **kw)
             results.append(y)
             results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, **kw))
-            for algorithm in ("gemm", "direct"):   # both, whichever "auto" picked
-                if kw["stride"] == 1 and kw["dilation"] == 1 and kw["groups"] == 1:
+            for algorithm in ("gemm", "direct", "winograd"):   # each, whichever "auto" picked
+                if kw["stride"] == 1 and kw["dilation"] == 1 and kw["groups"] == 1 and (
+                        algorithm != "winograd" or w.shape[:2] == (3, 3)):
                     y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
                     results.append(y)
                     results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w,
                                                             algorithm=algorithm, **kw))
+        # Winograd over several tile blocks (blocks go to threads)
+        x, w = rand(rng, (2, 47, 48, 32), dtype), rand(rng, (3, 3, 32, 40), dtype)
+        results.append(fastconv.conv2d(x, w, padding=1, algorithm="winograd"))
         a, bm = rand(rng, (301, 517), dtype), rand(rng, (517, 263), dtype)
         results.append(fastconv.matmul(a, bm))
         results.append(fastconv.gemm(a, a, alpha=0.5, trans_b=True))
