@@ -2,7 +2,7 @@
  * group): the forward pass, dx (a forward convolution of dy with the flipped,
  * channel-swapped kernel) and dw.  A GEMM would put those few channels on the
  * vector lanes and leave most of each tile as padding; these kernels put output
- * pixels on the lanes (ukernels/conv_direct_simd.h).  Included by conv_impl.h
+ * pixels on the lanes (ukernels/conv_simd.h).  Included by conv_impl.h
  * with T, SFX and FN defined.
  *
  * Each image is copied into a planar, zero-padded buffer: plane c holds the
@@ -12,7 +12,7 @@
  * ends too.  The wp - Wo columns past each output row's end are computed and
  * dropped.  Workspace per thread: one planar image (at most FC_DIRECT_MAX_BYTES). */
 
-#define DKERNELS FN(fc_direct_kernels)
+#define CONV_KERNELS FN(fc_conv_kernels)
 #ifndef FC_DIRECT_MAX_BYTES
 #define FC_DIRECT_MAX_BYTES (8 << 20)
 #define FC_DW_SLOTS 16   /* dw partial sums: image n goes to slot n % FC_DW_SLOTS */
@@ -124,7 +124,7 @@ static void FN(direct_map)(const FN(direct_geom) *g, int64_t wp, int64_t len, co
 static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4], const T *w,
                            const T *bias, int act, T act_alpha, T *y, const int64_t ys[4],
                            int nthreads) {
-    const DKERNELS *kern = FN(fc_direct_for)();
+    const CONV_KERNELS *kern = FN(fc_conv_kernels_for)();
     const int64_t taps = g->r * g->s, nch = FC_CEIL_DIV(g->k, FC_DIRECT_MAX_KB);
     int64_t tile = 0, k0, wp;
     int kb;
@@ -203,7 +203,7 @@ static T *FN(flipped_kernel)(const fc_conv_desc *d, const T *w) {
  * bits, and the workspace does not grow with the batch.  dy's virtual columns
  * are zero in its planar copy. */
 static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
-    const DKERNELS *kern = FN(fc_direct_for)();
+    const CONV_KERNELS *kern = FN(fc_conv_kernels_for)();
     const FN(direct_geom) g = FN(direct_geom_of)(d);
     const int64_t vl = kern->lanes, taps = g.r * g.s, width = taps * g.c * g.k;
     const int64_t nch = FC_CEIL_DIV(g.k, FC_DIRECT_MAX_KB), slots = FC_MIN(FC_DW_SLOTS, g.n);
@@ -273,4 +273,4 @@ static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, 
     return status;
 }
 
-#undef DKERNELS
+#undef CONV_KERNELS

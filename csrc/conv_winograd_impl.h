@@ -42,32 +42,12 @@ static void FN(winograd_kernel)(const T *w, int64_t c, int64_t k, T *u) {
     }
 }
 
-/* The 1-D transforms, applied to n values of four rows at once (so they
- * vectorise over channels): B^T on (d0, d1, d2, d3), and A^T on (m0, .., m3). */
-static void FN(winograd_bt)(const T *restrict d0, const T *restrict d1, const T *restrict d2,
-                            const T *restrict d3, int64_t n, T *restrict o0, T *restrict o1,
-                            T *restrict o2, T *restrict o3) {
-    for (int64_t i = 0; i < n; i++) {
-        o0[i] = d0[i] - d2[i];
-        o1[i] = d1[i] + d2[i];
-        o2[i] = d2[i] - d1[i];
-        o3[i] = d1[i] - d3[i];
-    }
-}
-
-static void FN(winograd_at)(const T *restrict m0, const T *restrict m1, const T *restrict m2,
-                            const T *restrict m3, int64_t n, T *restrict o0, T *restrict o1) {
-    for (int64_t i = 0; i < n; i++) {
-        o0[i] = m0[i] + m1[i] + m2[i];
-        o1[i] = m1[i] - m2[i] - m3[i];
-    }
-}
-
 /* V[xi][t - t0][c] = (B^T d B)[xi] for the 4x4 input patch d of each tile t of
- * [t0, t1).  Scratch: the patch as rows [16][c] (zeros outside x), then B^T d. */
+ * [t0, t1), by the ISA's 1-D transforms over contiguous channels.  Scratch: the patch as rows [16][c] (zeros outside x), then B^T d. */
 static void FN(winograd_input)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
                                int64_t th, int64_t tw, int64_t t0, int64_t t1, int64_t tb,
                                T *scratch, T *v) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t c = g->c, plane = tb * c;
     T *patch = scratch, *half = scratch + 16 * c;
     for (int64_t t = t0; t < t1; t++) {
@@ -82,12 +62,12 @@ static void FN(winograd_input)(const FN(direct_geom) *g, const T *x, const int64
                     memset(dst, 0, (size_t)c * sizeof(T));
             }
         for (int j = 0; j < 4; j++)   /* columns: B^T d */
-            FN(winograd_bt)(patch + j * c, patch + (4 + j) * c, patch + (8 + j) * c,
+            kern->winograd_bt(patch + j * c, patch + (4 + j) * c, patch + (8 + j) * c,
                             patch + (12 + j) * c, c, half + j * c, half + (4 + j) * c,
                             half + (8 + j) * c, half + (12 + j) * c);
         T *out = v + (t - t0) * c;
         for (int i = 0; i < 4; i++)   /* rows: (B^T d) B */
-            FN(winograd_bt)(half + 4 * i * c, half + (4 * i + 1) * c, half + (4 * i + 2) * c,
+            kern->winograd_bt(half + 4 * i * c, half + (4 * i + 1) * c, half + (4 * i + 2) * c,
                             half + (4 * i + 3) * c, c, out + 4 * i * plane,
                             out + (4 * i + 1) * plane, out + (4 * i + 2) * plane,
                             out + (4 * i + 3) * plane);
@@ -100,16 +80,17 @@ static void FN(winograd_input)(const FN(direct_geom) *g, const T *x, const int64
 static void FN(winograd_output)(const FN(direct_geom) *g, const T *m, int64_t th, int64_t tw,
                                 int64_t t0, int64_t t1, int64_t tb, const T *bias, int act,
                                 T act_alpha, T *scratch, T *y, const int64_t ys[4]) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t k = g->k, plane = tb * k;
     T *half = scratch, *quad = scratch + 8 * k;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t n = t / (th * tw), ti = t / tw % th, tj = t % tw;
         const T *in = m + (t - t0) * k;
         for (int j = 0; j < 4; j++)   /* columns: A^T M */
-            FN(winograd_at)(in + j * plane, in + (4 + j) * plane, in + (8 + j) * plane,
+            kern->winograd_at(in + j * plane, in + (4 + j) * plane, in + (8 + j) * plane,
                             in + (12 + j) * plane, k, half + j * k, half + (4 + j) * k);
         for (int a = 0; a < 2; a++)   /* rows: (A^T M) A */
-            FN(winograd_at)(half + 4 * a * k, half + (4 * a + 1) * k, half + (4 * a + 2) * k,
+            kern->winograd_at(half + 4 * a * k, half + (4 * a + 1) * k, half + (4 * a + 2) * k,
                             half + (4 * a + 3) * k, k, quad + 2 * a * k, quad + (2 * a + 1) * k);
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++) {

@@ -56,19 +56,19 @@ const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n) {
     }
 }
 
-const fc_direct_kernels_f32 *fc_direct_for_f32(void) {
+const fc_conv_kernels_f32 *fc_conv_kernels_for_f32(void) {
     switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_direct_avx512_f32;
-    case FC_ISA_AVX2: return &fc_direct_avx2_f32;
-    default: return &fc_direct_generic_f32;
+    case FC_ISA_AVX512: return &fc_conv_avx512_f32;
+    case FC_ISA_AVX2: return &fc_conv_avx2_f32;
+    default: return &fc_conv_generic_f32;
     }
 }
 
-const fc_direct_kernels_f64 *fc_direct_for_f64(void) {
+const fc_conv_kernels_f64 *fc_conv_kernels_for_f64(void) {
     switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_direct_avx512_f64;
-    case FC_ISA_AVX2: return &fc_direct_avx2_f64;
-    default: return &fc_direct_generic_f64;
+    case FC_ISA_AVX512: return &fc_conv_avx512_f64;
+    case FC_ISA_AVX2: return &fc_conv_avx2_f64;
+    default: return &fc_conv_generic_f64;
     }
 }
 

@@ -24,7 +24,7 @@ const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow = {6, 8, 240, 384, 768, sgemm_avx2
 /* direct-convolution kernels (few output channels) on the same vectors */
 #define FC_NACC 10
 #define FC_DIRECT_FN(kind, kb) sdirect_avx2_##kind##kb
-#define FC_DIRECT_TYPE fc_direct_kernels_f32
-#define FC_DIRECT_TABLE fc_direct_avx2_f32
-#include "conv_direct_simd.h"
+#define FC_CONV_KERNELS_TYPE fc_conv_kernels_f32
+#define FC_CONV_KERNELS_TABLE fc_conv_avx2_f32
+#include "conv_simd.h"
 FC_ISA_POP

@@ -24,8 +24,8 @@ const fc_gemm_kernel_f32 fc_sgemm_avx512_narrow = {12, 16, 240, 384, 768, sgemm_
 /* direct-convolution kernels (few output channels) on the same vectors */
 #define FC_NACC 24
 #define FC_DIRECT_FN(kind, kb) sdirect_avx512_##kind##kb
-#define FC_DIRECT_TYPE fc_direct_kernels_f32
-#define FC_DIRECT_TABLE fc_direct_avx512_f32
+#define FC_CONV_KERNELS_TYPE fc_conv_kernels_f32
+#define FC_CONV_KERNELS_TABLE fc_conv_avx512_f32
 /* The store's scatter: 16 pixels of each of kb channels, masked by the map. */
 #define FC_SCATTER(tile, width, kb, map, out, ks)                                          \
     do {                                                                                   \
@@ -35,5 +35,5 @@ const fc_gemm_kernel_f32 fc_sgemm_avx512_narrow = {12, 16, 240, 384, 768, sgemm_
             _mm512_mask_i32scatter_ps((out) + k * (ks), keep, idx,                         \
                                       _mm512_loadu_ps((tile) + k * (width)), 4);           \
     } while (0)
-#include "conv_direct_simd.h"
+#include "conv_simd.h"
 FC_ISA_POP

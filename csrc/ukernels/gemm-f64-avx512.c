@@ -24,8 +24,8 @@ const fc_gemm_kernel_f64 fc_dgemm_avx512_narrow = {12, 8, 240, 256, 768, dgemm_a
 /* direct-convolution kernels (few output channels) on the same vectors */
 #define FC_NACC 24
 #define FC_DIRECT_FN(kind, kb) ddirect_avx512_##kind##kb
-#define FC_DIRECT_TYPE fc_direct_kernels_f64
-#define FC_DIRECT_TABLE fc_direct_avx512_f64
+#define FC_CONV_KERNELS_TYPE fc_conv_kernels_f64
+#define FC_CONV_KERNELS_TABLE fc_conv_avx512_f64
 /* The store's scatter: 8 pixels of each of kb channels, masked by the map. */
 #define FC_SCATTER(tile, width, kb, map, out, ks)                                          \
     do {                                                                                   \
@@ -35,5 +35,5 @@ const fc_gemm_kernel_f64 fc_dgemm_avx512_narrow = {12, 8, 240, 256, 768, dgemm_a
             _mm512_mask_i32scatter_pd((out) + k * (ks), keep, idx,                         \
                                       _mm512_loadu_pd((tile) + k * (width)), 8);           \
     } while (0)
-#include "conv_direct_simd.h"
+#include "conv_simd.h"
 FC_ISA_POP

@@ -39,18 +39,18 @@ const fc_gemm_kernel_f64 fc_dgemm_generic = {GENERIC_MR, GENERIC_NR, 128, 256, 5
 #define FC_T float
 #define FC_VEC float
 #define FC_DIRECT_FN(kind, kb) sdirect_generic_##kind##kb
-#define FC_DIRECT_TYPE fc_direct_kernels_f32
-#define FC_DIRECT_TABLE fc_direct_generic_f32
-#include "conv_direct_simd.h"
+#define FC_CONV_KERNELS_TYPE fc_conv_kernels_f32
+#define FC_CONV_KERNELS_TABLE fc_conv_generic_f32
+#include "conv_simd.h"
 #undef FC_T
 #undef FC_VEC
 #undef FC_DIRECT_FN
-#undef FC_DIRECT_TYPE
-#undef FC_DIRECT_TABLE
+#undef FC_CONV_KERNELS_TYPE
+#undef FC_CONV_KERNELS_TABLE
 
 #define FC_T double
 #define FC_VEC double
 #define FC_DIRECT_FN(kind, kb) ddirect_generic_##kind##kb
-#define FC_DIRECT_TYPE fc_direct_kernels_f64
-#define FC_DIRECT_TABLE fc_direct_generic_f64
-#include "conv_direct_simd.h"
+#define FC_CONV_KERNELS_TYPE fc_conv_kernels_f64
+#define FC_CONV_KERNELS_TABLE fc_conv_generic_f64
+#include "conv_simd.h"

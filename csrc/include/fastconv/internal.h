@@ -49,12 +49,15 @@ extern const fc_gemm_kernel_f64 fc_dgemm_generic, fc_dgemm_avx2, fc_dgemm_avx512
 extern const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow, fc_sgemm_avx512_narrow;
 extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
 
-/* Direct-convolution kernels for few output channels (ukernels/conv_direct_simd.h):
- * entry kb (1..FC_DIRECT_MAX_KB) computes kb output channels over width[kb]
- * consecutive output pixels. */
+/* The convolution kernels beside the GEMM, compiled per ISA (ukernels/conv_simd.h):
+ * direct kernels for few output channels (entry kb, 1..FC_DIRECT_MAX_KB,
+ * computes kb output channels over width[kb] consecutive output pixels) and
+ * the Winograd F(2x2, 3x3) 1-D transforms, applied to n values of four rows:
+ *   bt: (o0, o1, o2, o3) = B^T (d0, d1, d2, d3) = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+ *   at: (o0, o1) = A^T (m0, m1, m2, m3) = (m0 + m1 + m2, m1 - m2 - m3) */
 #define FC_DIRECT_MAX_KB 8
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
-#define FC_DECLARE_DIRECT_KERNELS(T, SFX)                                                \
+#define FC_DECLARE_CONV_KERNELS(T, SFX)                                                  \
     typedef void (*fc_direct_fwd_##SFX)(const T *x, int64_t plane, const int64_t *off,   \
                                         int64_t taps, int64_t ch, const T *w,             \
                                         const T *bias, T *tile);                          \
@@ -62,18 +65,25 @@ extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
                                        int64_t nvec, T *out);                            \
     typedef void (*fc_direct_store_##SFX)(const T *tile, int64_t width, int kb,           \
                                           const int32_t *map, T *out, int64_t ks);        \
+    typedef void (*fc_winograd_bt_##SFX)(const T *d0, const T *d1, const T *d2,           \
+                                         const T *d3, int64_t n, T *o0, T *o1, T *o2,     \
+                                         T *o3);                                          \
+    typedef void (*fc_winograd_at_##SFX)(const T *m0, const T *m1, const T *m2,           \
+                                         const T *m3, int64_t n, T *o0, T *o1);           \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
         fc_direct_fwd_##SFX fwd[FC_DIRECT_MAX_KB + 1];                                   \
         fc_direct_dw_##SFX dw[FC_DIRECT_MAX_KB + 1];                                     \
         fc_direct_store_##SFX store;                                                     \
-    } fc_direct_kernels_##SFX;                                                           \
-    extern const fc_direct_kernels_##SFX fc_direct_generic_##SFX, fc_direct_avx2_##SFX,   \
-        fc_direct_avx512_##SFX;                                                          \
-    const fc_direct_kernels_##SFX *fc_direct_for_##SFX(void);
-FC_DECLARE_DIRECT_KERNELS(float, f32)
-FC_DECLARE_DIRECT_KERNELS(double, f64)
+        fc_winograd_bt_##SFX winograd_bt;                                                \
+        fc_winograd_at_##SFX winograd_at;                                                \
+    } fc_conv_kernels_##SFX;                                                             \
+    extern const fc_conv_kernels_##SFX fc_conv_generic_##SFX, fc_conv_avx2_##SFX,         \
+        fc_conv_avx512_##SFX;                                                            \
+    const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
+FC_DECLARE_CONV_KERNELS(float, f32)
+FC_DECLARE_CONV_KERNELS(double, f64)
 
 /* The active ISA's kernel for a product with n columns (see dispatch.c). */
 const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n);

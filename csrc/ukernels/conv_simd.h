@@ -1,4 +1,6 @@
-/* Direct-convolution kernels for convolutions with few output channels, where
+/* The convolution kernels beside the GEMM, for one ISA and dtype: the Winograd
+ * transforms (at the end) and direct-convolution kernels for convolutions
+ * with few output channels, where
  * a GEMM tile of output channels would be mostly padding.  Here the vector
  * lanes run over output pixels of one channel instead: the input is a planar,
  * zero-padded copy (one plane per channel, see conv_direct_impl.h), so the
@@ -15,7 +17,7 @@
  * The including file selects the ISA and defines FC_T, FC_VEC, FC_VL, FC_LOAD,
  * FC_STORE, FC_SET1, FC_FMA, FC_ZERO (as for ukernel_simd.h), FC_ADD, FC_NACC (how many
  * vector accumulators fit in registers), FC_DIRECT_FN(kind, kb) (function
- * names), FC_DIRECT_TABLE (the exported fc_direct_kernels_* table) and
+ * names), FC_CONV_KERNELS_TABLE (the exported fc_conv_kernels_* table) and
  * optionally FC_SCATTER(base, mask_index, values) for the store. */
 
 /* Vectors of output pixels per tile: as many as the accumulators allow, at most 4. */
@@ -90,8 +92,31 @@ static void FC_DIRECT_FN(store, _)(const FC_T *tile, int64_t width, int kb,
             for (int k = 0; k < kb; k++) out[map[q] + k * ks] = tile[k * width + q];
 }
 
+/* Winograd's 1-D transforms (see internal.h): plain loops, vectorised by the
+ * compiler for this file's ISA. */
+static void FC_DIRECT_FN(winograd_bt, _)(const FC_T *restrict d0, const FC_T *restrict d1,
+                                         const FC_T *restrict d2, const FC_T *restrict d3,
+                                         int64_t n, FC_T *restrict o0, FC_T *restrict o1,
+                                         FC_T *restrict o2, FC_T *restrict o3) {
+    for (int64_t i = 0; i < n; i++) {
+        o0[i] = d0[i] - d2[i];
+        o1[i] = d1[i] + d2[i];
+        o2[i] = d2[i] - d1[i];
+        o3[i] = d1[i] - d3[i];
+    }
+}
+
+static void FC_DIRECT_FN(winograd_at, _)(const FC_T *restrict m0, const FC_T *restrict m1,
+                                         const FC_T *restrict m2, const FC_T *restrict m3,
+                                         int64_t n, FC_T *restrict o0, FC_T *restrict o1) {
+    for (int64_t i = 0; i < n; i++) {
+        o0[i] = m0[i] + m1[i] + m2[i];
+        o1[i] = m1[i] - m2[i] - m3[i];
+    }
+}
+
 #define FC_DIRECT_W(KB) FC_DIRECT_NV(KB) * FC_VL
-const FC_DIRECT_TYPE FC_DIRECT_TABLE = {
+const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_VL,
     {0, FC_DIRECT_W(1), FC_DIRECT_W(2), FC_DIRECT_W(3), FC_DIRECT_W(4), FC_DIRECT_W(5),
      FC_DIRECT_W(6), FC_DIRECT_W(7), FC_DIRECT_W(8)},
@@ -100,6 +125,8 @@ const FC_DIRECT_TYPE FC_DIRECT_TABLE = {
     {NULL, FC_DIRECT_FN(dw, 1), FC_DIRECT_FN(dw, 2), FC_DIRECT_FN(dw, 3), FC_DIRECT_FN(dw, 4),
      FC_DIRECT_FN(dw, 5), FC_DIRECT_FN(dw, 6), FC_DIRECT_FN(dw, 7), FC_DIRECT_FN(dw, 8)},
     FC_DIRECT_FN(store, _),
+    FC_DIRECT_FN(winograd_bt, _),
+    FC_DIRECT_FN(winograd_at, _),
 };
 #undef FC_DIRECT_W
 #undef FC_DEFINE_DIRECT
