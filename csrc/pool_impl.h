@@ -82,11 +82,13 @@ int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
     return FC_OK;
 }
 
-/* One window position t of the running argmax: take v where it beats the best
+/* One window position t of the running argmax (positions are kept in T, exact
+ * for windows under 2^24 pixels, so the argmax and its uses vectorise without
+ * type conversions): take v where it beats the best
  * so far or is the first NaN.  Branch-free, so random data does not stall on
  * mispredictions, and vectorisable for unit strides. */
-static inline void FN(argmax_step)(T *restrict best, int32_t *restrict arg, const T *restrict in,
-                                   int64_t n, int64_t is, int32_t t) {
+static inline void FN(argmax_step)(T *restrict best, T *restrict arg, const T *restrict in,
+                                   int64_t n, int64_t is, T t) {
     if (is == 1) {
         for (int64_t c = 0; c < n; c++) {
             const T v = in[c], b = best[c];
@@ -104,17 +106,92 @@ static inline void FN(argmax_step)(T *restrict best, int32_t *restrict arg, cons
     }
 }
 
+/* Windows that tile the input (stride = size, no padding), channels at unit
+ * strides: every dx element is written once, no zeroing pass and no
+ * scatter.  max: dx = dy at the window's first maximum (arg), 0 elsewhere;
+ * avg: dy / count everywhere.  Rows and columns past the last window are 0.
+ * Output rows own disjoint input rows, so they are shared among threads. */
+static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *dy, const T *x,
+                                   T *dx, int nthreads) {
+    const int64_t *xs = d->xs, *ys = d->ys, *dxs = d->dxs, c = d->c, r = d->r, s = d->s;
+    const T inv = (T)1 / (T)(r * s);
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
+    {
+        T *best = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
+        T *arg = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
+        const int ok = !is_max || (best && arg);
+        if (!ok) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t nho = 0; nho < d->n * d->ho; nho++) {
+            if (!ok) continue;
+            const int64_t n = nho / d->ho, ho = nho % d->ho;
+            T *img = dx + n * dxs[0];
+            for (int64_t wo = 0; wo < d->wo; wo++) {
+                const T *restrict g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
+                if (is_max)   /* the window's first maximum */
+                    for (int64_t t = 0; t < r * s; t++) {
+                        const T *in = x + n * xs[0] + (ho * r + t / s) * xs[1] + (wo * s + t % s) * xs[2];
+                        if (t == 0) {
+                            memcpy(best, in, (size_t)c * sizeof(T));
+                            memset(arg, 0, (size_t)c * sizeof(T));
+                        } else {
+                            FN(argmax_step)(best, arg, in, c, 1, (T)t);
+                        }
+                    }
+                for (int64_t t = 0; t < r * s; t++) {
+                    T *restrict out = img + (ho * r + t / s) * dxs[1] + (wo * s + t % s) * dxs[2];
+                    const T pos = (T)t;
+                    if (is_max)
+                        for (int64_t ch = 0; ch < c; ch++) {   /* loads outside the select: */
+                            const T gv = g[ch];                      /* it vectorises */
+                            out[ch] = arg[ch] == pos ? gv : 0;
+                        }
+                    else
+                        for (int64_t ch = 0; ch < c; ch++) out[ch] = g[ch] * inv;
+                }
+            }
+            /* the columns past the last window, and below the last window's rows */
+            const int64_t h1 = ho + 1 == d->ho ? d->h : (ho + 1) * r;
+            for (int64_t h = ho * r; h < h1; h++)
+                for (int64_t w = h < d->ho * r ? d->wo * s : 0; w < d->w; w++)
+                    memset(img + h * dxs[1] + w * dxs[2], 0, (size_t)c * sizeof(T));
+        }
+        fc_free(best);
+        fc_free(arg);
+    }
+    if (d->ho == 0)   /* no window at all: dx is 0 */
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t h = 0; h < d->h; h++)
+                for (int64_t w = 0; w < d->w; w++)
+                    memset(dx + n * dxs[0] + h * dxs[1] + w * dxs[2], 0, (size_t)c * sizeof(T));
+    return status;
+}
+
+/* Whether tiled_pool_backward applies: non-overlapping windows from the
+ * origin, unit channel strides. */
+static int FN(pool_is_tiled)(const fc_pool_desc *d) {
+    return d->stride_h == d->r && d->stride_w == d->s && d->pad_top == 0 && d->pad_left == 0 &&
+           d->xs[3] == 1 && d->ys[3] == 1 && d->dxs[3] == 1;
+}
+
 /* Each gradient goes to the first maximum of its window (row-major), a NaN
- * counting as the maximum.  Windows overlap, so one thread owns each image. */
+ * counting as the maximum.  Overlapping windows: one thread owns each image,
+ * which is zeroed and then gets each gradient added at its argmax.  (Adding
+ * it, masked, at every window position vectorises but was slower for 3x3/2.) */
 int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T *dx,
                                int nthreads) {
+    if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 1, dy, x, dx, nthreads);
     const int64_t *xs = d->xs, *ys = d->ys, *dxs = d->dxs;
     const int dense = dxs[3] == 1 && dxs[2] == d->c && dxs[1] == d->w * d->c;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
     {
         T *best = (T *)fc_alloc(d->c, sizeof(T));
-        int32_t *arg = (int32_t *)fc_alloc(d->c, sizeof(int32_t));
+        T *arg = (T *)fc_alloc(d->c, sizeof(T));
         int64_t *off = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
         if (!best || !arg || !off) {
 #pragma omp atomic write
@@ -143,13 +220,14 @@ int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T
                             off[t] = h * dxs[1] + w * dxs[2];
                             if (t == 0) {
                                 for (int64_t c = 0; c < d->c; c++) best[c] = in[c * xs[3]];
-                                memset(arg, 0, (size_t)d->c * sizeof(int32_t));
+                                memset(arg, 0, (size_t)d->c * sizeof(T));
                             } else {
-                                FN(argmax_step)(best, arg, in, d->c, xs[3], t);
+                                FN(argmax_step)(best, arg, in, d->c, xs[3], (T)t);
                             }
                         }
                     const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
-                    for (int64_t c = 0; c < d->c; c++) img[off[arg[c]] + c * dxs[3]] += g[c * ys[3]];
+                    for (int64_t c = 0; c < d->c; c++)
+                        img[off[(int64_t)arg[c]] + c * dxs[3]] += g[c * ys[3]];
                 }
             }
         }
@@ -162,6 +240,7 @@ int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T
 
 /* dx[h, w] gathers dy / count from every window that covers (h, w). */
 int FN(fc_avg_pool2d_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nthreads) {
+    if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 0, dy, NULL, dx, nthreads);
     const int64_t *ys = d->ys, *dxs = d->dxs;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
     for (int64_t nh = 0; nh < d->n * d->h; nh++) {
