@@ -27,7 +27,8 @@
  * neither do results): direct for at most 16 output channels (8 for dw:
  * LeNet's 6->16 layer takes 0.56 ms direct, 0.42 ms as a GEMM) when there is
  * a batch to share out, Winograd for 3x3 stride-1 layers with enough
- * channels and tiles, else the implicit GEMM. */
+ * channels and tiles (with 32 channels it took 2x the GEMM's time), else the
+ * implicit GEMM. */
 static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
     const int stride1 = d->groups == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                         d->dil_h == 1 && d->dil_w == 1;
@@ -46,7 +47,8 @@ static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t o
     const int64_t most = pass == FC_PASS_DW ? FC_DIRECT_MAX_KB : 2 * FC_DIRECT_MAX_KB;
     if (direct && g.k <= most && d->n >= 2) return FC_CONV_DIRECT;
     const int64_t tiles = g.n * FC_CEIL_DIV(g.ho, 2) * FC_CEIL_DIV(g.wo, 2);
-    if (winograd && g.c >= 32 && g.k >= 32 && tiles >= FC_WINOGRAD_MIN_TILES) return FC_CONV_WINOGRAD;
+    if (winograd && FC_MIN(g.c, g.k) >= FC_WINOGRAD_MIN_CHANNELS && tiles >= FC_WINOGRAD_MIN_TILES)
+        return FC_CONV_WINOGRAD;
     return FC_CONV_GEMM;
 }
 

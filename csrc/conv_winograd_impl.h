@@ -11,7 +11,8 @@
 #ifndef FC_WINOGRAD_BLOCK_VALUES
 #define FC_WINOGRAD_BLOCK_VALUES (1 << 19)    /* values in one V or M block */
 #define FC_WINOGRAD_MAX_U ((int64_t)1 << 21)  /* values of U (8 MiB in float32) */
-#define FC_WINOGRAD_MIN_TILES 1024            /* fewer: the GEMMs are too short to pay */
+#define FC_WINOGRAD_MIN_TILES 1024            /* fewer, or fewer channels than   */
+#define FC_WINOGRAD_MIN_CHANNELS 64           /* this: its GEMMs are too short */
 #endif
 
 /* Whether Winograd can run convolution g (3x3, stride 1 given by the caller)
@@ -127,9 +128,27 @@ static int FN(winograd_block)(const FN(direct_geom) *g, const T *x, const int64_
     return status;
 }
 
+/* Blocks [b0, b1) of tiles with their own V, M and scratch buffers. */
+static int FN(winograd_blocks)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
+                               const T *u, int64_t th, int64_t tw, int64_t tiles, int64_t tb,
+                               int64_t b0, int64_t b1, const T *bias, int act, T act_alpha,
+                               T *y, const int64_t ys[4], int gemm_threads) {
+    T *v = (T *)fc_alloc(16 * tb * g->c, sizeof(T));
+    T *mbuf = (T *)fc_alloc(16 * tb * g->k, sizeof(T));
+    T *scratch = (T *)fc_alloc(32 * FC_MAX(g->c, g->k), sizeof(T));   /* the transforms' */
+    int status = v && mbuf && scratch ? FC_OK : FC_ENOMEM;
+    for (int64_t b = b0; b < b1 && status == FC_OK; b++)
+        status = FN(winograd_block)(g, x, xs, u, th, tw, b * tb, FC_MIN(tiles, (b + 1) * tb), tb,
+                                    scratch, v, mbuf, bias, act, act_alpha, y, ys, gemm_threads);
+    fc_free(v);
+    fc_free(mbuf);
+    fc_free(scratch);
+    return status;
+}
+
 /* y = act(conv(x, w) + bias) for a 3x3 stride-1 convolution, w as (3, 3, c, k).
  * Blocks of tiles go to threads when there are enough of them; otherwise the
- * blocks run in turn, each GEMM using every thread. */
+ * blocks run in turn, each GEMM using every thread (no nested parallel region). */
 static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
                              const T *w, const T *bias, int act, T act_alpha, T *y,
                              const int64_t ys[4], int nthreads) {
@@ -137,34 +156,23 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
     if (tiles == 0) return FC_OK;
     const int64_t tb = FC_MIN(tiles, FC_MAX(16, FC_WINOGRAD_BLOCK_VALUES / (16 * FC_MAX(g->c, g->k))));
     const int64_t nblocks = FC_CEIL_DIV(tiles, tb);
-    const int outer = nthreads > 1 && nblocks >= nthreads;
     T *u = (T *)fc_alloc(16 * g->c * g->k, sizeof(T));
-    int status = u ? FC_OK : FC_ENOMEM;
-    if (status == FC_OK) FN(winograd_kernel)(w, g->c, g->k, u);
-#pragma omp parallel num_threads(nthreads) if (status == FC_OK && outer)
-    {
-        /* per thread: one block of V and of M, and a 32 x max(c, k) scratch
-         * for the transforms */
-        T *v = status == FC_OK ? (T *)fc_alloc(16 * tb * g->c, sizeof(T)) : NULL;
-        T *mbuf = status == FC_OK ? (T *)fc_alloc(16 * tb * g->k, sizeof(T)) : NULL;
-        T *scratch = status == FC_OK ? (T *)fc_alloc(32 * FC_MAX(g->c, g->k), sizeof(T)) : NULL;
-        if (!v || !mbuf || !scratch) {
-#pragma omp atomic write
-            status = FC_ENOMEM;
-        }
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < nblocks; b++) {
-            if (!v || !mbuf || !scratch) continue;
-            const int64_t t0 = b * tb, t1 = FC_MIN(tiles, t0 + tb);
-            if (FN(winograd_block)(g, x, xs, u, th, tw, t0, t1, tb, scratch, v, mbuf, bias, act,
-                                   act_alpha, y, ys, outer ? 1 : nthreads) != FC_OK) {
+    if (!u) return FC_ENOMEM;
+    FN(winograd_kernel)(w, g->c, g->k, u);
+    int status = FC_OK;
+    if (nthreads > 1 && nblocks >= nthreads) {
+#pragma omp parallel num_threads(nthreads)
+        {
+            const int64_t id = fc_thread_id(), nt = fc_thread_count();
+            if (FN(winograd_blocks)(g, x, xs, u, th, tw, tiles, tb, id * nblocks / nt,
+                                    (id + 1) * nblocks / nt, bias, act, act_alpha, y, ys, 1) != FC_OK) {
 #pragma omp atomic write
                 status = FC_ENOMEM;
             }
         }
-        fc_free(v);
-        fc_free(mbuf);
-        fc_free(scratch);
+    } else {
+        status = FN(winograd_blocks)(g, x, xs, u, th, tw, tiles, tb, 0, nblocks, bias, act,
+                                     act_alpha, y, ys, nthreads);
     }
     fc_free(u);
     return status;
