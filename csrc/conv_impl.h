@@ -73,6 +73,7 @@ typedef struct {
     int64_t g;                  /* group */
     int64_t n0;                 /* first image of the rows (per-image GEMMs) */
     int64_t row0;               /* first pixel of the rows within the image (col2im blocks) */
+    int64_t col0;               /* first column of the columns packed (dx by tap chunks) */
 } FN(conv_src);
 
 /* dst[0..len) = src[0, stride, 2*stride, ...), or zeros when src is NULL. */
@@ -235,6 +236,7 @@ static void FN(pack_a_dcol)(const void *ctx, int64_t i0, int64_t rows, int64_t p
                             int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     const fc_conv_desc *d = src->d;
+    p0 += src->col0;
     const int64_t *ys = src->ts, kg = d->k / d->groups, hw = d->h * d->w, end = p0 + kc;
     for (int64_t i = 0; i < mr; i++) {
         T *out = dst + i * kc - p0;
@@ -359,7 +361,7 @@ static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
                 for (int64_t x = 0; x < d->w; x++)
                     for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
             for (int64_t g = 0; g < d->groups; g++) {
-                FN(conv_src) src = {d, dy, d->ys, g, n, 0};
+                FN(conv_src) src = {d, dy, d->ys, g, n, 0, 0};
                 MATRIX wt = {wt_all + g * kg * width, width, 1};
                 PLAN pl = {0};
                 pl.n = width; pl.k = kg;
@@ -472,7 +474,7 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
     if (algo == FC_CONV_WINOGRAD)
         return FN(winograd_conv)(&geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     for (int64_t g = 0; g < d->groups; g++) {
-        FN(conv_src) src = {d, x, d->xs, g, 0, 0};
+        FN(conv_src) src = {d, x, d->xs, g, 0, 0, 0};
         MATRIX wm = {w + g * kg, d->k, 1};
         PLAN pl = {0};
         pl.n = kg;
@@ -569,9 +571,48 @@ static int FN(weight_grad)(const fc_conv_desc *d, FN(conv_src) *xsrc, FN(conv_sr
     return status;
 }
 
+/* dx of group g at stride 1 as an implicit GEMM of dy (pack_a_dcol) with
+ * B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1, not a single
+ * stride, so B is packed from a transposed copy, made (and multiplied) a few
+ * taps at a time so that the copy stays within FC_DX_WEIGHT_BYTES; the later
+ * chunks accumulate into dx. */
+#define FC_DX_WEIGHT_BYTES (4 << 20)
+static int FN(dx_implicit_gemm)(const fc_conv_desc *d, int64_t g, FN(conv_src) *dysrc, const T *w,
+                                T *dx, const int64_t dxs[4], int nthreads) {
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
+    const int64_t per_tap = kg * cg;
+    const int64_t chunk = FC_MAX(1, FC_MIN(rs, FC_DX_WEIGHT_BYTES / (int64_t)sizeof(T) / FC_MAX(per_tap, 1)));
+    T *wt = (T *)fc_alloc(chunk * per_tap, sizeof(T));
+    if (!wt) return FC_ENOMEM;
+    int status = FC_OK;
+    for (int64_t t0 = 0; t0 < rs && status == FC_OK; t0 += chunk) {
+        const int64_t taps = FC_MIN(chunk, rs - t0);
+        enum { TILE = 32 };   /* blocked transpose of each tap's (c, k) matrix */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && taps * per_tap >= (1 << 16))
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t c0 = 0; c0 < cg; c0 += TILE)
+                for (int64_t k0 = 0; k0 < kg; k0 += TILE)
+                    for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
+                        for (int64_t c = c0; c < FC_MIN(c0 + TILE, cg); c++)
+                            wt[(t * kg + k) * cg + c] = w[((t0 + t) * cg + c) * d->k + g * kg + k];
+        MATRIX wm = {wt, cg, 1};
+        PLAN px = {0};
+        px.n = cg; px.k = taps * kg;
+        px.pack_a = FN(pack_a_dcol); px.a_ctx = dysrc;
+        px.pack_b = FN(fc_pack_b_matrix); px.b_ctx = &wm;
+        px.csc = dxs[3];
+        px.alpha = 1; px.beta = t0 == 0 ? 0 : 1;
+        dysrc->col0 = t0 * kg;
+        status = FN(run_over_images)(&px, dysrc, dx + g * cg * dxs[3], dxs, d->n, d->h, d->w,
+                                     nthreads);
+    }
+    fc_free(wt);
+    return status;
+}
+
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            const int64_t dxs[4], T *dw, T *db, int nthreads) {
-    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
+    const int64_t kg = d->k / d->groups;
     const int dw_algo = d->algo == FC_CONV_WINOGRAD ? FC_CONV_GEMM   /* Winograd is for x and dx */
                                                     : FN(choose_algorithm)(d, FC_PASS_DW, NULL);
     const int dx_algo = dx ? FN(choose_algorithm)(d, FC_PASS_DX, dxs) : FC_CONV_GEMM;
@@ -581,32 +622,11 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
     if (direct_dw && FN(direct_dw)(d, x, dy, dw, nthreads) != FC_OK) return FC_ENOMEM;
     /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
-        FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0};
+        FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0, 0};
         int status = direct_dw ? FC_OK : FN(weight_grad)(d, &xsrc, &dysrc, dw + g * kg, nthreads);
         if (status != FC_OK) return status;
         if (!dx || direct_dx || d->stride_h > 1 || d->stride_w > 1) continue;
-        /* B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1; not a
-         * single stride, so pack it through a small transposed copy. */
-        T *wt = (T *)fc_alloc(rs * kg * cg, sizeof(T));
-        if (!wt) return FC_ENOMEM;
-        enum { TILE = 32 };   /* blocked transpose of each tap's (c, k) matrix */
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rs * kg * cg >= (1 << 16))
-        for (int64_t t = 0; t < rs; t++)
-            for (int64_t c0 = 0; c0 < cg; c0 += TILE)
-                for (int64_t k0 = 0; k0 < kg; k0 += TILE)
-                    for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
-                        for (int64_t c = c0; c < FC_MIN(c0 + TILE, cg); c++)
-                            wt[(t * kg + k) * cg + c] = w[(t * cg + c) * d->k + g * kg + k];
-        MATRIX wm = {wt, cg, 1};
-        PLAN px = {0};
-        px.n = cg; px.k = rs * kg;
-        px.pack_a = FN(pack_a_dcol); px.a_ctx = &dysrc;
-        px.pack_b = FN(fc_pack_b_matrix); px.b_ctx = &wm;
-        px.csc = dxs[3];
-        px.alpha = 1; px.beta = 0;
-        status = FN(run_over_images)(&px, &dysrc, dx + g * cg * dxs[3], dxs, d->n, d->h, d->w,
-                                     nthreads);
-        fc_free(wt);
+        status = FN(dx_implicit_gemm)(d, g, &dysrc, w, dx, dxs, nthreads);
         if (status != FC_OK) return status;
     }
     if (direct_dx) return FN(dx_as_forward)(d, dx_algo, dy, w, dx, dxs, nthreads);

@@ -233,3 +233,16 @@ def test_winograd_over_several_tile_blocks(algorithm, rng):
     mdx, mdw, _ = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
     assert_close(dx, rdx, np.max(mdx))
     assert_close(dw, rdw, np.max(mdw))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dx_by_tap_chunks(dtype, rng):
+    """dx's implicit GEMM takes the transposed kernel a few taps at a time when
+    a whole copy would pass 4 MiB (here 2 chunks in float32, 3 in float64)."""
+    case = (2, 6, 5, 360, 360, 3, 3, 1, 1, 1, 1)
+    x, w, _ = conv_inputs(case, dtype, rng)
+    kw = conv_kwargs(case)
+    dy = rand(rng, ref.conv2d(x, w, **kw).shape, dtype)
+    dx, _, _ = fastconv.conv2d_backward(dy, x, w, algorithm="gemm", **kw)
+    mdx, _, _ = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
+    assert_close(dx, ref.conv2d_backward(dy, x, w, **kw)[0], np.max(mdx))
