@@ -25,7 +25,10 @@ int FN(fc_activation_backward)(int act, double alpha, const T *restrict dy, cons
     const T a = (T)alpha;
     if (act == FC_ACT_RELU) {
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
-        for (int64_t i = 0; i < n; i++) dx[i] = xy[i] > 0 ? dy[i] : (T)0;
+        for (int64_t i = 0; i < n; i++) {   /* dy loaded outside the select: it vectorises */
+            const T g = dy[i];
+            dx[i] = xy[i] > 0 ? g : (T)0;
+        }
     } else {
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n >= FC_ELTWISE_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++) dx[i] = FN(fc_activate_grad)(dy[i], xy[i], act, a);
