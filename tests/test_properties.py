@@ -79,3 +79,40 @@ def test_pool_forward_and_backward(p):
     assert_close(y, getattr(ref, fwd)(x, **kw), 1.0)
     dy = rng.standard_normal(y.shape)
     assert_close(getattr(fastconv, bwd)(dy, x, **kw), getattr(ref, bwd)(dy, x, **kw), 16.0)
+
+
+@st.composite
+def stride1_problems(draw):
+    """Geometries the "direct" and "winograd" algorithms take (stride 1, no
+    dilation, one group, padding smaller than the kernel), with channel counts
+    that cover their channel chunks and tile edges."""
+    algorithm = draw(st.sampled_from(["direct", "winograd"]))
+    r, s = (3, 3) if algorithm == "winograd" else (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    padding = ((draw(st.integers(0, r - 1)), draw(st.integers(0, r - 1))),
+               (draw(st.integers(0, s - 1)), draw(st.integers(0, s - 1))))
+    return dict(algorithm=algorithm, r=r, s=s, padding=padding,
+                n=draw(st.integers(1, 3)), h=draw(st.integers(r, 13)), w=draw(st.integers(s, 13)),
+                c=draw(st.integers(1, 20)), k=draw(st.integers(1, 20)),
+                layout="NHWC" if algorithm == "winograd" else draw(st.sampled_from(["NHWC", "NCHW"])),
+                dtype=draw(st.sampled_from([np.float32, np.float64])),
+                seed=draw(st.integers(0, 2**31)))
+
+
+@given(stride1_problems())
+def test_stride1_algorithms(p):
+    rng = np.random.default_rng(p["seed"])
+    x = rng.standard_normal((p["n"], p["h"], p["w"], p["c"])).astype(p["dtype"])
+    w = rng.standard_normal((p["r"], p["s"], p["c"], p["k"])).astype(p["dtype"])
+    b = rng.standard_normal(p["k"]).astype(p["dtype"])
+    if p["layout"] == "NCHW":
+        x, w = x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1)
+    kw = dict(padding=p["padding"], layout=p["layout"])
+    y = fastconv.conv2d(x, w, b, activation="relu", algorithm=p["algorithm"], **kw)
+    mag = np.max(ref.conv2d(np.abs(x), np.abs(w), np.abs(b), **kw), initial=0)
+    assert_close(y, ref.conv2d(x, w, b, activation="relu", **kw), mag)
+    dy = rng.standard_normal(y.shape).astype(p["dtype"])
+    got = fastconv.conv2d_backward(dy, x, w, algorithm=p["algorithm"], **kw)
+    want = ref.conv2d_backward(dy, x, w, **kw)
+    mags = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
+    for g, r, m in zip(got, want, mags):
+        assert_close(g, r, np.max(m, initial=0))
