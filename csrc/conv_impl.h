@@ -21,12 +21,23 @@
 #include "conv_direct_impl.h"
 #include "conv_winograd_impl.h"
 
+/* Whether k output channels are few enough for the direct kernels to beat the
+ * GEMM (measured on this machine, float32, 1 and 2 threads): up to 16 always
+ * (dw: 8; LeNet's 6->16 dw takes 0.56 ms direct, 0.42 ms as a GEMM); up to 32
+ * with at least 9 taps when the GEMM's 16-wide tiles would be part padding
+ * (3x3, 64->24 on 56x56: 6.0 vs 7.9 ms) or with at least 25 taps (5x5, 16->32
+ * on 28x28: 1.35 vs 1.50 ms); not for 3x3 to 32 channels (1.45 vs 1.36 ms). */
+static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
+    if (pass == FC_PASS_DW) return k <= FC_DIRECT_MAX_KB;
+    return k <= 2 * FC_DIRECT_MAX_KB ||
+           (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
+}
+
 /* The algorithm for pass `pass` of d writing strides os: FC_CONV_GEMM,
  * FC_CONV_DIRECT or FC_CONV_WINOGRAD, or FC_EINVAL when the one asked for
  * does not apply.  The automatic choice never depends on the thread count (so
- * neither do results): direct for at most 16 output channels (8 for dw:
- * LeNet's 6->16 layer takes 0.56 ms direct, 0.42 ms as a GEMM) when there is
- * a batch to share out, Winograd for 3x3 stride-1 layers with enough
+ * neither do results): direct for few output channels (few_channels) when
+ * there is a batch to share out, Winograd for 3x3 stride-1 layers with enough
  * channels and tiles (with 32 channels it took 2x the GEMM's time), else the
  * implicit GEMM. */
 static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
@@ -44,8 +55,7 @@ static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t o
     case FC_CONV_DIRECT: return direct ? FC_CONV_DIRECT : FC_EINVAL;
     case FC_CONV_WINOGRAD: return winograd ? FC_CONV_WINOGRAD : FC_EINVAL;
     }
-    const int64_t most = pass == FC_PASS_DW ? FC_DIRECT_MAX_KB : 2 * FC_DIRECT_MAX_KB;
-    if (direct && g.k <= most && d->n >= 2) return FC_CONV_DIRECT;
+    if (direct && d->n >= 2 && FN(few_channels)(pass, g.k, g.r * g.s)) return FC_CONV_DIRECT;
     const int64_t tiles = g.n * FC_CEIL_DIV(g.ho, 2) * FC_CEIL_DIV(g.wo, 2);
     if (winograd && FC_MIN(g.c, g.k) >= FC_WINOGRAD_MIN_CHANNELS && tiles >= FC_WINOGRAD_MIN_TILES)
         return FC_CONV_WINOGRAD;
