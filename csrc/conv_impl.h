@@ -459,18 +459,21 @@ static int FN(run_over_images)(PLAN *pl, FN(conv_src) *src, T *base, const int64
     return FC_OK;
 }
 
-/* A 1x1, stride-1, unpadded convolution is a plain GEMM on x's pixels: when
- * the pixels of the whole batch (of x and of y) are evenly spaced with unit
- * channel stride, the GEMM reads x's rows in place (no packing) unless rows a
- * multiple of 4 KiB apart would alias in L1.  Returns group g's A, or NULL. */
-static const T *FN(pointwise_rows)(const fc_conv_desc *d, const T *x, int64_t g, int64_t *lda) {
+/* A 1x1, stride-1, unpadded convolution is a plain GEMM on x's pixels, and
+ * its dx one on dy's: when the pixels of the whole batch, of the GEMM's input
+ * (strides as) and of its output (strides os), are evenly spaced with unit
+ * channel stride, the GEMM reads the input's rows in place (no packing) unless
+ * rows a multiple of 4 KiB apart would alias in L1.  Returns A (group g of
+ * `a`, cg channels per group) or NULL. */
+static const T *FN(pointwise_rows)(const fc_conv_desc *d, const T *a, const int64_t as[4],
+                                   const int64_t os[4], int64_t cg, int64_t g, int64_t *lda) {
     const int64_t batch[3] = {d->n, d->h, d->w};
-    int64_t ys_rows;
+    int64_t out_rows;
     if (d->r != 1 || d->s != 1 || d->stride_h != 1 || d->stride_w != 1 || d->pad_top != 0 ||
-        d->pad_left != 0 || d->xs[3] != 1 || !uniform_row_stride(d->xs, batch, lda) ||
-        !uniform_row_stride(d->ys, batch, &ys_rows) || (*lda * (int64_t)sizeof(T)) % 4096 == 0)
+        d->pad_left != 0 || as[3] != 1 || !uniform_row_stride(as, batch, lda) ||
+        !uniform_row_stride(os, batch, &out_rows) || (*lda * (int64_t)sizeof(T)) % 4096 == 0)
         return NULL;
-    return x + g * (d->c / d->groups);
+    return a + g * cg;
 }
 
 int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
@@ -495,7 +498,7 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
         pl.alpha = 1; pl.beta = 0;
         pl.bias = bias ? bias + g * kg : NULL;
         pl.act = act; pl.act_alpha = (T)act_alpha;
-        pl.a_direct = FN(pointwise_rows)(d, x, g, &pl.lda_direct);
+        pl.a_direct = FN(pointwise_rows)(d, x, d->xs, d->ys, cg, g, &pl.lda_direct);
         const int status = FN(run_over_images)(&pl, &src, y + g * kg * d->ys[3], d->ys, d->n,
                                                d->ho, d->wo, nthreads);
         if (status != FC_OK) return status;
@@ -612,6 +615,7 @@ static int FN(dx_implicit_gemm)(const fc_conv_desc *d, int64_t g, FN(conv_src) *
         px.pack_b = FN(fc_pack_b_matrix); px.b_ctx = &wm;
         px.csc = dxs[3];
         px.alpha = 1; px.beta = t0 == 0 ? 0 : 1;
+        px.a_direct = FN(pointwise_rows)(d, dysrc->t, d->ys, dxs, kg, g, &px.lda_direct);
         dysrc->col0 = t0 * kg;
         status = FN(run_over_images)(&px, dysrc, dx + g * cg * dxs[3], dxs, d->n, d->h, d->w,
                                      nthreads);
