@@ -13,13 +13,13 @@
  * dropped.  Workspace per thread: one planar image (at most FC_DIRECT_MAX_BYTES). */
 
 #define CONV_KERNELS FN(fc_conv_kernels)
-#ifndef FC_DIRECT_MAX_BYTES
+#ifndef FC_DIRECT_MAX_BYTES   /* dtype-independent: once for both instantiations */
 #define FC_DIRECT_MAX_BYTES (8 << 20)
 #define FC_DW_SLOTS 16   /* dw partial sums: image n goes to slot n % FC_DW_SLOTS */
 enum { FC_PASS_FORWARD, FC_PASS_DX, FC_PASS_DW };
 #endif
 
-/* A stride-1 convolution as the direct kernels see it. */
+/* A stride-1 convolution as the direct and Winograd kernels see it. */
 typedef struct {
     int64_t n, h, w, c;    /* input */
     int64_t r, s, pt, pl;  /* kernel and padding */
