@@ -631,19 +631,18 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
                                                     : FN(choose_algorithm)(d, FC_PASS_DW, NULL);
     const int dx_algo = dx ? FN(choose_algorithm)(d, FC_PASS_DX, dxs) : FC_CONV_GEMM;
     if (dw_algo == FC_EINVAL || dx_algo == FC_EINVAL) return FC_EINVAL;
-    const int direct_dw = dw_algo == FC_CONV_DIRECT, direct_dx = dx_algo != FC_CONV_GEMM;
+    const int direct_dw = dw_algo == FC_CONV_DIRECT, dx_by_forward = dx_algo != FC_CONV_GEMM;
     if (db && FN(bias_grad)(d, dy, db, nthreads) != FC_OK) return FC_ENOMEM;
     if (direct_dw && FN(direct_dw)(d, x, dy, dw, nthreads) != FC_OK) return FC_ENOMEM;
-    /* w as the (r, s, k) x c matrix of one group for dx. */
     for (int64_t g = 0; g < d->groups; g++) {
         FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0, 0};
         int status = direct_dw ? FC_OK : FN(weight_grad)(d, &xsrc, &dysrc, dw + g * kg, nthreads);
         if (status != FC_OK) return status;
-        if (!dx || direct_dx || d->stride_h > 1 || d->stride_w > 1) continue;
+        if (!dx || dx_by_forward || d->stride_h > 1 || d->stride_w > 1) continue;
         status = FN(dx_implicit_gemm)(d, g, &dysrc, w, dx, dxs, nthreads);
         if (status != FC_OK) return status;
     }
-    if (direct_dx) return FN(dx_as_forward)(d, dx_algo, dy, w, dx, dxs, nthreads);
+    if (dx_by_forward) return FN(dx_as_forward)(d, dx_algo, dy, w, dx, dxs, nthreads);
     if (dx && (d->stride_h > 1 || d->stride_w > 1)) return FN(dx_col2im)(d, dy, w, dx, dxs, nthreads);
     return FC_OK;
 }
