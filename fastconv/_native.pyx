@@ -135,7 +135,8 @@ cdef inline int check_conv(int status, str func) except -1:
                          "'direct' needs stride 1, dilation 1, groups=1, an image whose padded "
                          "planar copy fits in 8 MiB, and (for dx) padding smaller than the "
                          "kernel; 'winograd' needs the same with a 3x3 kernel, the NHWC layout "
-                         "and at most 131072 channel pairs (C*K)")
+                         "and at most 131072 channel pairs (C*K); 'inplace' (dw) needs stride "
+                         "1, dilation 1, groups=1 and a padded image within 8 MiB")
     return check(status)
 
 

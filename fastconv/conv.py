@@ -35,8 +35,10 @@ class ConvGeometry:
 # fc_conv_desc.algo codes: "auto" picks per shape and pass; "gemm" is the
 # implicit GEMM (any convolution); "direct" the few-output-channel kernels
 # (stride 1, no dilation, one group); "winograd" F(2x2, 3x3) (3x3 stride 1,
-# NHWC; for the forward pass and dx, dw then by GEMM).
-ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2, "winograd": 3}
+# NHWC; for the forward pass and dx, dw then by GEMM); "inplace" dw by a GEMM
+# reading x and dy in place (stride 1, no dilation, one group; the forward
+# pass and dx then by "gemm").
+ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2, "winograd": 3, "inplace": 4}
 
 
 def _algorithm_code(algorithm, func):
@@ -88,9 +90,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     activation.  NHWC: x (N, H, W, C), w (R, S, C // groups, K) -> (N, Ho, Wo, K);
     NCHW: x (N, C, H, W), w (K, C // groups, R, S) -> (N, K, Ho, Wo).  A 3-D x is
     one image and gives a 3-D result.  algorithm: "auto" (chosen per shape),
-    "gemm" (implicit GEMM), "direct" (few output channels, stride 1) or
-    "winograd" (3x3, stride 1, NHWC); the last two raise ValueError where they
-    do not apply."""
+    "gemm" (implicit GEMM), "direct" (few output channels, stride 1),
+    "winograd" (3x3, stride 1, NHWC) or "inplace" (conv2d_backward's dw by a
+    GEMM reading x and dy in place, stride 1); the last three raise ValueError
+    where they do not apply."""
     func = "conv2d"
     x = _args.as_array(x, "x", func)
     w = _args.as_array(w, "w", func)

@@ -7,7 +7,7 @@ from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, conv_case_id, conv_inputs,
                      conv_kwargs, rand)
 
-ALGORITHMS = ["auto", "gemm", "direct", "winograd"]
+ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace"]
 
 
 def magnitude(x, w, kw, layout, b=None):
@@ -19,12 +19,15 @@ def magnitude(x, w, kw, layout, b=None):
 def algorithm_applies(algorithm, case, layout, for_dx):
     """The documented domains: "direct" needs stride 1, no dilation, one group,
     and for dx padding smaller than the kernel on every side; "winograd" the
-    same with a 3x3 kernel and the NHWC layout."""
+    same with a 3x3 kernel and the NHWC layout; "inplace" is for dw (stride 1,
+    no dilation, one group) and runs the forward pass as "gemm"."""
     n, h, w, c, k, r, s, stride, pad, dil, groups = case
-    if algorithm in ("auto", "gemm"):
+    if algorithm in ("auto", "gemm") or (algorithm, for_dx) == ("inplace", False):
         return True
     if (stride, dil, groups) != (1, 1, 1):
         return False
+    if algorithm == "inplace":
+        return True
     if algorithm == "winograd" and ((r, s) != (3, 3) or layout != "NHWC"):
         return False
     if not for_dx:

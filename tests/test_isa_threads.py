@@ -29,7 +29,7 @@ def run_all(rng_seed=0):
             y = fastconv.conv2d(x, w, b, activation="relu", **kw)
             results.append(y)
             results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, **kw))
-            for algorithm in ("gemm", "direct", "winograd"):   # each, whichever "auto" picked
+            for algorithm in ("gemm", "direct", "winograd", "inplace"):   # each, whichever "auto" picked
                 if kw["stride"] == 1 and kw["dilation"] == 1 and kw["groups"] == 1 and (
                         algorithm != "winograd" or w.shape[:2] == (3, 3)):
                     y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)

@@ -83,10 +83,10 @@ def test_pool_forward_and_backward(p):
 
 @st.composite
 def stride1_problems(draw):
-    """Geometries the "direct" and "winograd" algorithms take (stride 1, no
+    """Geometries the "direct", "winograd" and "inplace" algorithms take (stride 1, no
     dilation, one group, padding smaller than the kernel), with channel counts
     that cover their channel chunks and tile edges."""
-    algorithm = draw(st.sampled_from(["direct", "winograd"]))
+    algorithm = draw(st.sampled_from(["direct", "winograd", "inplace"]))
     r, s = (3, 3) if algorithm == "winograd" else (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     padding = ((draw(st.integers(0, r - 1)), draw(st.integers(0, r - 1))),
                (draw(st.integers(0, s - 1)), draw(st.integers(0, s - 1))))

@@ -5,12 +5,13 @@
 #define GENERIC_NR 8
 
 #define FC_DEFINE_GENERIC_UKERNEL(T, SFX)                                                \
-    static void gemm_generic_##SFX(int64_t k, const T *a, int64_t lda, const T *b, T *c,  \
-                                   int64_t ldc, T alpha, T beta) {                        \
+    static void gemm_generic_##SFX(int64_t k, const T *a, int64_t lda, int64_t ksa,      \
+                                   const T *b, int64_t ldb, T *c, int64_t ldc, T alpha,  \
+                                   T beta) {                                             \
         T acc[GENERIC_MR][GENERIC_NR] = {{0}};                                           \
-        for (int64_t p = 0; p < k; p++, b += GENERIC_NR)                                 \
+        for (int64_t p = 0; p < k; p++, a += ksa, b += ldb)                              \
             for (int i = 0; i < GENERIC_MR; i++)                                         \
-                for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += a[i * lda + p] * b[j]; \
+                for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += a[i * lda] * b[j];     \
         for (int i = 0; i < GENERIC_MR; i++)                                             \
             for (int j = 0; j < GENERIC_NR; j++) {                                       \
                 T *cij = c + i * ldc + j;                                                \

@@ -1,8 +1,9 @@
 /* Register-blocked GEMM micro-kernel template: an FC_MR x (FC_NV * FC_VL) tile
  * held in FC_NV * FC_MR vector accumulators (FC_NV = 2, or 1 for the narrow
  * kernels used when C has few columns).  Each step loads FC_NV vectors of the packed
- * B panel and broadcasts FC_MR values of A, whose rows lie lda apart (a
- * packed row-major panel, or the source matrix itself when it is row-major).
+ * B panel (rows ldb apart: a packed panel, or B itself) and broadcasts FC_MR
+ * values of A, whose rows lie lda apart and depth steps ksa apart (a packed
+ * row-major panel, or the source matrix itself).
  *
  * The including file selects the ISA (pragma) and defines FC_T, FC_VEC, FC_VL,
  * FC_MR (6 or 12), FC_NV (1 or 2), the vector operations FC_LOAD/STORE/SET1/FMA/MUL/ZERO and
@@ -24,8 +25,8 @@
 #error "FC_NV must be 1 or 2"
 #endif
 
-static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_T *c,
-                       int64_t ldc, FC_T alpha, FC_T beta) {
+static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *b,
+                       int64_t ldb, FC_T *c, int64_t ldc, FC_T alpha, FC_T beta) {
     /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
      * a_g, a_g + lda, a_g + 2*lda), so every broadcast is a base+index address
      * and the pointers fit in general registers. */
@@ -59,13 +60,13 @@ static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, const FC_T *b, FC_
         FC_IF_V1(c##i##_1 = FC_FMA(ai, b1, c##i##_1);) \
     }
         FC_ROWS(FC_STEP)
-        a0++;
-        a1++;
+        a0 += ksa;
+        a1 += ksa;
 #if FC_MR == 12
-        a2++;
-        a3++;
+        a2 += ksa;
+        a3 += ksa;
 #endif
-        b += FC_NV * FC_VL;
+        b += ldb;
     }
     const FC_VEC va = FC_SET1(alpha);
     if (beta == 0) {

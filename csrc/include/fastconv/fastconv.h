@@ -67,9 +67,11 @@ int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
  * NCHW array is passed as its transposed view.  Weights are (R, S, C/groups, K)
  * C-contiguous.  algo picks the algorithm: FC_CONV_AUTO chooses per shape and
  * pass; FC_CONV_DIRECT (few output channels, stride 1) and FC_CONV_WINOGRAD
- * (3x3 stride 1, unit channel strides; forward and dx, dw by GEMM) return
- * FC_EINVAL where they do not apply. */
-enum { FC_CONV_AUTO = 0, FC_CONV_GEMM = 1, FC_CONV_DIRECT = 2, FC_CONV_WINOGRAD = 3 };
+ * (3x3 stride 1, unit channel strides; forward and dx, dw by GEMM) and
+ * FC_CONV_INPLACE (dw only, by a GEMM reading x and dy in place, stride 1; the
+ * forward pass and dx by the implicit GEMM) return FC_EINVAL where they do not
+ * apply. */
+enum { FC_CONV_AUTO = 0, FC_CONV_GEMM, FC_CONV_DIRECT, FC_CONV_WINOGRAD, FC_CONV_INPLACE };
 typedef struct {
     int64_t n, h, w, c;            /* input */
     int64_t r, s, k;               /* kernel rows, columns, output channels */
@@ -78,7 +80,7 @@ typedef struct {
     int64_t ho, wo;                /* output rows, columns */
     int64_t xs[4];                 /* strides of x (and of dx in backward) */
     int64_t ys[4];                 /* strides of y (forward) or dy (backward) */
-    int algo;                      /* FC_CONV_AUTO, _GEMM, _DIRECT or _WINOGRAD */
+    int algo;                      /* FC_CONV_AUTO, _GEMM, _DIRECT, _WINOGRAD, _INPLACE */
 } fc_conv_desc;
 
 int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,

@@ -30,14 +30,16 @@ void *fc_alloc(int64_t count, int64_t size);
 void fc_free(void *p);
 
 /* Micro-kernel: for i < MR, j < NR,
- *   c[i*ldc + j] = alpha * sum_p a[i*lda + p] * b[p*NR + j] + beta * c[i*ldc + j]
- * where a holds MR rows of A lda apart (a packed panel, lda = k, or the source
- * matrix itself) and b is a packed NR-column micro-panel.
- * beta == 0 must not read c (it may hold NaN). */
-typedef void (*fc_ukernel_f32)(int64_t k, const float *a, int64_t lda, const float *b,
-                               float *c, int64_t ldc, float alpha, float beta);
-typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, const double *b,
-                               double *c, int64_t ldc, double alpha, double beta);
+ *   c[i*ldc + j] = alpha * sum_p a[i*lda + p*ksa] * b[p*ldb + j] + beta * c[i*ldc + j]
+ * where a holds MR rows of A (a packed panel: lda = k, ksa = 1; or A itself,
+ * in place) and b NR columns of B (a packed micro-panel: ldb = NR; or B
+ * itself).  beta == 0 must not read c (it may hold NaN). */
+typedef void (*fc_ukernel_f32)(int64_t k, const float *a, int64_t lda, int64_t ksa,
+                               const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
+                               float beta);
+typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t ksa,
+                               const double *b, int64_t ldb, double *c, int64_t ldc,
+                               double alpha, double beta);
 
 /* A micro-kernel with the cache blocking tuned for it. */
 typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
