@@ -58,24 +58,35 @@ static int FN(inplace_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw,
         fc_free(dyv);
         return FC_ENOMEM;
     }
+    memset(xpad, 0, (size_t)pad_len * sizeof(T));   /* the rows are rewritten per image, */
+    memset(dyv, 0, (size_t)dyv_len * sizeof(T));    /* the slack past them stays zero */
+    /* one parallel region: per image, the threads build the padded copies by
+     * rows, then share each depth block's tiles (static: fixed owners) */
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tiles > 1)
     for (int64_t n = 0; n < d->n; n++) {
-        memset(xpad, 0, (size_t)pad_len * sizeof(T));
-        memset(dyv, 0, (size_t)dyv_len * sizeof(T));
-        for (int64_t h = 0; h < d->h; h++)
-            for (int64_t w = 0; w < d->w; w++) {
-                const T *src = x + n * d->xs[0] + h * d->xs[1] + w * d->xs[2];
-                T *dst = xpad + ((h + d->pad_top) * wp + w + d->pad_left) * d->c;
-                for (int64_t c = 0; c < d->c; c++) dst[c] = src[c * d->xs[3]];
+#pragma omp for schedule(static)
+        for (int64_t hp = 0; hp < d->ho + d->r - 1; hp++) {
+            T *row = xpad + hp * wp * d->c;
+            memset(row, 0, (size_t)(wp * d->c) * sizeof(T));
+            const int64_t h = hp - d->pad_top;
+            if (h >= 0 && h < d->h)
+                for (int64_t w = 0; w < d->w; w++) {
+                    const T *src = x + n * d->xs[0] + h * d->xs[1] + w * d->xs[2];
+                    T *dst = row + (w + d->pad_left) * d->c;
+                    for (int64_t c = 0; c < d->c; c++) dst[c] = src[c * d->xs[3]];
+                }
+            if (hp < d->ho) {
+                T *drow = dyv + hp * wp * d->k;
+                memset(drow, 0, (size_t)(wp * d->k) * sizeof(T));
+                for (int64_t wo = 0; wo < d->wo; wo++) {
+                    const T *src = dy + n * d->ys[0] + hp * d->ys[1] + wo * d->ys[2];
+                    for (int64_t k = 0; k < d->k; k++) drow[wo * d->k + k] = src[k * d->ys[3]];
+                }
             }
-        for (int64_t ho = 0; ho < d->ho; ho++)
-            for (int64_t wo = 0; wo < d->wo; wo++) {
-                const T *src = dy + n * d->ys[0] + ho * d->ys[1] + wo * d->ys[2];
-                T *dst = dyv + (ho * wp + wo) * d->k;
-                for (int64_t k = 0; k < d->k; k++) dst[k] = src[k * d->ys[3]];
-            }
+        }
         for (int64_t q0 = 0; q0 < q_total; q0 += kd->kc) {
             const int64_t kc = FC_MIN(kd->kc, q_total - q0);
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && tiles > 1)
+#pragma omp for schedule(static)
             for (int64_t it = 0; it < tiles; it++) {
                 const int64_t t = it / (tiles / taps), rest = it % (tiles / taps);
                 const int64_t c0 = rest % rtiles * kd->mr, k0 = rest / rtiles * kd->nr;

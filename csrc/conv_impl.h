@@ -39,9 +39,9 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
  * does not apply.  The automatic choice never depends on the thread count (so
  * neither do results): direct for few output channels (few_channels) when
  * there is a batch to share out; for dw of 3x3 stride-1 layers with at most
- * 256 channels each way, the in-place GEMM (measured faster there: resnet-3x3
- * 20.6 -> 17.3 ms, vgg-c2 32.6 -> 28.8 ms; slower for 1x1, yolo's 512->1024,
- * and inception's 5x5 at 2 threads); Winograd for 3x3 stride-1 layers with
+ * 64 channels each way, the in-place GEMM (resnet-3x3 20.9 -> 17.5 ms at 1
+ * thread, 12.6 -> 10.2 at 2; 16->16 channels on 32x32: 4.9 -> 2.9 ms; but
+ * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5); Winograd for 3x3 stride-1 layers with
  * enough channels and tiles (with 32 channels it took 2x the GEMM's time);
  * else the implicit GEMM. */
 static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
@@ -63,7 +63,7 @@ static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t o
         return pass != FC_PASS_DW ? FC_CONV_GEMM : inplace ? FC_CONV_INPLACE : FC_EINVAL;
     }
     if (direct && d->n >= 2 && FN(few_channels)(pass, g.k, g.r * g.s)) return FC_CONV_DIRECT;
-    if (inplace && d->r == 3 && d->s == 3 && d->c <= 256 && d->k <= 256) return FC_CONV_INPLACE;
+    if (inplace && d->r == 3 && d->s == 3 && d->c <= 64 && d->k <= 64) return FC_CONV_INPLACE;
     const int64_t tiles = g.n * FC_CEIL_DIV(g.ho, 2) * FC_CEIL_DIV(g.wo, 2);
     if (winograd && FC_MIN(g.c, g.k) >= FC_WINOGRAD_MIN_CHANNELS && tiles >= FC_WINOGRAD_MIN_TILES)
         return FC_CONV_WINOGRAD;
