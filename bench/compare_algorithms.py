@@ -27,7 +27,7 @@ def main():
             w = (rng.standard_normal((f, f, c, k), dtype=np.float32) / np.sqrt(f * f * c)).astype(np.float32)
             dy = rng.standard_normal(fastconv.conv2d(x, w, padding=p).shape, dtype=np.float32)
             cells = []
-            for a in ("auto", "gemm", "direct", "winograd"):
+            for a in ("auto", "gemm", "direct", "winograd", "inplace"):
                 try:
                     fwd = median_ms(lambda: fastconv.conv2d(x, w, padding=p, algorithm=a))
                     bwd = median_ms(lambda: fastconv.conv2d_backward(dy, x, w, padding=p, algorithm=a))
