@@ -45,6 +45,7 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
  * enough channels and tiles (with 32 channels it took 2x the GEMM's time);
  * else the implicit GEMM. */
 static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
+    if (d->c == 0 || d->k == 0) return FC_CONV_GEMM;   /* no channels: nothing to choose */
     const int stride1 = d->groups == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                         d->dil_h == 1 && d->dil_w == 1;
     const int direct = stride1 && FN(direct_applies)(d, pass, os);

@@ -249,3 +249,16 @@ def test_dx_by_tap_chunks(dtype, rng):
     dx, _, _ = fastconv.conv2d_backward(dy, x, w, algorithm="gemm", **kw)
     mdx, _, _ = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
     assert_close(dx, ref.conv2d_backward(dy, x, w, **kw)[0], np.max(mdx))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("c, k", [(3, 0), (0, 4)])
+def test_no_channels(c, k, algorithm):
+    """Zero input or output channels: empty or zero results, whatever the algorithm."""
+    x, w = np.ones((2, 5, 5, c), np.float32), np.ones((3, 3, c, k), np.float32)
+    y = fastconv.conv2d(x, w, padding=1, algorithm=algorithm)
+    np.testing.assert_array_equal(y, np.zeros((2, 5, 5, k), np.float32))
+    dx, dw, db = fastconv.conv2d_backward(np.ones_like(y), x, w, padding=1, algorithm=algorithm)
+    np.testing.assert_array_equal(dx, np.zeros_like(x))
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.full(k, 50, np.float32))
