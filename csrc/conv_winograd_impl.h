@@ -154,7 +154,11 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
                              const int64_t ys[4], int nthreads) {
     const int64_t th = FC_CEIL_DIV(g->ho, 2), tw = FC_CEIL_DIV(g->wo, 2), tiles = g->n * th * tw;
     if (tiles == 0) return FC_OK;
-    const int64_t tb = FC_MIN(tiles, FC_MAX(16, FC_WINOGRAD_BLOCK_VALUES / (16 * FC_MAX(g->c, g->k))));
+    /* Blocks of at most ~2 MiB, and small enough for every thread to get one
+     * where there are enough tiles (a tile's result does not depend on its
+     * block, so neither do the bits on the thread count). */
+    const int64_t tb_cap = FC_MAX(16, FC_WINOGRAD_BLOCK_VALUES / (16 * FC_MAX(g->c, g->k)));
+    const int64_t tb = FC_MIN(tiles, FC_MIN(tb_cap, FC_MAX(16, FC_CEIL_DIV(tiles, nthreads))));
     const int64_t nblocks = FC_CEIL_DIV(tiles, tb);
     T *u = (T *)fc_alloc(16 * g->c * g->k, sizeof(T));
     if (!u) return FC_ENOMEM;
