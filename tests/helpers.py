@@ -5,6 +5,7 @@ import numpy as np
 
 import fastconv
 from fastconv import _config
+from fastconv import reference as ref
 
 DTYPES = (np.float32, np.float64)
 LAYOUTS = ("NHWC", "NCHW")
@@ -27,6 +28,15 @@ def assert_close(out, ref, magnitude=None):
     err = np.where(both_nan, 0.0, np.abs(out.astype(np.float64) - ref.astype(np.float64)))
     worst = np.nanmax(err) if np.isfinite(err).all() else np.inf
     assert worst <= tol, f"max error {worst:.3g} > {tol:.3g} (magnitude {magnitude:.3g})"
+
+
+def assert_conv_backward_close(got, dy, x, w, **kw):
+    """got = (dx, dw, db) of conv2d_backward against the reference, each within
+    the tolerance for the terms it sums (|dy| * |w| for dx, |x| * |dy| for dw)."""
+    want = ref.conv2d_backward(dy, x, w, **kw)
+    mags = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
+    for g, r, m in zip(got, want, mags):
+        assert_close(g, r, np.max(m, initial=0.0))
 
 
 def rand(rng, shape, dtype):

@@ -4,8 +4,6 @@ import subprocess
 import sys
 import tempfile
 
-import pytest
-
 import fastconv
 
 
