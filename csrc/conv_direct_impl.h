@@ -60,18 +60,12 @@ static int FN(direct_offsets_fit)(int64_t ho, int64_t wo, int64_t k, const int64
 }
 
 /* Whether the direct kernels can run pass `pass` of convolution d (output
- * strides os for the forward pass and dx): stride 1, no dilation, one group,
- * a planar image within the workspace cap; for dx, padding that leaves the
- * flipped convolution a non-negative one; for dw, a bounded buffer of
- * per-image partial sums. */
+ * strides os for the forward pass and dx), which the caller has checked is
+ * stride 1, undilated, of one group and (for dx) flippable: a planar image
+ * within the workspace cap; for dw, a bounded buffer of partial sums. */
 static int FN(direct_applies)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
-    if (d->groups != 1 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 || d->dil_w != 1)
-        return 0;
     int64_t wp;
     if (pass == FC_PASS_DX) {
-        const int64_t pb = d->ho + d->r - 1 - d->h - d->pad_top;
-        const int64_t pr = d->wo + d->s - 1 - d->w - d->pad_left;
-        if (d->pad_top >= d->r || d->pad_left >= d->s || pb >= d->r || pr >= d->s) return 0;
         FN(direct_geom) g = FN(direct_geom_dx)(d);
         return FN(direct_plane)(&g, 64, &wp) > 0 && FN(direct_offsets_fit)(d->h, d->w, d->c, os);
     }

@@ -21,11 +21,6 @@ static int64_t FN(inplace_dw_sizes)(const fc_conv_desc *d, int64_t *wp, int64_t 
     return (hp * *wp + d->s) * d->c + slack;
 }
 
-static int FN(inplace_dw_applies)(const fc_conv_desc *d) {
-    int64_t wp, len;
-    return d->groups == 1 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 &&
-           d->dil_w == 1 && FN(inplace_dw_sizes)(d, &wp, &len) > 0;
-}
 
 /* One MR x NR tile of dw (rows c0.. of tap t, columns k0..) += the depth block [q0, q0 + kc). */
 static void FN(inplace_dw_tile)(const fc_conv_desc *d, const FN(fc_gemm_kernel) *kd,

@@ -46,16 +46,20 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
  * else the implicit GEMM. */
 static int FN(choose_algorithm)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
     if (d->c == 0 || d->k == 0) return FC_CONV_GEMM;   /* no channels: nothing to choose */
-    const int stride1 = d->groups == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-                        d->dil_h == 1 && d->dil_w == 1;
-    const int direct = stride1 && FN(direct_applies)(d, pass, os);
-    const FN(direct_geom) g = pass == FC_PASS_DX ? FN(direct_geom_dx)(d) : FN(direct_geom_of)(d);
+    /* every algorithm but the GEMM needs stride 1, no dilation and one group;
+     * dx by a forward algorithm also needs padding that leaves the flipped
+     * convolution a non-negative one */
     const int64_t pb = d->ho + d->r - 1 - d->h - d->pad_top, pr = d->wo + d->s - 1 - d->w - d->pad_left;
-    const int flippable = pass != FC_PASS_DX ||
-                          (d->pad_top < d->r && d->pad_left < d->s && pb < d->r && pr < d->s);
-    const int winograd = stride1 && pass != FC_PASS_DW && flippable &&
+    const int eligible = d->groups == 1 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 &&
+                         d->dil_w == 1 &&
+                         (pass != FC_PASS_DX ||
+                          (d->pad_top < d->r && d->pad_left < d->s && pb < d->r && pr < d->s));
+    const FN(direct_geom) g = pass == FC_PASS_DX ? FN(direct_geom_dx)(d) : FN(direct_geom_of)(d);
+    int64_t wp, len;
+    const int direct = eligible && FN(direct_applies)(d, pass, os);
+    const int winograd = eligible && pass != FC_PASS_DW &&
                          FN(winograd_applies)(&g, pass == FC_PASS_DX ? d->ys : d->xs, os);
-    const int inplace = pass == FC_PASS_DW && stride1 && FN(inplace_dw_applies)(d);
+    const int inplace = eligible && pass == FC_PASS_DW && FN(inplace_dw_sizes)(d, &wp, &len) > 0;
     switch (d->algo) {
     case FC_CONV_GEMM: return FC_CONV_GEMM;
     case FC_CONV_DIRECT: return direct ? FC_CONV_DIRECT : FC_EINVAL;
