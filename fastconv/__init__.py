@@ -5,6 +5,31 @@ holds the pure-NumPy versions used as the test oracle.
 """
 __version__ = "0.1.0"
 
+
+def _require_extension():
+    """Import the compiled bridge, or say how to build it.  Python run from a
+    clone's root imports this source folder before any installed fastconv, and
+    the source folder holds no compiled extension until it is built for it."""
+    import os
+
+    try:
+        from . import _native  # noqa: F401
+    except ImportError as exc:
+        here = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(here)
+        if os.path.exists(os.path.join(root, "pyproject.toml")):
+            hint = (f"this is fastconv's source tree ({here}), which has no built extension. "
+                    f"Run `pip install -e .` in {root} to build it for this tree "
+                    "(or `python setup.py build_ext --inplace`), or run Python from "
+                    "another folder to use an installed fastconv.")
+        else:
+            hint = f"the installation in {here} is incomplete; reinstall fastconv."
+        raise ImportError(f"fastconv: the compiled extension fastconv._native could not be "
+                          f"imported: {hint}") from exc
+
+
+_require_extension()
+
 from . import _config
 from ._config import get_num_threads, set_num_threads, show_config
 from .activations import (leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid,

@@ -1,5 +1,9 @@
 """Tolerances, shape sets and small utilities shared by the tests."""
 import contextlib
+import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -37,6 +41,19 @@ def assert_conv_backward_close(got, dy, x, w, **kw):
     mags = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
     for g, r, m in zip(got, want, mags):
         assert_close(g, r, np.max(m, initial=0.0))
+
+
+def run_python(*args, cwd=None, same_build=True, **env):
+    """Run `python *args` in a new interpreter, by default in a temporary folder
+    outside the source tree.  With same_build, the child imports the same
+    fastconv as this process (its folder goes first on PYTHONPATH); env adds
+    environment variables."""
+    full_env = dict(os.environ, **env)
+    if same_build:
+        here = os.path.dirname(os.path.dirname(fastconv.__file__))
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, full_env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or tempfile.gettempdir())
 
 
 def rand(rng, shape, dtype):

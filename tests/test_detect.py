@@ -1,15 +1,10 @@
 """fastconv.detect against plain reference implementations."""
-import os
-import subprocess
-import sys
-import tempfile
-
 import numpy as np
 import pytest
 
-import fastconv
 from fastconv import data, detect, nn
 from fastconv import reference as ref
+from helpers import run_python
 
 
 def random_boxes(rng, n, clustered=False):
@@ -161,13 +156,8 @@ def test_scenes_and_a_short_detector_run():
 
 
 def test_detect_command(tmp_path):
-    env = dict(os.environ)
-    here = os.path.dirname(os.path.dirname(fastconv.__file__))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-m", "fastconv", "detect", "--epochs", "1",
-                           "--train-samples", "100", "--test-samples", "10", "--quiet",
-                           "--out", str(tmp_path)], capture_output=True, text=True, env=env,
-                          cwd=tempfile.gettempdir())
+    proc = run_python("-m", "fastconv", "detect", "--epochs", "1", "--train-samples", "100",
+                      "--test-samples", "10", "--quiet", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "mAP@0.5" in proc.stdout
 

@@ -1,10 +1,5 @@
 """Every kernel set this CPU supports agrees with the reference, and results are
 bit-identical for 1 and 2 threads."""
-import os
-import subprocess
-import sys
-import tempfile
-
 import numpy as np
 import pytest
 
@@ -12,7 +7,7 @@ import fastconv
 from fastconv import _config
 from fastconv import reference as ref
 from helpers import (CONV_CASES, assert_close, assert_conv_backward_close, conv_inputs, conv_kwargs,
-                     isa, rand, threads)
+                     isa, rand, run_python, threads)
 
 ISAS = _config.supported_isas()
 # a few cases that cover edges, groups, strides and several GEMM blocks
@@ -95,32 +90,22 @@ def test_isas_agree(rng):
             assert_close(b, a, np.max(np.abs(a), initial=1.0) * 10)
 
 
-def _run_python(code, **env):
-    """Run code in a new interpreter, outside the source tree (so `import
-    fastconv` finds the same build as this process)."""
-    full_env = dict(os.environ, **env)
-    here = os.path.dirname(os.path.dirname(fastconv.__file__))
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=full_env, cwd=tempfile.gettempdir())
-
-
 @pytest.mark.parametrize("name", ISAS)
 def test_fastconv_isa_environment_variable(name):
-    proc = _run_python("import fastconv; print(fastconv.show_config('dicts')['kernels'])",
+    proc = run_python("-c", "import fastconv; print(fastconv.show_config('dicts')['kernels'])",
                        FASTCONV_ISA=name)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == name
 
 
 def test_bad_fastconv_isa_is_a_clear_error():
-    proc = _run_python("import fastconv", FASTCONV_ISA="sse9")
+    proc = run_python("-c", "import fastconv", FASTCONV_ISA="sse9")
     assert proc.returncode != 0
     assert "FASTCONV_ISA='sse9'" in proc.stderr and "unknown kernel set" in proc.stderr
 
 
 def test_omp_num_threads_is_honoured():
-    proc = _run_python("import fastconv; print(fastconv.get_num_threads())", OMP_NUM_THREADS="3")
+    proc = run_python("-c", "import fastconv; print(fastconv.get_num_threads())", OMP_NUM_THREADS="3")
     assert proc.returncode == 0, proc.stderr
     expected = "3" if fastconv.show_config("dicts")["openmp"] else "1"
     assert proc.stdout.strip() == expected
