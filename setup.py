@@ -58,7 +58,7 @@ if os.environ.get("FASTCONV_SANITIZE") == "1":
 extension = Extension(
     "fastconv._native",
     sources=["fastconv/_native.pyx"] + _lines("sources.txt"),
-    include_dirs=["csrc/include"],
+    include_dirs=["csrc/include", "csrc"],
     define_macros=[("FC_COMPILER", '"%s"' % _compiler_id())],
     extra_compile_args=cflags,
     extra_link_args=ldflags,

@@ -1,5 +1,5 @@
-/* Batch normalisation for float32 and float64: instantiates batchnorm_impl.h twice. */
-#include "fastconv/internal.h"
+/* Batch normalisation for float32 and float64: instantiates batchnorm.tmpl.h twice. */
+#include "internal.h"
 
-#define FC_TEMPLATE "batchnorm_impl.h"
+#define FC_TEMPLATE "batchnorm.tmpl.h"
 #include "instantiate.h"

@@ -1,12 +1,22 @@
-/* Convolution for float32 and float64: instantiates conv_impl.h twice. */
+/* Convolution for float32 and float64: the names of the plan's algorithms and
+ * variants, and conv.tmpl.h instantiated twice. */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
-#include "fastconv/activation.h"
-#include "fastconv/internal.h"
+#include "activation.h"
+#include "internal.h"
 
-/* the active GEMM micro-kernel of each dtype, under the template's suffix naming */
-#define fc_kernel_for_f32 fc_sgemm_kernel
-#define fc_kernel_for_f64 fc_dgemm_kernel
+const char *fc_conv_algo_name(int algo) {
+    static const char *const names[FC_CONV_NUM_ALGOS] = {"auto", "gemm", "direct", "winograd",
+                                                         "inplace"};
+    return algo >= 0 && algo < FC_CONV_NUM_ALGOS ? names[algo] : NULL;
+}
 
-#define FC_TEMPLATE "conv_impl.h"
+const char *fc_conv_variant_name(int variant) {
+    static const char *const names[FC_NUM_VARIANTS] = {
+        "none", "im2col", "pointwise", "dy_t_col", "col_t_dy", "dcol", "col2im", "flipped"};
+    return variant >= 0 && variant < FC_NUM_VARIANTS ? names[variant] : NULL;
+}
+
+#define FC_TEMPLATE "conv.tmpl.h"
 #include "instantiate.h"

@@ -1,5 +1,5 @@
 /* Detection kernels: the IoU matrix and greedy non-maximum suppression. */
-#include "fastconv/internal.h"
+#include "internal.h"
 
 /* out[i * m + j] = IoU(a[i], b[j]) for xyxy boxes; 0 when the union is empty. */
 void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out) {

@@ -1,10 +1,6 @@
-/* CPU detection, the active kernel set, threads and allocation helpers. */
-#include <stdlib.h>
-#include "fastconv/internal.h"
-
-#ifndef FC_COMPILER
-#define FC_COMPILER "unknown"
-#endif
+/* CPU detection, the active kernel set, and selection among the registered
+ * micro-kernels (ukernels/registry.h). */
+#include "internal.h"
 
 int fc_isa_supported(int isa) {
     switch (isa) {
@@ -27,109 +23,141 @@ int fc_best_isa(void) {
     return FC_ISA_GENERIC;
 }
 
-/* -1 until first use; then the ISA whose kernels run. */
-static int active_isa = -1;
+const char *fc_isa_name(int isa) {
+    switch (isa) {
+    case FC_ISA_AVX512: return "avx512";
+    case FC_ISA_AVX2: return "avx2";
+    default: return "generic";
+    }
+}
 
-void fc_set_isa(int isa) { active_isa = fc_isa_supported(isa) ? isa : fc_best_isa(); }
+/* ---- the registered kernels, in fc_ukernel_info's numbering: f32 GEMM,
+ * f64 GEMM, then the conv tables ---- */
+#define FC_GEMM_ENTRY(name_, isa_, mr_, nr_, mc_, kc_, nc_, narrow_)                       \
+    {.name = #name_, .isa = FC_ISA_##isa_, .mr = mr_, .nr = nr_, .mc = mc_, .kc = kc_,     \
+     .nc = nc_, .narrow = narrow_, .run = fc_uk_##name_},
+static const fc_gemm_kernel_f32 sgemm_kernels[] = {FC_SGEMM_UKERNELS(FC_GEMM_ENTRY)};
+static const fc_gemm_kernel_f64 dgemm_kernels[] = {FC_DGEMM_UKERNELS(FC_GEMM_ENTRY)};
+#undef FC_GEMM_ENTRY
+
+/* Scratch tiles and rows on the stack are sized for the largest kernel. */
+#define FC_CHECK_TILE(name_, isa_, mr_, nr_, mc_, kc_, nc_, narrow_)                       \
+    _Static_assert(mr_ <= FC_MAX_MR && nr_ <= FC_MAX_NR && nc_ <= FC_GEMM_MAX_NC &&         \
+                       mc_ % mr_ == 0 && nc_ % nr_ == 0,                                   \
+                   #name_ ": tile or blocks outside FC_MAX_MR / FC_MAX_NR / FC_GEMM_MAX_NC");
+FC_SGEMM_UKERNELS(FC_CHECK_TILE)
+FC_DGEMM_UKERNELS(FC_CHECK_TILE)
+#undef FC_CHECK_TILE
+
+typedef struct { const char *name, *dtype; int is_f64, isa; const void *table; } conv_entry;
+#define FC_IS_F64_f32 0
+#define FC_IS_F64_f64 1
+#define FC_CONV_ENTRY(name_, isa_, dtype_) \
+    {#name_, #dtype_, FC_IS_F64_##dtype_, FC_ISA_##isa_, &fc_uk_##name_},
+static const conv_entry conv_kernels[] = {FC_CONV_UKERNELS(FC_CONV_ENTRY)};
+#undef FC_CONV_ENTRY
+
+#define FC_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+enum { N_SGEMM = FC_COUNT(sgemm_kernels), N_DGEMM = FC_COUNT(dgemm_kernels), N_CONV = FC_COUNT(conv_kernels) };
+
+/* ---- the active kernel set ---- */
+/* The kernels the active ISA uses: per dtype a wide and (optionally) a narrow GEMM
+ * kernel and a conv table; filled by fc_set_isa. */
+static struct {
+    int isa;   /* -1 until first use */
+    const fc_gemm_kernel_f32 *swide, *snarrow;
+    const fc_gemm_kernel_f64 *dwide, *dnarrow;
+    const fc_conv_kernels_f32 *sconv;
+    const fc_conv_kernels_f64 *dconv;
+} active = {-1, 0, 0, 0, 0, 0, 0};
+
+#define FC_PICK_GEMM(list, count, isa_, wide_out, narrow_out)                           \
+    do {                                                                                   \
+        (wide_out) = (narrow_out) = NULL;                                                  \
+        for (int i = 0; i < (count); i++)                                                  \
+            if ((list)[i].isa == (isa_)) {                                                 \
+                if ((list)[i].narrow) (narrow_out) = &(list)[i];                           \
+                else (wide_out) = &(list)[i];                                              \
+            }                                                                              \
+    } while (0)
+
+void fc_set_isa(int isa) {
+    if (!fc_isa_supported(isa)) isa = fc_best_isa();
+    FC_PICK_GEMM(sgemm_kernels, N_SGEMM, isa, active.swide, active.snarrow);
+    FC_PICK_GEMM(dgemm_kernels, N_DGEMM, isa, active.dwide, active.dnarrow);
+    for (int i = 0; i < N_CONV; i++) {
+        if (conv_kernels[i].isa != isa) continue;
+        if (conv_kernels[i].is_f64) active.dconv = conv_kernels[i].table;
+        else active.sconv = conv_kernels[i].table;
+    }
+    active.isa = isa;
+}
 
 int fc_get_isa(void) {
-    if (active_isa < 0) active_isa = fc_best_isa();
-    return active_isa;
+    if (active.isa < 0) fc_set_isa(fc_best_isa());
+    return active.isa;
 }
 
 /* The narrow kernel wastes no lanes when C has at most its NR columns. */
-#define FC_PICK(wide, narrow, n) ((n) <= (narrow).nr ? &(narrow) : &(wide))
-
-const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n) {
-    switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return FC_PICK(fc_sgemm_avx512, fc_sgemm_avx512_narrow, n);
-    case FC_ISA_AVX2: return FC_PICK(fc_sgemm_avx2, fc_sgemm_avx2_narrow, n);
-    default: return &fc_sgemm_generic;
-    }
+const fc_gemm_kernel_f32 *fc_gemm_kernel_for_f32(int64_t n) {
+    fc_get_isa();
+    return active.snarrow && n <= active.snarrow->nr ? active.snarrow : active.swide;
 }
 
-const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n) {
-    switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return FC_PICK(fc_dgemm_avx512, fc_dgemm_avx512_narrow, n);
-    case FC_ISA_AVX2: return FC_PICK(fc_dgemm_avx2, fc_dgemm_avx2_narrow, n);
-    default: return &fc_dgemm_generic;
-    }
+const fc_gemm_kernel_f64 *fc_gemm_kernel_for_f64(int64_t n) {
+    fc_get_isa();
+    return active.dnarrow && n <= active.dnarrow->nr ? active.dnarrow : active.dwide;
 }
 
 const fc_conv_kernels_f32 *fc_conv_kernels_for_f32(void) {
-    switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_conv_avx512_f32;
-    case FC_ISA_AVX2: return &fc_conv_avx2_f32;
-    default: return &fc_conv_generic_f32;
-    }
+    fc_get_isa();
+    return active.sconv;
 }
 
 const fc_conv_kernels_f64 *fc_conv_kernels_for_f64(void) {
-    switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_conv_avx512_f64;
-    case FC_ISA_AVX2: return &fc_conv_avx2_f64;
-    default: return &fc_conv_generic_f64;
+    fc_get_isa();
+    return active.dconv;
+}
+
+const fc_gemm_kernel_f32 *fc_gemm_kernel_at_f32(int i) {
+    return i >= 0 && i < N_SGEMM ? &sgemm_kernels[i] : NULL;
+}
+
+const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i) {
+    return i >= N_SGEMM && i < N_SGEMM + N_DGEMM ? &dgemm_kernels[i - N_SGEMM] : NULL;
+}
+
+/* ---- the report ---- */
+int fc_ukernel_count(void) { return N_SGEMM + N_DGEMM + N_CONV; }
+
+#define FC_GEMM_INFO(k, dt, out)                                                           \
+    do {                                                                                   \
+        (out)->name = (k)->name; (out)->kind = "gemm"; (out)->dtype = dt;                  \
+        (out)->isa = (k)->isa; (out)->mr = (k)->mr; (out)->nr = (k)->nr;                   \
+        (out)->mc = (k)->mc; (out)->kc = (k)->kc; (out)->nc = (k)->nc;                     \
+        (out)->narrow = (k)->narrow;                                                       \
+    } while (0)
+
+int fc_ukernel_get(int index, fc_ukernel_info *info) {
+    fc_ukernel_info out = {0};
+    fc_get_isa();
+    if (index < 0 || index >= fc_ukernel_count()) return FC_EINVAL;
+    if (index < N_SGEMM) {
+        const fc_gemm_kernel_f32 *k = &sgemm_kernels[index];
+        FC_GEMM_INFO(k, "f32", &out);
+        out.active = k == active.swide || k == active.snarrow;
+    } else if (index < N_SGEMM + N_DGEMM) {
+        const fc_gemm_kernel_f64 *k = &dgemm_kernels[index - N_SGEMM];
+        FC_GEMM_INFO(k, "f64", &out);
+        out.active = k == active.dwide || k == active.dnarrow;
+    } else {
+        const conv_entry *e = &conv_kernels[index - N_SGEMM - N_DGEMM];
+        out.name = e->name; out.kind = "conv"; out.dtype = e->dtype; out.isa = e->isa;
+        out.lanes = e->is_f64 ? ((const fc_conv_kernels_f64 *)e->table)->lanes
+                           : ((const fc_conv_kernels_f32 *)e->table)->lanes;
+        out.active = e->table == (const void *)active.sconv || e->table == (const void *)active.dconv;
     }
-}
-
-int fc_have_openmp(void) {
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-int fc_max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-void fc_set_max_threads(int n) {
-#ifdef _OPENMP
-    if (n > 0) omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
-const char *fc_compiler(void) { return FC_COMPILER; }
-
-/* Workspace accounting: every kernel allocation goes through fc_alloc, which
- * keeps the block's size in a 64-byte header, so the bytes in use and their
- * high-water mark can be reported (benchmarks read the peak per call). */
-static int64_t mem_in_use = 0, mem_peak = 0;
-#define FC_HEADER 64
-
-void *fc_alloc(int64_t count, int64_t size) {
-    if (count < 0 || size <= 0 || count > (INT64_MAX - 2 * FC_HEADER) / size) return NULL;
-    size_t bytes = (size_t)(count * size);
-    bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc wants a multiple of the alignment */
-    char *block = aligned_alloc(64, bytes + FC_HEADER);
-    if (!block) return NULL;
-    *(int64_t *)block = (int64_t)bytes;
-    const int64_t now = __atomic_add_fetch(&mem_in_use, (int64_t)bytes, __ATOMIC_RELAXED);
-    int64_t peak = __atomic_load_n(&mem_peak, __ATOMIC_RELAXED);
-    while (now > peak &&
-           !__atomic_compare_exchange_n(&mem_peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-    }
-    return block + FC_HEADER;
-}
-
-void fc_free(void *p) {
-    if (!p) return;
-    char *block = (char *)p - FC_HEADER;
-    __atomic_sub_fetch(&mem_in_use, *(int64_t *)block, __ATOMIC_RELAXED);
-    free(block);
-}
-
-int64_t fc_workspace_in_use(void) { return __atomic_load_n(&mem_in_use, __ATOMIC_RELAXED); }
-
-int64_t fc_workspace_peak(void) { return __atomic_load_n(&mem_peak, __ATOMIC_RELAXED); }
-
-void fc_workspace_reset_peak(void) {
-    __atomic_store_n(&mem_peak, fc_workspace_in_use(), __ATOMIC_RELAXED);
+    out.supported = fc_isa_supported(out.isa);
+    *info = out;
+    return FC_OK;
 }

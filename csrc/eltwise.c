@@ -1,10 +1,10 @@
-/* Element-wise ops for float32 and float64: instantiates eltwise_impl.h twice. */
+/* Element-wise ops for float32 and float64: instantiates eltwise.tmpl.h twice. */
 #include <math.h>
-#include "fastconv/activation.h"
-#include "fastconv/internal.h"
+#include "activation.h"
+#include "internal.h"
 
 static inline float exp_f32(float v) { return expf(v); }
 static inline double exp_f64(double v) { return exp(v); }
 
-#define FC_TEMPLATE "eltwise_impl.h"
+#define FC_TEMPLATE "eltwise.tmpl.h"
 #include "instantiate.h"

@@ -1,11 +1,7 @@
-/* GEMM for float32 and float64: instantiates gemm_impl.h twice. */
+/* GEMM for float32 and float64: instantiates gemm.tmpl.h twice. */
 #include <string.h>
-#include "fastconv/activation.h"
-#include "fastconv/internal.h"
+#include "activation.h"
+#include "internal.h"
 
-/* the active micro-kernel of each dtype, under the template's suffix naming */
-#define fc_kernel_for_f32 fc_sgemm_kernel
-#define fc_kernel_for_f64 fc_dgemm_kernel
-
-#define FC_TEMPLATE "gemm_impl.h"
+#define FC_TEMPLATE "gemm.tmpl.h"
 #include "instantiate.h"

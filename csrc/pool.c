@@ -1,7 +1,7 @@
-/* Pooling for float32 and float64: instantiates pool_impl.h twice. */
+/* Pooling for float32 and float64: instantiates pool.tmpl.h twice. */
 #include <math.h>
 #include <string.h>
-#include "fastconv/internal.h"
+#include "internal.h"
 
-#define FC_TEMPLATE "pool_impl.h"
+#define FC_TEMPLATE "pool.tmpl.h"
 #include "instantiate.h"

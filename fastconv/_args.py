@@ -182,15 +182,15 @@ def check_out(out, shape, dtype, func, inputs=()):
 
 
 def check_activation(activation, func):
-    """The activation code for the kernels (see _native.ACT_*)."""
+    """The activation code for the kernels (see _native.FC_ACT_*)."""
     from . import _native
 
     codes = {
-        None: _native.ACT_NONE,
-        "relu": _native.ACT_RELU,
-        "leaky_relu": _native.ACT_LEAKY_RELU,
-        "sigmoid": _native.ACT_SIGMOID,
-        "tanh": _native.ACT_TANH,
+        None: _native.FC_ACT_NONE,
+        "relu": _native.FC_ACT_RELU,
+        "leaky_relu": _native.FC_ACT_LEAKY_RELU,
+        "sigmoid": _native.FC_ACT_SIGMOID,
+        "tanh": _native.FC_ACT_TANH,
     }
     valid_type = activation is None or isinstance(activation, str)
     key = activation.lower() if isinstance(activation, str) else activation

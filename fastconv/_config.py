@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _native
 
-ISAS = {"generic": _native.ISA_GENERIC, "avx2": _native.ISA_AVX2, "avx512": _native.ISA_AVX512}
+ISAS = {"generic": _native.FC_ISA_GENERIC, "avx2": _native.FC_ISA_AVX2, "avx512": _native.FC_ISA_AVX512}
 ISA_NAMES = {code: name for name, code in ISAS.items()}
 
 
@@ -56,9 +56,22 @@ def get_num_threads():
     return _native.max_threads()
 
 
+def ukernel_name(k):
+    """A registered micro-kernel as show_config names it, e.g. 'f32 gemm 12x32 avx512'."""
+    isa = ISA_NAMES[k["isa"]]
+    if k["kind"] == "gemm":
+        return f"{k['dtype']} gemm {k['mr']}x{k['nr']} {isa}"
+    return f"{k['dtype']} direct+winograd {k['lanes']}-lane {isa}"
+
+
+def active_ukernels():
+    """The micro-kernels the active kernel set runs, with their block sizes."""
+    return [dict(k, title=ukernel_name(k)) for k in _native.ukernels() if k["active"]]
+
+
 def show_config(mode="stdout"):
     """Print (mode='stdout') or return (mode='dicts') the build and run-time
-    configuration: kernel set, threads, compiler, OpenMP."""
+    configuration: kernel set, the micro-kernels in use, threads, compiler, OpenMP."""
     from . import __version__
 
     info = {
@@ -70,6 +83,7 @@ def show_config(mode="stdout"):
         "openmp": _native.have_openmp(),
         "compiler": _native.compiler(),
         "numpy": np.__version__,
+        "micro_kernels": [k["title"] for k in active_ukernels()],
     }
     if mode == "dicts":
         return info
@@ -79,6 +93,9 @@ def show_config(mode="stdout"):
     print(f"fastconv {info['version']}")
     print(f"  kernels:  {info['kernels']}{forced}; this CPU supports "
           f"{', '.join(info['supported_kernels'])}")
+    for k in active_ukernels():
+        blocks = f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']}" if k["kind"] == "gemm" else ""
+        print(f"    {k['title']:32s} {blocks}")
     print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'})")
     print(f"  compiler: {info['compiler']}")
     print(f"  numpy:    {info['numpy']}")

@@ -5,139 +5,18 @@ Argument checking, dtype rules and allocation of results live in the Python
 modules; this file only unpacks pointers and strides.
 """
 from libc.stdint cimport int64_t
-
-cdef extern from "fastconv/fastconv.h":
-    int FC_OK, FC_ENOMEM, FC_EINVAL
-    int fc_isa_supported(int isa)
-    int fc_best_isa()
-    void fc_set_isa(int isa)
-    int fc_get_isa()
-    int fc_have_openmp()
-    int fc_max_threads()
-    void fc_set_max_threads(int n)
-    const char *fc_compiler()
-    int64_t fc_workspace_in_use()
-    int64_t fc_workspace_peak()
-    void fc_workspace_reset_peak()
-
-    ctypedef struct fc_gemm_args:
-        int64_t m, n, k
-        const void *a
-        int64_t rsa, csa
-        const void *b
-        int64_t rsb, csb
-        void *c
-        int64_t rsc, csc
-        double alpha, beta
-        const void *bias
-        int bias_per_row
-        int act
-        double act_alpha
-    int fc_gemm_f32(const fc_gemm_args *g, int nthreads) nogil
-    int fc_gemm_f64(const fc_gemm_args *g, int nthreads) nogil
-    int fc_gemm_batched_f32(const fc_gemm_args *g, int64_t batch, const int64_t *a_off,
-                            const int64_t *b_off, int64_t c_batch_stride, int nthreads) nogil
-    int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_off,
-                            const int64_t *b_off, int64_t c_batch_stride, int nthreads) nogil
-
-    ctypedef struct fc_conv_desc:
-        int64_t n, h, w, c, r, s, k, groups
-        int64_t stride_h, stride_w, pad_top, pad_left, dil_h, dil_w, ho, wo
-        int64_t xs[4]
-        int64_t ys[4]
-        int algo
-    int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,
-                      int act, double act_alpha, float *y, int nthreads) nogil
-    int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,
-                      int act, double act_alpha, double *y, int nthreads) nogil
-    int fc_conv2d_backward_f32(const fc_conv_desc *d, const float *dy, const float *x,
-                               const float *w, float *dx, const int64_t *dxs, float *dw,
-                               float *db, int nthreads) nogil
-    int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double *x,
-                               const double *w, double *dx, const int64_t *dxs, double *dw,
-                               double *db, int nthreads) nogil
-
-    ctypedef struct fc_pool_desc:
-        int64_t n, h, w, c, r, s, stride_h, stride_w, pad_top, pad_left, ho, wo
-        int64_t xs[4]
-        int64_t ys[4]
-        int64_t dxs[4]
-    int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
-    int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
-    int fc_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
-    int fc_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
-    int fc_max_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, const float *x,
-                                   float *dx, int nthreads) nogil
-    int fc_max_pool2d_backward_f64(const fc_pool_desc *d, const double *dy, const double *x,
-                                   double *dx, int nthreads) nogil
-    int fc_avg_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, float *dx,
-                                   int nthreads) nogil
-    int fc_avg_pool2d_backward_f64(const fc_pool_desc *d, const double *dy, double *dx,
-                                   int nthreads) nogil
-    int fc_global_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y,
-                                 int nthreads) nogil
-    int fc_global_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y,
-                                 int nthreads) nogil
-
-    int fc_activation_f32(int act, double alpha, const float *x, float *y, int64_t n,
-                          int nthreads) nogil
-    int fc_activation_f64(int act, double alpha, const double *x, double *y, int64_t n,
-                          int nthreads) nogil
-    int fc_activation_backward_f32(int act, double alpha, const float *dy, const float *xy,
-                                   float *dx, int64_t n, int nthreads) nogil
-    int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
-                                   double *dx, int64_t n, int nthreads) nogil
-    int fc_softmax_f32(const float *x, float *y, int64_t rows, int64_t cols, int nthreads) nogil
-    int fc_softmax_f64(const double *x, double *y, int64_t rows, int64_t cols,
-                       int nthreads) nogil
-    int fc_softmax_backward_f32(const float *dy, const float *y, float *dx, int64_t rows,
-                                int64_t cols, int nthreads) nogil
-    int fc_softmax_backward_f64(const double *dy, const double *y, double *dx, int64_t rows,
-                                int64_t cols, int nthreads) nogil
-
-    int fc_batchnorm_stats_f32(const float *x, int64_t rows, int64_t c, double *mean,
-                               double *var, int nthreads) nogil
-    int fc_batchnorm_stats_f64(const double *x, int64_t rows, int64_t c, double *mean,
-                               double *var, int nthreads) nogil
-    int fc_batchnorm_apply_f32(const float *x, float *y, int64_t rows, int64_t c,
-                               const float *scale, const float *shift, int nthreads) nogil
-    int fc_batchnorm_apply_f64(const double *x, double *y, int64_t rows, int64_t c,
-                               const double *scale, const double *shift, int nthreads) nogil
-    int fc_batchnorm_backward_f32(const float *dy, const float *x, int64_t rows, int64_t c,
-                                  const double *mean, const double *inv_std, const float *gamma,
-                                  float *dx, double *dgamma, double *dbeta, int nthreads) nogil
-    int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, int64_t c,
-                                  const double *mean, const double *inv_std,
-                                  const double *gamma, double *dx, double *dgamma,
-                                  double *dbeta, int nthreads) nogil
-
-    void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out) nogil
-    int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
-                          double iou_threshold, int64_t *keep) nogil
+from libc.string cimport memset
 
 ctypedef fused real:
     float
     double
 
-ISA_GENERIC, ISA_AVX2, ISA_AVX512 = 0, 1, 2
-ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3, 4
 
 
 cdef inline int check(int status) except -1:
     if status == FC_ENOMEM:
         raise MemoryError("fastconv: could not allocate the kernel workspace")
     return 0
-
-
-cdef inline int check_conv(int status, str func) except -1:
-    if status == FC_EINVAL:
-        raise ValueError(f"{func}: the algorithm asked for does not apply to this convolution: "
-                         "'direct' needs stride 1, dilation 1, groups=1, an image whose padded "
-                         "planar copy fits in 8 MiB, and (for dx) padding smaller than the "
-                         "kernel; 'winograd' needs the same with a 3x3 kernel, the NHWC layout "
-                         "and at most 131072 channel pairs (C*K); 'inplace' (dw) needs stride "
-                         "1, dilation 1, groups=1 and a padded image within 8 MiB")
-    return check(status)
 
 
 # ---- configuration -------------------------------------------------------
@@ -164,6 +43,20 @@ def set_max_threads(int n):
 
 def compiler():
     return fc_compiler().decode()
+
+
+def ukernels():
+    """The registered micro-kernels (csrc/ukernels/registry.h), as dicts."""
+    cdef fc_ukernel_info info
+    out = []
+    for i in range(fc_ukernel_count()):
+        fc_ukernel_get(i, &info)
+        out.append(dict(index=i, name=info.name.decode(), kind=info.kind.decode(),
+                        dtype=info.dtype.decode(), isa=info.isa, mr=info.mr, nr=info.nr,
+                        mc=info.mc, kc=info.kc, nc=info.nc, narrow=bool(info.narrow),
+                        lanes=info.lanes, supported=bool(info.supported),
+                        active=bool(info.active)))
+    return out
 
 
 def workspace_in_use():
@@ -208,6 +101,22 @@ def gemm(const real[:, :] a, const real[:, :] b, real[:, :] c, double alpha, dou
     check(status)
 
 
+def gemm_with_ukernel(int index, const real[:, :] a, const real[:, :] b, real[:, :] c,
+                      double alpha, double beta):
+    """c = alpha * a @ b + beta * c with registered micro-kernel `index`, one thread."""
+    cdef fc_gemm_args g = gemm_args(a, b, c, alpha, beta, FC_ACT_NONE, 0.0)
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_gemm_with_ukernel_f32(index, &g)
+        else:
+            status = fc_gemm_with_ukernel_f64(index, &g)
+    if status == FC_EINVAL:
+        raise ValueError(f"gemm_with_ukernel: kernel {index} is not a runnable GEMM kernel of "
+                         "this dtype")
+    check(status)
+
+
 def gemm_batched(const real[:, :] a, const int64_t[::1] a_off, const real[:, :] b,
                  const int64_t[::1] b_off, real[:, :, ::1] c, int nthreads):
     """c[i] = a(i) @ b(i), where a(i) is the matrix a shifted by a_off[i] elements."""
@@ -229,20 +138,78 @@ cdef void fill_strides(int64_t *dst, const Py_ssize_t *strides, Py_ssize_t isz):
         dst[i] = strides[i] // isz
 
 
-cdef fc_conv_desc conv_desc(tuple geometry, Py_ssize_t isz, const Py_ssize_t *xs,
-                            const Py_ssize_t *ys):
+cdef fc_conv_desc conv_desc(geo, Py_ssize_t isz, const Py_ssize_t *xs, const Py_ssize_t *ys,
+                            const Py_ssize_t *dxs):
+    """The C descriptor of a conv.ConvGeometry, field by field; strides in bytes
+    (dxs may be NULL: no dx)."""
     cdef fc_conv_desc d
-    (d.n, d.h, d.w, d.c, d.r, d.s, d.k, d.groups, d.stride_h, d.stride_w, d.pad_top,
-     d.pad_left, d.dil_h, d.dil_w, d.ho, d.wo, d.algo) = geometry
+    memset(&d, 0, sizeof(d))
+    d.n, d.h, d.w, d.c = geo.n, geo.h, geo.w, geo.c
+    d.r, d.s, d.k = geo.r, geo.s, geo.k
+    d.groups, d.cg, d.kg = geo.groups, geo.cg, geo.kg
+    d.stride_h, d.stride_w = geo.stride
+    d.dil_h, d.dil_w = geo.dilation
+    (d.pad_top, d.pad_bottom), (d.pad_left, d.pad_right) = geo.pads
+    d.ho, d.wo = geo.ho, geo.wo
+    d.algo = geo.algorithm
     fill_strides(d.xs, xs, isz)
     fill_strides(d.ys, ys, isz)
+    if dxs != NULL:
+        fill_strides(d.dxs, dxs, isz)
     return d
 
 
+PASS_NAMES = {FC_PASS_FORWARD: "forward", FC_PASS_DX: "dx", FC_PASS_DW: "dw"}
+ALGORITHM_NAMES = [fc_conv_algo_name(a).decode() for a in range(FC_CONV_NUM_ALGOS)]
+
+
+cdef dict plan_of(const fc_conv_desc *d, bint f64):
+    """{pass: {algorithm, variant, micro_kernel, reason}} of the C plan."""
+    cdef fc_conv_plan plan
+    if f64:
+        fc_conv_plan_f64(d, &plan)
+    else:
+        fc_conv_plan_f32(d, &plan)
+    result = {}
+    for p in range(FC_NUM_PASSES):
+        algo = plan.passes[p].algo
+        result[PASS_NAMES[p]] = {
+            "algorithm": fc_conv_algo_name(algo).decode() if algo >= 0 else None,
+            "variant": fc_conv_variant_name(plan.passes[p].variant).decode(),
+            "micro_kernel": plan.passes[p].kernel.decode(),
+            "reason": plan.passes[p].reason.decode(),
+        }
+    return result
+
+
+def conv_plan(geo, bint f64, xs, ys, dxs):
+    """The plan for geometry geo with element strides xs, ys and dxs (tuples of 4)."""
+    cdef Py_ssize_t bx[4]
+    cdef Py_ssize_t by[4]
+    cdef Py_ssize_t bdx[4]
+    cdef Py_ssize_t isz = 8 if f64 else 4
+    for i in range(4):
+        bx[i], by[i], bdx[i] = xs[i] * isz, ys[i] * isz, dxs[i] * isz
+    cdef fc_conv_desc d = conv_desc(geo, isz, bx, by, bdx)
+    return plan_of(&d, f64)
+
+
+cdef int check_conv(int status, const fc_conv_desc *d, bint f64, str func,
+                    tuple passes) except -1:
+    """FC_EINVAL: the algorithm asked for does not apply to one of the passes
+    that ran; say why, in the plan's words."""
+    if status == FC_EINVAL:
+        plan = plan_of(d, f64)
+        for name in passes:
+            if plan[name]["algorithm"] is None:
+                raise ValueError(f"{func}: {plan[name]['reason']} (the {name} pass)")
+    return check(status)
+
+
 def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1] bias,
-           real[:, :, :, :] y, tuple geometry, int act, double act_alpha, int nthreads):
+           real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads):
     """y = act(conv(x, w) + bias); x and y are NHWC-ordered views, w is (R, S, C/g, K)."""
-    cdef fc_conv_desc d = conv_desc(geometry, sizeof(real), x.strides, y.strides)
+    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, y.strides, NULL)
     cdef const real *bp = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:
@@ -252,31 +219,27 @@ def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1]
         else:
             status = fc_conv2d_f64(&d, &x[0, 0, 0, 0], &w[0, 0, 0, 0], bp, act, act_alpha,
                                    &y[0, 0, 0, 0], nthreads)
-    check_conv(status, "conv2d")
+    check_conv(status, &d, real is double, "conv2d", ("forward",))
 
 
 def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
                     const real[:, :, :, ::1] w, real[:, :, :, :] dx, real[:, :, :, ::1] dw,
-                    real[::1] db, tuple geometry, int nthreads):
+                    real[::1] db, geo, int nthreads):
     """dx (None to skip), dw and db of a convolution; NHWC-ordered views."""
-    cdef fc_conv_desc d = conv_desc(geometry, sizeof(real), x.strides, dy.strides)
-    cdef int64_t dxs[4]
-    cdef real *dxp = NULL
+    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, dy.strides,
+                                    dx.strides if dx is not None else NULL)
+    cdef real *dxp = &dx[0, 0, 0, 0] if dx is not None else NULL
     cdef real *dbp = &db[0] if db is not None else NULL
     cdef int status
-    if dx is not None:
-        fill_strides(dxs, dx.strides, sizeof(real))
-        dxp = &dx[0, 0, 0, 0]
     with nogil:
         if real is float:
             status = fc_conv2d_backward_f32(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, dxs, &dw[0, 0, 0, 0], dbp,
-                                            nthreads)
+                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
         else:
             status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, dxs, &dw[0, 0, 0, 0], dbp,
-                                            nthreads)
-    check_conv(status, "conv2d_backward")
+                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
+    check_conv(status, &d, real is double, "conv2d_backward",
+               ("dw", "dx") if dx is not None else ("dw",))
 
 
 # ---- pooling ---------------------------------------------------------------

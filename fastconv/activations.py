@@ -35,42 +35,42 @@ def _binary_backward(func, act, alpha, dy, xy, xy_name):
 
 def relu(x):
     """max(x, 0); NaN stays NaN."""
-    return _unary("relu", _native.ACT_RELU, 0.0, x)
+    return _unary("relu", _native.FC_ACT_RELU, 0.0, x)
 
 
 def leaky_relu(x, alpha=0.01):
     """x where x >= 0, alpha * x elsewhere."""
-    return _unary("leaky_relu", _native.ACT_LEAKY_RELU, _args.check_real(alpha, "alpha", "leaky_relu"), x)
+    return _unary("leaky_relu", _native.FC_ACT_LEAKY_RELU, _args.check_real(alpha, "alpha", "leaky_relu"), x)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed without overflow."""
-    return _unary("sigmoid", _native.ACT_SIGMOID, 0.0, x)
+    return _unary("sigmoid", _native.FC_ACT_SIGMOID, 0.0, x)
 
 
 def tanh(x):
-    return _unary("tanh", _native.ACT_TANH, 0.0, x)
+    return _unary("tanh", _native.FC_ACT_TANH, 0.0, x)
 
 
 def relu_backward(dy, x):
     """dy where x > 0, else 0."""
-    return _binary_backward("relu_backward", _native.ACT_RELU, 0.0, dy, x, "x")
+    return _binary_backward("relu_backward", _native.FC_ACT_RELU, 0.0, dy, x, "x")
 
 
 def leaky_relu_backward(dy, x, alpha=0.01):
     """dy where x > 0, else alpha * dy."""
-    return _binary_backward("leaky_relu_backward", _native.ACT_LEAKY_RELU,
+    return _binary_backward("leaky_relu_backward", _native.FC_ACT_LEAKY_RELU,
                             _args.check_real(alpha, "alpha", "leaky_relu_backward"), dy, x, "x")
 
 
 def sigmoid_backward(dy, y):
     """dy * y * (1 - y), from the forward output y."""
-    return _binary_backward("sigmoid_backward", _native.ACT_SIGMOID, 0.0, dy, y, "y")
+    return _binary_backward("sigmoid_backward", _native.FC_ACT_SIGMOID, 0.0, dy, y, "y")
 
 
 def tanh_backward(dy, y):
     """dy * (1 - y**2), from the forward output y."""
-    return _binary_backward("tanh_backward", _native.ACT_TANH, 0.0, dy, y, "y")
+    return _binary_backward("tanh_backward", _native.FC_ACT_TANH, 0.0, dy, y, "y")
 
 
 def _rows_along(arr, axis):

@@ -23,22 +23,22 @@ class ConvGeometry:
     dilation: tuple
     ho: int
     wo: int
-    algorithm: int = 0
+    algorithm: int = 0     # the algorithm asked for (ALGORITHMS)
 
-    def as_tuple(self):
-        """The tuple the bridge unpacks into fc_conv_desc."""
-        return (self.n, self.h, self.w, self.c, self.r, self.s, self.k, self.groups,
-                self.stride[0], self.stride[1], self.pads[0][0], self.pads[1][0],
-                self.dilation[0], self.dilation[1], self.ho, self.wo, self.algorithm)
+    @property
+    def cg(self):
+        """Input channels per group."""
+        return self.c // self.groups
+
+    @property
+    def kg(self):
+        """Output channels per group."""
+        return self.k // self.groups
 
 
-# fc_conv_desc.algo codes: "auto" picks per shape and pass; "gemm" is the
-# implicit GEMM (any convolution); "direct" the few-output-channel kernels
-# (stride 1, no dilation, one group); "winograd" F(2x2, 3x3) (3x3 stride 1,
-# NHWC; for the forward pass and dx, dw then by GEMM); "inplace" dw by a GEMM
-# reading x and dy in place (stride 1, no dilation, one group; the forward
-# pass and dx then by "gemm").
-ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2, "winograd": 3, "inplace": 4}
+# The algorithms one can ask for, named by the C library (fc_conv_algo_name).
+# Which one runs each pass, and why, is the plan's decision: conv2d_plan.
+ALGORITHMS = {name: code for code, name in enumerate(_native.ALGORITHM_NAMES)}
 
 
 def _algorithm_code(algorithm, func):
@@ -89,11 +89,11 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     """2-D cross-correlation of x with w, plus bias b, with an optional fused
     activation.  NHWC: x (N, H, W, C), w (R, S, C // groups, K) -> (N, Ho, Wo, K);
     NCHW: x (N, C, H, W), w (K, C // groups, R, S) -> (N, K, Ho, Wo).  A 3-D x is
-    one image and gives a 3-D result.  algorithm: "auto" (chosen per shape),
-    "gemm" (implicit GEMM), "direct" (few output channels, stride 1),
-    "winograd" (3x3, stride 1, NHWC) or "inplace" (conv2d_backward's dw by a
-    GEMM reading x and dy in place, stride 1); the last three raise ValueError
-    where they do not apply."""
+    one image and gives a 3-D result.  algorithm: "auto" (chosen per shape and
+    pass), "gemm" (implicit GEMM), "direct" (output pixels on the vector lanes),
+    "winograd" (F(2x2, 3x3)) or "inplace" (conv2d_backward's dw by a GEMM
+    reading x and dy in place); one that does not apply raises ValueError
+    saying why.  conv2d_plan shows what runs."""
     func = "conv2d"
     x = _args.as_array(x, "x", func)
     w = _args.as_array(w, "w", func)
@@ -118,7 +118,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
         bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
-        _native.conv2d(xv, _weights_rsck(w, layout, dtype), bias, yv, geo.as_tuple(), act, 0.01,
+        _native.conv2d(xv, _weights_rsck(w, layout, dtype), bias, yv, geo, act, 0.01,
                        get_num_threads())
     if out is None:
         return y
@@ -158,7 +158,46 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
         _native.conv2d_backward(
             _args.nhwc_view(_args.prepare(dy4, dtype), layout),
             _args.nhwc_view(_args.prepare(x4, dtype), layout),
-            _weights_rsck(w, layout, dtype), dxv, dw_rsck, db, geo.as_tuple(),
-            get_num_threads())
+            _weights_rsck(w, layout, dtype), dxv, dw_rsck, db, geo, get_num_threads())
     dw = dw_rsck if layout == "NHWC" else np.ascontiguousarray(dw_rsck.transpose(3, 2, 0, 1))
     return dx, dw, db
+
+
+def _contiguous_strides(shape_nhwc, layout):
+    """Element strides, in (n, h, w, c) order, of a C-contiguous array of
+    `layout` holding an NHWC-shaped tensor."""
+    n, h, w, c = shape_nhwc
+    return (h * w * c, w * c, c, 1) if layout == "NHWC" else (c * h * w, w, 1, h * w)
+
+
+def conv2d_plan(x_shape, w_shape, *, stride=1, padding=0, dilation=1, groups=1,
+                layout="NHWC", dtype="float32", algorithm="auto"):
+    """How conv2d and conv2d_backward would run a convolution of C-contiguous
+    arrays of these shapes: for each pass ("forward", "dx", "dw") a dict with
+    the algorithm ("gemm", "direct", "winograd" or "inplace"; None where the
+    algorithm asked for does not apply), its variant, the micro-kernel and the
+    reason.  The plan depends on the shapes, the dtype, the layout and the
+    active kernel set, never on the thread count."""
+    func = "conv2d_plan"
+    layout = _args.check_layout(layout, func)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{func}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{func}: dtype must be float32 or float64, got {dt}")
+    shapes = []
+    for name, shape in (("x_shape", x_shape), ("w_shape", w_shape)):
+        try:
+            shapes.append(tuple(int(v) for v in shape))
+        except (TypeError, ValueError):
+            raise TypeError(f"{func}: {name} must be a tuple of ints, got {shape!r}") from None
+        if any(v < 0 for v in shapes[-1]):
+            raise ValueError(f"{func}: {name} has a negative size: {shape!r}")
+    x4 = np.lib.stride_tricks.as_strided(np.zeros(1, dt), shapes[0], [0] * len(shapes[0]))
+    x4, _ = _args.batched4(x4, "x", func)
+    w = np.lib.stride_tricks.as_strided(np.zeros(1, dt), shapes[1], [0] * len(shapes[1]))
+    geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
+    xs = _contiguous_strides((geo.n, geo.h, geo.w, geo.c), layout)
+    ys = _contiguous_strides((geo.n, geo.ho, geo.wo, geo.k), layout)
+    return _native.conv_plan(geo, dt == np.float64, xs, ys, xs)

@@ -8,7 +8,7 @@ from ._config import get_num_threads
 def _gemm_into(a, b, c, alpha=1.0, beta=0.0):
     """c = alpha * a @ b + beta * c for 2-D arrays of one dtype (c written in place)."""
     if c.size:
-        _native.gemm(a, b, c, alpha, beta, None, False, _native.ACT_NONE, 0.0, get_num_threads())
+        _native.gemm(a, b, c, alpha, beta, None, False, _native.FC_ACT_NONE, 0.0, get_num_threads())
 
 
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

@@ -31,6 +31,20 @@ int fc_have_openmp(void);
 int fc_max_threads(void);        /* omp_get_max_threads(), 1 without OpenMP */
 void fc_set_max_threads(int n);  /* omp_set_num_threads(n) */
 const char *fc_compiler(void);
+
+/* The registered micro-kernels, numbered 0 .. fc_ukernel_count() - 1. */
+typedef struct {
+    const char *name;      /* e.g. "sgemm_avx512_12x32", "sconv_avx2" */
+    const char *kind;      /* "gemm", or "conv" (direct kernels and Winograd transforms) */
+    const char *dtype;     /* "f32" or "f64" */
+    int isa;               /* FC_ISA_* it needs */
+    int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile and cache blocks (see ukernels/registry.h) */
+    int lanes;             /* conv: pixels per vector */
+    int supported;         /* this CPU can run it */
+    int active;            /* the active kernel set uses it */
+} fc_ukernel_info;
+int fc_ukernel_count(void);
+int fc_ukernel_get(int index, fc_ukernel_info *info);   /* FC_EINVAL past the end */
 /* Kernel workspace (bytes allocated by the kernels, outputs excluded): in use
  * now, the high-water mark, and a reset of the mark to the bytes in use. */
 int64_t fc_workspace_in_use(void);
@@ -55,6 +69,12 @@ typedef struct {
 int fc_gemm_f32(const fc_gemm_args *g, int nthreads);
 int fc_gemm_f64(const fc_gemm_args *g, int nthreads);
 
+/* The same product with registered micro-kernel `index` (fc_ukernel_info's
+ * numbering), on one thread: FC_EINVAL when that kernel is not a GEMM kernel
+ * of this dtype or this CPU cannot run it.  For tests of every kernel. */
+int fc_gemm_with_ukernel_f32(int index, const fc_gemm_args *g);
+int fc_gemm_with_ukernel_f64(int index, const fc_gemm_args *g);
+
 /* Batched: item i uses a + a_off[i], b + b_off[i], c + i * c_batch_stride
  * (element offsets). */
 int fc_gemm_batched_f32(const fc_gemm_args *g, int64_t batch, const int64_t *a_off,
@@ -65,37 +85,63 @@ int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
 /* ---- convolution ------------------------------------------------------ */
 /* Shapes in NHWC terms; strides are element strides in (n, h, w, c) order, so an
  * NCHW array is passed as its transposed view.  Weights are (R, S, C/groups, K)
- * C-contiguous.  algo picks the algorithm: FC_CONV_AUTO chooses per shape and
- * pass; FC_CONV_DIRECT (few output channels, stride 1) and FC_CONV_WINOGRAD
- * (3x3 stride 1, unit channel strides; forward and dx, dw by GEMM) and
- * FC_CONV_INPLACE (dw only, by a GEMM reading x and dy in place, stride 1; the
- * forward pass and dx by the implicit GEMM) return FC_EINVAL where they do not
- * apply. */
-enum { FC_CONV_AUTO = 0, FC_CONV_GEMM, FC_CONV_DIRECT, FC_CONV_WINOGRAD, FC_CONV_INPLACE };
+ * C-contiguous.  algo asks for an algorithm; fc_conv_plan_* says which one runs
+ * for each pass, how, and why (the rule lives in conv_plan.tmpl.h alone). */
+enum { FC_CONV_AUTO = 0, FC_CONV_GEMM, FC_CONV_DIRECT, FC_CONV_WINOGRAD, FC_CONV_INPLACE,
+       FC_CONV_NUM_ALGOS };
+enum { FC_PASS_FORWARD = 0, FC_PASS_DX, FC_PASS_DW, FC_NUM_PASSES };
+/* How a pass runs within its algorithm. */
+enum {
+    FC_VARIANT_NONE = 0,
+    FC_VARIANT_IM2COL,     /* GEMM, im2col rows built while packing (forward) */
+    FC_VARIANT_POINTWISE,  /* GEMM reading the input's pixel rows in place (1x1) */
+    FC_VARIANT_DY_T_COL,   /* dw^T = dy^T col: im2col packed as B (many pixels) */
+    FC_VARIANT_COL_T_DY,   /* dw = col^T dy (fewer pixels than output channels) */
+    FC_VARIANT_DCOL,       /* dx = dcol W^T, dcol packed from dy (stride 1) */
+    FC_VARIANT_COL2IM,     /* dx: blocks of dy W^T added back to x's pixels (stride > 1) */
+    FC_VARIANT_FLIPPED,    /* dx as a forward convolution of dy with the flipped kernel */
+    FC_NUM_VARIANTS
+};
 typedef struct {
     int64_t n, h, w, c;            /* input */
     int64_t r, s, k;               /* kernel rows, columns, output channels */
-    int64_t groups;
-    int64_t stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
+    int64_t groups, cg, kg;        /* groups; input and output channels per group */
+    int64_t stride_h, stride_w, dil_h, dil_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
     int64_t ho, wo;                /* output rows, columns */
-    int64_t xs[4];                 /* strides of x (and of dx in backward) */
+    int64_t xs[4];                 /* strides of x */
     int64_t ys[4];                 /* strides of y (forward) or dy (backward) */
-    int algo;                      /* FC_CONV_AUTO, _GEMM, _DIRECT, _WINOGRAD, _INPLACE */
+    int64_t dxs[4];                /* strides of dx (backward) */
+    int algo;                      /* the algorithm asked for: FC_CONV_AUTO, _GEMM, ... */
 } fc_conv_desc;
 
+/* One pass of the plan.  algo is FC_EINVAL when the algorithm asked for does
+ * not apply; reason then says why, else why this algorithm was chosen. */
+typedef struct {
+    int algo, variant;
+    char kernel[96];               /* the micro-kernel(s) it runs, e.g. "f32 gemm 12x32 avx512" */
+    char reason[320];
+} fc_conv_pass_plan;
+typedef struct { fc_conv_pass_plan pass[FC_NUM_PASSES]; } fc_conv_plan;
+
+/* The plan for every pass of d; returns FC_EINVAL when any pass does not apply. */
+int fc_conv_plan_f32(const fc_conv_desc *d, fc_conv_plan *plan);
+int fc_conv_plan_f64(const fc_conv_desc *d, fc_conv_plan *plan);
+const char *fc_conv_algo_name(int algo);        /* "auto", "gemm", ...; NULL past the end */
+const char *fc_conv_variant_name(int variant);  /* "im2col", ...; NULL past the end */
+
+/* Run the plan's forward pass; FC_EINVAL when it does not apply. */
 int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,
                   int act, double act_alpha, float *y, int nthreads);
 int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,
                   int act, double act_alpha, double *y, int nthreads);
 
-/* dx (strides dxs, may be NULL to skip), dw (R,S,C/groups,K contiguous) and
- * db (K, may be NULL) from dy (strides d->ys), x (strides d->xs) and w. */
+/* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous) and db (K;
+ * NULL skips it) from dy (strides d->ys), x (strides d->xs) and w. */
 int fc_conv2d_backward_f32(const fc_conv_desc *d, const float *dy, const float *x,
-                           const float *w, float *dx, const int64_t dxs[4], float *dw,
-                           float *db, int nthreads);
+                           const float *w, float *dx, float *dw, float *db, int nthreads);
 int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double *x,
-                           const double *w, double *dx, const int64_t dxs[4], double *dw,
-                           double *db, int nthreads);
+                           const double *w, double *dx, double *dw, double *db, int nthreads);
 
 /* ---- pooling ---------------------------------------------------------- */
 typedef struct {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fastconv/fastconv.h"
+#include "ukernels/registry.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -19,11 +20,33 @@ static inline int fc_thread_count(void) { return 1; }
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FC_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
-/* The largest register tile any micro-kernel uses (for stack scratch tiles). */
+/* The largest register tile any micro-kernel uses (for stack scratch tiles;
+ * dispatch.c checks every registered kernel against them). */
 #define FC_MAX_MR 16
 #define FC_MAX_NR 32
 /* The largest column block (NC) of any kernel (for stack scratch rows). */
 #define FC_GEMM_MAX_NC 768
+
+/* Whether rows (i0, i1, i2) of extents ext[] lie at a uniform distance *rs
+ * (offset = linear row index * rs) given the axis strides ts[].  Strides of
+ * extent-1 axes are ignored: NumPy's buffer export may give them any value. */
+static inline int fc_uniform_row_stride(const int64_t ts[3], const int64_t ext[3], int64_t *rs) {
+    int64_t inner = 1, found = 0;
+    *rs = 1;
+    for (int i = 2; i >= 0; i--) {
+        if (ext[i] > 1) {
+            if (!found) {
+                if (ts[i] % inner) return 0;
+                *rs = ts[i] / inner;
+                found = 1;
+            } else if (ts[i] != inner * *rs) {
+                return 0;
+            }
+        }
+        inner *= ext[i];
+    }
+    return 1;
+}
 
 /* 64-byte aligned allocation of count * size bytes; NULL on overflow or failure. */
 void *fc_alloc(int64_t count, int64_t size);
@@ -41,17 +64,23 @@ typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t 
                                const double *b, int64_t ldb, double *c, int64_t ldc,
                                double alpha, double beta);
 
-/* A micro-kernel with the cache blocking tuned for it. */
-typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
-typedef struct { int mr, nr, mc, kc, nc; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
+/* A micro-kernel with the cache blocking tuned for it (see ukernels/registry.h). */
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, narrow; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, narrow; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
 
-extern const fc_gemm_kernel_f32 fc_sgemm_generic, fc_sgemm_avx2, fc_sgemm_avx512;
-extern const fc_gemm_kernel_f64 fc_dgemm_generic, fc_dgemm_avx2, fc_dgemm_avx512;
-/* Half-width tiles for products with few columns. */
-extern const fc_gemm_kernel_f32 fc_sgemm_avx2_narrow, fc_sgemm_avx512_narrow;
-extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
+#define FC_DECLARE_SGEMM(name, ...)                                                    \
+    void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \
+                      int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
+#define FC_DECLARE_DGEMM(name, ...)                                                    \
+    void fc_uk_##name(int64_t k, const double *a, int64_t lda, int64_t ksa,              \
+                      const double *b, int64_t ldb, double *c, int64_t ldc, double alpha, \
+                      double beta);
+FC_SGEMM_UKERNELS(FC_DECLARE_SGEMM)
+FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
+#undef FC_DECLARE_SGEMM
+#undef FC_DECLARE_DGEMM
 
-/* The convolution kernels beside the GEMM, compiled per ISA (ukernels/conv_simd.h):
+/* The convolution kernels beside the GEMM, compiled per ISA (ukernels/conv_simd.tmpl.h):
  * direct kernels for few output channels (entry kb, 1..FC_DIRECT_MAX_KB,
  * computes kb output channels over width[kb] consecutive output pixels) and
  * the Winograd F(2x2, 3x3) 1-D transforms, applied to n values of four rows:
@@ -81,15 +110,23 @@ extern const fc_gemm_kernel_f64 fc_dgemm_avx2_narrow, fc_dgemm_avx512_narrow;
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
     } fc_conv_kernels_##SFX;                                                             \
-    extern const fc_conv_kernels_##SFX fc_conv_generic_##SFX, fc_conv_avx2_##SFX,         \
-        fc_conv_avx512_##SFX;                                                            \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)
 FC_DECLARE_CONV_KERNELS(double, f64)
+#define FC_DECLARE_CONV_TABLE(name, isa, dtype) extern const fc_conv_kernels_##dtype fc_uk_##name;
+FC_CONV_UKERNELS(FC_DECLARE_CONV_TABLE)
+#undef FC_DECLARE_CONV_TABLE
 
-/* The active ISA's kernel for a product with n columns (see dispatch.c). */
-const fc_gemm_kernel_f32 *fc_sgemm_kernel(int64_t n);
-const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n);
+/* The active ISA's kernel for a product with n columns (see dispatch.c); the
+ * _for_SFX names let dtype templates call FN(fc_gemm_kernel_for). */
+const fc_gemm_kernel_f32 *fc_gemm_kernel_for_f32(int64_t n);
+const fc_gemm_kernel_f64 *fc_gemm_kernel_for_f64(int64_t n);
+/* The registered GEMM kernel at index i of fc_ukernel_info's numbering, or
+ * NULL when it is not a GEMM kernel of that dtype. */
+const fc_gemm_kernel_f32 *fc_gemm_kernel_at_f32(int i);
+const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
+/* "generic", "avx2" or "avx512". */
+const char *fc_isa_name(int isa);
 
 /* ---- the GEMM engine, shared by matmul and the convolutions ------------
  * The operands are produced by packing callbacks, so a convolution can build
@@ -125,6 +162,7 @@ const fc_gemm_kernel_f64 *fc_dgemm_kernel(int64_t n);
         T alpha, beta;                                                                   \
         const T *bias; int bias_per_row;                                                 \
         int act; T act_alpha;                                                            \
+        const fc_gemm_kernel_##SFX *kernel; /* NULL: the active ISA's choice for n */     \
     } fc_gemm_plan_##SFX;                                                                \
     /* A strided matrix as a packing source. */                                          \
     typedef struct { const T *p; int64_t rs, cs; } fc_matrix_##SFX;                      \

@@ -1,10 +1,9 @@
 /* Max, average and global-average pooling for one dtype (included by pool.c
  * with T and SFX defined).  Tensors are addressed through (n, h, w, c) element
  * strides; the channel loop is innermost so NHWC data vectorises. */
-
-#define FC_CAT_(a, b) a##_##b
-#define FC_CAT(a, b) FC_CAT_(a, b)
-#define FN(name) FC_CAT(name, SFX)
+#ifndef FC_INSTANTIATING
+#error "pool.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 /* The valid window rows [*lo, *hi) of output row o over an input of extent n. */
 static inline void FN(window)(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t n,
@@ -305,6 +304,3 @@ int FN(fc_global_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthrea
     return status;
 }
 
-#undef FC_CAT_
-#undef FC_CAT
-#undef FN

@@ -2,7 +2,7 @@
  * group): the forward pass, dx (a forward convolution of dy with the flipped,
  * channel-swapped kernel) and dw.  A GEMM would put those few channels on the
  * vector lanes and leave most of each tile as padding; these kernels put output
- * pixels on the lanes (ukernels/conv_simd.h).  Included by conv_impl.h
+ * pixels on the lanes (ukernels/conv_simd.tmpl.h).  Included by conv.tmpl.h
  * with T, SFX and FN defined.
  *
  * Each image is copied into a planar, zero-padded buffer: plane c holds the
@@ -11,12 +11,14 @@
  * plane[q + r * wp + s] and consecutive q read consecutive memory, across row
  * ends too.  The wp - Wo columns past each output row's end are computed and
  * dropped.  Workspace per thread: one planar image (at most FC_DIRECT_MAX_BYTES). */
+#ifndef FC_INSTANTIATING
+#error "conv_direct.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 #define CONV_KERNELS FN(fc_conv_kernels)
 #ifndef FC_DIRECT_MAX_BYTES   /* dtype-independent: once for both instantiations */
 #define FC_DIRECT_MAX_BYTES (8 << 20)
 #define FC_DW_SLOTS 16   /* dw partial sums: image n goes to slot n % FC_DW_SLOTS */
-enum { FC_PASS_FORWARD, FC_PASS_DX, FC_PASS_DW };
 #endif
 
 /* A stride-1 convolution as the direct and Winograd kernels see it. */

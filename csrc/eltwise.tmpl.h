@@ -1,9 +1,8 @@
 /* Activations and softmax for one dtype (included by eltwise.c with T and SFX).
  * Rows and elements are independent, so any thread split gives the same bits. */
-
-#define FC_CAT_(a, b) a##_##b
-#define FC_CAT(a, b) FC_CAT_(a, b)
-#define FN(name) FC_CAT(name, SFX)
+#ifndef FC_INSTANTIATING
+#error "eltwise.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 /* Below this many elements a parallel region costs more than it saves; also
  * the chunk each thread activates at a time. */
@@ -65,6 +64,3 @@ int FN(fc_softmax_backward)(const T *dy, const T *y, T *dx, int64_t rows, int64_
     return FC_OK;
 }
 
-#undef FC_CAT_
-#undef FC_CAT
-#undef FN

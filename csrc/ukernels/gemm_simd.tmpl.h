@@ -25,7 +25,7 @@
 #error "FC_NV must be 1 or 2"
 #endif
 
-static void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *b,
+void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *b,
                        int64_t ldb, FC_T *c, int64_t ldc, FC_T alpha, FC_T beta) {
     /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
      * a_g, a_g + lda, a_g + 2*lda), so every broadcast is a base+index address

@@ -3,7 +3,7 @@
  * with few output channels, where
  * a GEMM tile of output channels would be mostly padding.  Here the vector
  * lanes run over output pixels of one channel instead: the input is a planar,
- * zero-padded copy (one plane per channel, see conv_direct_impl.h), so the
+ * zero-padded copy (one plane per channel, see conv_direct.tmpl.h), so the
  * pixels a kernel tap reads for consecutive outputs are consecutive in memory.
  *
  * fwd<KB>: tile[k * W + q] = bias[k] + sum_{t < taps, c < ch} x[c * plane + off[t] + q] * w[(t * ch + c) * KB + k]
@@ -15,7 +15,7 @@
  *          the pixels whose map[q] is FC_DIRECT_DROP (a scatter where the ISA has one).
  *
  * The including file selects the ISA and defines FC_T, FC_VEC, FC_VL, FC_LOAD,
- * FC_STORE, FC_SET1, FC_FMA, FC_ZERO (as for ukernel_simd.h), FC_ADD, FC_NACC (how many
+ * FC_STORE, FC_SET1, FC_FMA, FC_ZERO (as for gemm_simd.tmpl.h), FC_ADD, FC_NACC (how many
  * vector accumulators fit in registers), FC_DIRECT_FN(kind, kb) (function
  * names), FC_CONV_KERNELS_TABLE (the exported fc_conv_kernels_* table) and
  * optionally FC_SCATTER(base, mask_index, values) for the store. */

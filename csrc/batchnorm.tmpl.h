@@ -3,10 +3,9 @@
  * batchnorm.c with T and SFX).  Channel sums are accumulated in double over
  * fixed chunks of rows and the chunks are added in order, so the results do
  * not depend on the thread count. */
-
-#define FC_CAT_(a, b) a##_##b
-#define FC_CAT(a, b) FC_CAT_(a, b)
-#define FN(name) FC_CAT(name, SFX)
+#ifndef FC_INSTANTIATING
+#error "batchnorm.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 #define FC_BN_CHUNK 512   /* rows per partial sum */
 
@@ -93,6 +92,3 @@ int FN(fc_batchnorm_backward)(const T *dy, const T *x, int64_t rows, int64_t c,
     return FC_OK;
 }
 
-#undef FC_CAT_
-#undef FC_CAT
-#undef FN

@@ -1,6 +1,6 @@
 /* dw of a stride-1 convolution (one group, no dilation) without im2col: with
  * each image zero-padded and its output pixels numbered virtually as in
- * conv_direct_impl.h (q = ho * wp + wo, wo < wp),
+ * conv_direct.tmpl.h (q = ho * wp + wo, wo < wp),
  *   dw[(t, c), k] = sum over images and q of xpad[(q + off[t]) * C + c] * dyv[q * K + k]
  * where dyv is dy laid out on the virtual pixels (zero in the dropped columns).
  * The GEMM micro-kernel reads both operands in place: A's rows (channels c of
@@ -10,6 +10,9 @@
  * columns past C or K are computed into a scratch tile and dropped.  Per image,
  * depth blocks run in order and each tile has one owner, so any thread count
  * gives the same bits.  Workspace: the padded image and dyv (capped). */
+#ifndef FC_INSTANTIATING
+#error "conv_dw_inplace.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 /* Buffer lengths (with the slack the edge tiles read); 0 when over the cap. */
 static int64_t FN(inplace_dw_sizes)(const fc_conv_desc *d, int64_t *wp, int64_t *dyv_len) {
@@ -20,7 +23,6 @@ static int64_t FN(inplace_dw_sizes)(const fc_conv_desc *d, int64_t *wp, int64_t 
     *dyv_len = d->ho * *wp * d->k + slack;
     return (hp * *wp + d->s) * d->c + slack;
 }
-
 
 /* One MR x NR tile of dw (rows c0.. of tap t, columns k0..) += the depth block [q0, q0 + kc). */
 static void FN(inplace_dw_tile)(const fc_conv_desc *d, const FN(fc_gemm_kernel) *kd,
@@ -40,7 +42,7 @@ static void FN(inplace_dw_tile)(const fc_conv_desc *d, const FN(fc_gemm_kernel) 
 }
 
 static int FN(inplace_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
-    const FN(fc_gemm_kernel) *kd = FN(fc_kernel_for)(d->k);
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
     const int64_t taps = d->r * d->s, rtiles = FC_CEIL_DIV(d->c, kd->mr);
     const int64_t tiles = taps * rtiles * FC_CEIL_DIV(d->k, kd->nr);
     int64_t wp, dyv_len;

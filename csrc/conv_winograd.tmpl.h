@@ -4,9 +4,12 @@
  * 36.  Per block of tiles: the patches are transformed (V = B^T d B), 16 GEMMs
  * (tiles x C) * (C x K) multiply them with the transformed kernel
  * (U = G g G^T), and the products are transformed back (Y = A^T M A).
- * Included by conv_impl.h with T, SFX and FN defined.  NHWC with unit channel
+ * Included by conv.tmpl.h with T, SFX and FN defined.  NHWC with unit channel
  * strides only.  Workspace: U (16 C K values, capped) plus per thread one
  * block of V and M (about 2 MiB each in float32). */
+#ifndef FC_INSTANTIATING
+#error "conv_winograd.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
 #ifndef FC_WINOGRAD_BLOCK_VALUES
 #define FC_WINOGRAD_BLOCK_VALUES (1 << 19)    /* values in one V or M block */

@@ -1,14 +1,14 @@
-/* Instantiates ukernel_simd.h twice for the ISA and dtype the including file
+/* Instantiates gemm_simd.tmpl.h twice for the ISA and dtype the including file
  * set up: FC_UKERNEL_WIDE (two vectors per row) and FC_UKERNEL_NARROW (one
  * vector per row, for products with few columns). */
 #define FC_NV 2
 #define FC_UKERNEL FC_UKERNEL_WIDE
-#include "ukernel_simd.h"
+#include "gemm_simd.tmpl.h"
 #undef FC_NV
 #undef FC_UKERNEL
 
 #define FC_NV 1
 #define FC_UKERNEL FC_UKERNEL_NARROW
-#include "ukernel_simd.h"
+#include "gemm_simd.tmpl.h"
 #undef FC_NV
 #undef FC_UKERNEL

@@ -1,15 +1,15 @@
 /* The GEMM engine for one dtype: BLIS-style loops around the micro-kernel.
  * Included (through instantiate.h) with T (float or double) and SFX (f32 or
- * f64); fc_kernel_for_SFX(n) gives the active micro-kernel of that dtype.
+ * f64); fc_gemm_kernel_for_SFX(n) gives the active micro-kernel of that dtype.
  *
  * Loop order: jc (NC columns, the packed B block stays in L2) -> pc (KC depth)
  * -> ic (MC rows, packed A block) -> ir (one A micro-panel stays in L1) -> jr.
  * Reduction order along k is fixed by KC alone, so results do not depend on the
  * number of threads, which only split the ic / jr work. */
+#ifndef FC_INSTANTIATING
+#error "gemm.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
 
-#define FC_CAT_(a, b) a##_##b
-#define FC_CAT(a, b) FC_CAT_(a, b)
-#define FN(name) FC_CAT(name, SFX)
 #define PLAN FN(fc_gemm_plan)
 #define MATRIX FN(fc_matrix)
 #define KERNEL_TYPE FN(fc_gemm_kernel)
@@ -101,7 +101,7 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
 }
 
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
-    const KERNEL_TYPE *kd = FN(fc_kernel_for)(pl->n);
+    const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
     const int64_t m = pl->m, n = pl->n, k = pl->k;
     const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc, NC = kd->nc;
     if (m == 0 || n == 0) return FC_OK;
@@ -220,6 +220,15 @@ int FN(fc_gemm)(const fc_gemm_args *g, int nthreads) {
     return FN(fc_gemm_run)(&pl, nthreads);
 }
 
+int FN(fc_gemm_with_ukernel)(int index, const fc_gemm_args *g) {
+    MATRIX A, B;
+    PLAN pl = {0};
+    pl.kernel = FN(fc_gemm_kernel_at)(index);
+    if (!pl.kernel || !fc_isa_supported(pl.kernel->isa)) return FC_EINVAL;
+    FN(plan_from_args)(g, (const T *)g->a, (const T *)g->b, (T *)g->c, &A, &B, &pl);
+    return FN(fc_gemm_run)(&pl, 1);
+}
+
 /* Products too small to share among threads run one per thread. */
 #define FC_BATCH_SPLIT_FLOPS (1 << 21)
 
@@ -251,9 +260,6 @@ int FN(fc_gemm_batched)(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
     return status;
 }
 
-#undef FC_CAT_
-#undef FC_CAT
-#undef FN
 #undef PLAN
 #undef MATRIX
 #undef KERNEL_TYPE

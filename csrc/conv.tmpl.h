@@ -1,0 +1,116 @@
+/* The convolution entry points for one dtype: each asks the plan
+ * (conv_plan.tmpl.h) which algorithm and variant runs each pass and runs it.
+ * The implicit GEMMs build im2col rows while packing GEMM panels
+ * (conv_pack.tmpl.h), so no im2col buffer exists and the workspace is bounded
+ * by the GEMM blocking, whatever the batch.
+ *
+ * Index conventions (one group g; Cg = C / groups, Kg = K / groups):
+ *   forward   y[m, k]  = sum_p col[m, p] * w[p, k],  m = (n, ho, wo), p = (r, s, c)
+ *   dw        dw[p, k] = sum_m col[m, p] * dy[m, k], computed as dw^T = dy^T col
+ *   dx        dx[q, c] = sum_t dcol[q, t] * w[t, c],  q = (n, h, w), t = (r, s, k)
+ *             where dcol[q, t] = dy[n, ho, wo, k] when h = ho*sh - pt + r*dh (and
+ *             likewise for w) has an integer solution inside the output, else 0.
+ *             That is used at stride 1; at larger strides most dcol entries are
+ *             zero, so dx_col2im computes dy * W^T in blocks and scatters it. */
+#ifndef FC_INSTANTIATING
+#error "conv.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+#define PLAN FN(fc_gemm_plan)
+#define MATRIX FN(fc_matrix)
+
+#include "conv_direct.tmpl.h"
+#include "conv_winograd.tmpl.h"
+#include "conv_dw_inplace.tmpl.h"
+#include "conv_plan.tmpl.h"
+#include "conv_pack.tmpl.h"
+#include "conv_backward.tmpl.h"
+
+/* The forward pass as implicit GEMMs, one per group. */
+static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *x, const T *w,
+                            const T *bias, int act, double act_alpha, T *y, int nthreads) {
+    const int64_t cg = d->cg, kg = d->kg;
+    for (int64_t g = 0; g < d->groups; g++) {
+        FN(conv_src) src = {d, x, d->xs, g, 0, 0, 0};
+        MATRIX wm = {w + g * kg, d->k, 1};
+        PLAN pl = {0};
+        pl.n = kg;
+        pl.k = d->r * d->s * cg;
+        pl.pack_a = FN(pack_a_im2col); pl.a_ctx = &src;
+        pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
+        pl.csc = d->ys[3];
+        pl.alpha = 1; pl.beta = 0;
+        pl.bias = bias ? bias + g * kg : NULL;
+        pl.act = act; pl.act_alpha = (T)act_alpha;
+        if (p->variant == FC_VARIANT_POINTWISE) {   /* x's pixel rows read in place */
+            pl.a_direct = x + g * cg;
+            pl.lda_direct = p->lda;
+        }
+        const int status = FN(run_over_images)(&pl, &src, y + g * kg * d->ys[3], d->ys, d->n,
+                                               d->ho, d->wo, nthreads);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
+                  double act_alpha, T *y, int nthreads) {
+    FN(pass_plan) p;
+    switch (FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0)) {
+    case FC_CONV_DIRECT:
+        return FN(direct_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
+    case FC_CONV_WINOGRAD:
+        return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
+    case FC_CONV_GEMM:
+        return FN(forward_gemm)(d, &p, x, w, bias, act, act_alpha, y, nthreads);
+    default:
+        return FC_EINVAL;
+    }
+}
+
+/* dw by the plan's algorithm. */
+static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *x,
+                      T *dw, int nthreads) {
+    switch (p->algo) {
+    case FC_CONV_DIRECT: return FN(direct_dw)(d, x, dy, dw, nthreads);
+    case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
+    default:
+        for (int64_t g = 0; g < d->groups; g++) {
+            FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0, 0};
+            const int status = FN(weight_grad)(d, p->variant, &xsrc, &dysrc, dw + g * d->kg, nthreads);
+            if (status != FC_OK) return status;
+        }
+        return FC_OK;
+    }
+}
+
+/* dx by the plan's algorithm and variant. */
+static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *w,
+                      T *dx, int nthreads) {
+    switch (p->variant) {
+    case FC_VARIANT_FLIPPED: return FN(dx_as_forward)(d, p->algo, &p->geo, dy, w, dx, nthreads);
+    case FC_VARIANT_COL2IM: return FN(dx_col2im)(d, dy, w, dx, nthreads);
+    default:
+        for (int64_t g = 0; g < d->groups; g++) {
+            FN(conv_src) dysrc = {d, dy, d->ys, g, 0, 0, 0};
+            const int status = FN(dx_implicit_gemm)(d, p, g, &dysrc, w, dx, nthreads);
+            if (status != FC_OK) return status;
+        }
+        return FC_OK;
+    }
+}
+
+int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
+                           T *dw, T *db, int nthreads) {
+    FN(pass_plan) pdw, pdx;
+    if (FN(plan_pass)(d, FC_PASS_DW, &pdw, NULL, 0) == FC_EINVAL ||
+        (dx && FN(plan_pass)(d, FC_PASS_DX, &pdx, NULL, 0) == FC_EINVAL))
+        return FC_EINVAL;
+    int status = db ? FN(bias_grad)(d, dy, db, nthreads) : FC_OK;
+    if (status == FC_OK) status = FN(run_dw)(d, &pdw, dy, x, dw, nthreads);
+    if (status == FC_OK && dx) status = FN(run_dx)(d, &pdx, dy, w, dx, nthreads);
+    return status;
+}
+
+#undef PLAN
+#undef MATRIX

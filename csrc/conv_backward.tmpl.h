@@ -1,0 +1,216 @@
+/* The backward passes' parts, for one dtype: db, dw by a GEMM (two
+ * variants), dx by the implicit GEMM of dcol (stride 1), by a blocked col2im
+ * (stride > 1) or as a forward convolution of dy with the flipped kernel.
+ * The plan (conv_plan.tmpl.h) picks among them; conv.tmpl.h runs them. */
+#ifndef FC_INSTANTIATING
+#error "conv_backward.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+/* dx by a forward algorithm (direct or Winograd) on dy with the flipped
+ * kernel; g is the plan's geometry of that convolution. */
+static int FN(dx_as_forward)(const fc_conv_desc *d, int algo, const FN(direct_geom) *g, const T *dy,
+                             const T *w, T *dx, int nthreads) {
+    T *wf = FN(flipped_kernel)(d, w);
+    if (!wf) return FC_ENOMEM;
+    const int status =
+        algo == FC_CONV_WINOGRAD
+            ? FN(winograd_conv)(g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, d->dxs, nthreads)
+            : FN(direct_conv)(g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, d->dxs, nthreads);
+    fc_free(wf);
+    return status;
+}
+
+/* dx at stride > 1 by a blocked col2im: dcol = dy * W^T for a block of output
+ * pixels, then each row is added back into the receptive field it came from.
+ * The implicit-GEMM dx would multiply mostly zeros there (1 in stride_h *
+ * stride_w taps is live).  One thread owns each image, so the scatter needs no
+ * atomics and the summation order is fixed.  Workspace: one block per thread. */
+static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx, int nthreads) {
+    const int64_t *dxs = d->dxs;
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, taps = d->r * d->s;
+    const int64_t width = taps * cg, hw = d->ho * d->wo;
+    /* dcol blocks of at most 2^20 elements (4 MiB in float32) per thread */
+    const int64_t block = FC_MAX(16, FC_MIN(1024, (1 << 20) / FC_MAX(width, 1)));
+    /* W_g^T, (kg, (r, s, c)) per group, contiguous so packing it is row copies */
+    T *wt_all = (T *)fc_alloc(d->k * width, sizeof(T));
+    if (!wt_all) return FC_ENOMEM;
+    for (int64_t g = 0; g < d->groups; g++)
+        for (int64_t q = 0; q < width; q++)
+            for (int64_t k = 0; k < kg; k++)
+                wt_all[(g * kg + k) * width + q] = w[q * d->k + g * kg + k];
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+    {
+        T *dcol = (T *)fc_alloc(block * width, sizeof(T));
+        if (!dcol) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < d->n; n++) {
+            if (!dcol) continue;
+            T *img = dx + n * dxs[0];
+            for (int64_t h = 0; h < d->h; h++)
+                for (int64_t x = 0; x < d->w; x++)
+                    for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
+            for (int64_t g = 0; g < d->groups; g++) {
+                FN(conv_src) src = {d, dy, d->ys, g, n, 0, 0};
+                MATRIX wt = {wt_all + g * kg * width, width, 1};
+                PLAN pl = {0};
+                pl.n = width; pl.k = kg;
+                pl.pack_a = FN(pack_a_pixels); pl.a_ctx = &src;
+                pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wt;
+                pl.c = dcol; pl.rsc = width; pl.csc = 1;
+                pl.alpha = 1; pl.beta = 0;
+                for (int64_t m0 = 0; m0 < hw; m0 += block) {
+                    pl.m = FC_MIN(block, hw - m0);
+                    src.row0 = m0;
+                    if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {
+#pragma omp atomic write
+                        status = FC_ENOMEM;
+                        break;
+                    }
+                    for (int64_t i = 0; i < pl.m; i++) {
+                        const int64_t ho = (m0 + i) / d->wo, wo = (m0 + i) % d->wo;
+                        for (int64_t t = 0; t < taps; t++) {
+                            const int64_t h = ho * d->stride_h - d->pad_top + (t / d->s) * d->dil_h;
+                            const int64_t x = wo * d->stride_w - d->pad_left + (t % d->s) * d->dil_w;
+                            if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
+                            T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
+                            const T *in = dcol + i * width + t * cg;
+                            if (dxs[3] == 1)
+                                for (int64_t c = 0; c < cg; c++) out[c] += in[c];
+                            else
+                                for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+                        }
+                    }
+                }
+            }
+        }
+        fc_free(dcol);
+    }
+    fc_free(wt_all);
+    return status;
+}
+
+/* db[k] = sum of dy over n, ho, wo, in double.  When the pixels are evenly
+ * spaced with unit channel stride (NHWC), fixed chunks of pixels are summed
+ * along the contiguous channels in parallel and the chunk sums added in order;
+ * otherwise each channel is summed on its own.  Either way the order is fixed,
+ * so the thread count does not change the result. */
+#define FC_DB_CHUNK 1024
+static int FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads) {
+    const int64_t *ys = d->ys, k = d->k, pixels = d->n * d->ho * d->wo;
+    const int64_t extents[3] = {d->n, d->ho, d->wo};
+    int64_t rs;
+    if (ys[3] == 1 && fc_uniform_row_stride(ys, extents, &rs)) {
+        const int64_t chunks = FC_CEIL_DIV(pixels, FC_DB_CHUNK);
+        double *part = (double *)fc_alloc(FC_MAX(chunks, 1) * k, sizeof(double));
+        if (!part) return FC_ENOMEM;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+        for (int64_t c = 0; c < chunks; c++) {
+            double *acc = part + c * k;
+            for (int64_t j = 0; j < k; j++) acc[j] = 0;
+            for (int64_t m = c * FC_DB_CHUNK; m < FC_MIN(pixels, (c + 1) * FC_DB_CHUNK); m++)
+                for (int64_t j = 0; j < k; j++) acc[j] += dy[m * rs + j];
+        }
+        for (int64_t j = 0; j < k; j++) {
+            double sum = 0;
+            for (int64_t c = 0; c < chunks; c++) sum += part[c * k + j];
+            db[j] = (T)sum;
+        }
+        fc_free(part);
+        return FC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && k > 1)
+    for (int64_t j = 0; j < k; j++) {
+        double sum = 0;
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t a = 0; a < d->ho; a++)
+                for (int64_t b = 0; b < d->wo; b++) sum += dy[n * ys[0] + a * ys[1] + b * ys[2] + j * ys[3]];
+        db[j] = (T)sum;
+    }
+    return FC_OK;
+}
+
+/* dw of one group (written at dw_g, row stride K).  With many pixels per
+ * output channel, dw^T = dy^T col packs the large operand as im2col rows
+ * (channel runs) and is transposed into dw afterwards; with few pixels
+ * (e.g. 13x13 maps, 1024 channels) dw = col^T dy is cheaper: its gathers are
+ * few and it needs no transpose. */
+static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsrc,
+                           FN(conv_src) *dysrc, T *dw_g, int nthreads) {
+    const int64_t kg = d->k / d->groups, width = d->r * d->s * (d->c / d->groups);
+    const int64_t pixels = d->n * d->ho * d->wo;
+    PLAN pl = {0};
+    pl.k = pixels;
+    pl.alpha = 1; pl.beta = 0;
+    pl.csc = 1;
+    if (variant == FC_VARIANT_COL_T_DY) {
+        pl.m = width; pl.n = kg;
+        pl.pack_a = FN(pack_a_col_t); pl.a_ctx = xsrc;
+        pl.pack_b = FN(pack_b_pixels); pl.b_ctx = dysrc;
+        pl.c = dw_g; pl.rsc = d->k;
+        return FN(fc_gemm_run)(&pl, nthreads);
+    }
+    T *dwt = (T *)fc_alloc(kg * width, sizeof(T));
+    if (!dwt) return FC_ENOMEM;
+    pl.m = kg; pl.n = width;
+    pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = dysrc;
+    pl.pack_b = FN(pack_b_im2col); pl.b_ctx = xsrc;
+    pl.pack_b_rows = FN(pack_b_im2col_rows);
+    pl.c = dwt; pl.rsc = width;
+    const int status = FN(fc_gemm_run)(&pl, nthreads);
+    enum { TILE = 32 };   /* blocked transpose: both sides stay in cache */
+    for (int64_t k0 = 0; k0 < kg; k0 += TILE)
+        for (int64_t q0 = 0; q0 < width; q0 += TILE)
+            for (int64_t q = q0; q < FC_MIN(q0 + TILE, width); q++)
+                for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
+                    dw_g[q * d->k + k] = dwt[k * width + q];
+    fc_free(dwt);
+    return status;
+}
+
+/* dx of group g at stride 1 as an implicit GEMM of dy (pack_a_dcol) with
+ * B[(r, s, k), c] = w[r, s, c, k]: rows r,s step cg*K, k step 1, not a single
+ * stride, so B is packed from a transposed copy, made (and multiplied) a few
+ * taps at a time so that the copy stays within FC_DX_WEIGHT_BYTES; the later
+ * chunks accumulate into dx. */
+#define FC_DX_WEIGHT_BYTES (4 << 20)
+static int FN(dx_implicit_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, int64_t g,
+                                FN(conv_src) *dysrc, const T *w, T *dx, int nthreads) {
+    const int64_t *dxs = d->dxs;
+    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, rs = d->r * d->s;
+    const int64_t per_tap = kg * cg;
+    const int64_t chunk = FC_MAX(1, FC_MIN(rs, FC_DX_WEIGHT_BYTES / (int64_t)sizeof(T) / FC_MAX(per_tap, 1)));
+    T *wt = (T *)fc_alloc(chunk * per_tap, sizeof(T));
+    if (!wt) return FC_ENOMEM;
+    int status = FC_OK;
+    for (int64_t t0 = 0; t0 < rs && status == FC_OK; t0 += chunk) {
+        const int64_t taps = FC_MIN(chunk, rs - t0);
+        enum { TILE = 32 };   /* blocked transpose of each tap's (c, k) matrix */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && taps * per_tap >= (1 << 16))
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t c0 = 0; c0 < cg; c0 += TILE)
+                for (int64_t k0 = 0; k0 < kg; k0 += TILE)
+                    for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
+                        for (int64_t c = c0; c < FC_MIN(c0 + TILE, cg); c++)
+                            wt[(t * kg + k) * cg + c] = w[((t0 + t) * cg + c) * d->k + g * kg + k];
+        MATRIX wm = {wt, cg, 1};
+        PLAN px = {0};
+        px.n = cg; px.k = taps * kg;
+        px.pack_a = FN(pack_a_dcol); px.a_ctx = dysrc;
+        px.pack_b = FN(fc_pack_b_matrix); px.b_ctx = &wm;
+        px.csc = dxs[3];
+        px.alpha = 1; px.beta = t0 == 0 ? 0 : 1;
+        if (p->variant == FC_VARIANT_POINTWISE) {   /* dy's pixel rows read in place */
+            px.a_direct = dysrc->t + g * kg;
+            px.lda_direct = p->lda;
+        }
+        dysrc->col0 = t0 * kg;
+        status = FN(run_over_images)(&px, dysrc, dx + g * cg * dxs[3], dxs, d->n, d->h, d->w,
+                                     nthreads);
+    }
+    fc_free(wt);
+    return status;
+}

@@ -1,0 +1,223 @@
+/* The convolution plan for one dtype: which algorithm and variant runs each
+ * pass (forward, dx, dw) of a convolution, and why.  This is the one place the
+ * rule is stated; the entry points (conv.tmpl.h) only run what it decides, and
+ * fc_conv_plan_* reports it (fastconv.conv2d_plan in Python).
+ *
+ * Algorithms: the implicit GEMM (any convolution); direct kernels with output
+ * pixels on the vector lanes (few output channels); Winograd F(2x2, 3x3)
+ * (forward and dx); the in-place dw GEMM.  All but the GEMM need stride 1, no
+ * dilation and one group; dx by a forward algorithm also needs padding that
+ * leaves the flipped convolution a non-negative one.  The automatic choice
+ * never depends on the thread count, so neither do results. */
+#ifndef FC_INSTANTIATING
+#error "conv_plan.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+/* What the entry points need of one pass of the plan. */
+typedef struct {
+    int algo, variant;
+    FN(direct_geom) geo;   /* the stride-1 convolution direct and Winograd run (dx: on dy) */
+    int64_t lda;           /* FC_VARIANT_POINTWISE: the input's pixel row stride */
+} FN(pass_plan);
+
+/* Whether k output channels are few enough for the direct kernels to beat the
+ * GEMM (measured on Sapphire Rapids, float32, 1 and 2 threads): up to 16
+ * always (dw: 8; LeNet's 6->16 dw takes 0.56 ms direct, 0.42 ms as a GEMM); up
+ * to 32 with at least 9 taps when the GEMM's 16-wide tiles would be part
+ * padding (3x3, 64->24 on 56x56: 6.0 vs 7.9 ms) or with at least 25 taps (5x5,
+ * 16->32 on 28x28: 1.35 vs 1.50 ms); not for 3x3 to 32 channels (1.45 vs 1.36 ms). */
+static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
+    if (pass == FC_PASS_DW) return k <= FC_DIRECT_MAX_KB;
+    return k <= 2 * FC_DIRECT_MAX_KB ||
+           (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
+}
+
+/* The in-place dw GEMM for 3x3 layers up to this many channels each way:
+ * resnet-3x3 (64) dw 20.9 -> 17.5 ms at 1 thread, 12.6 -> 10.2 at 2; but
+ * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5. */
+#define FC_INPLACE_DW_MAX_CHANNELS 64
+
+/* A 1x1, stride-1, unpadded convolution is a plain GEMM on the input's pixel
+ * rows (x for the forward pass, dy for dx): when the pixels of the whole batch,
+ * of the input (strides as) and of the output (strides os), are evenly spaced
+ * with unit channel stride, the GEMM reads the input's rows in place (no
+ * packing), unless rows a multiple of 4 KiB apart would alias in L1. */
+static int FN(pointwise_applies)(const fc_conv_desc *d, const int64_t as[4], const int64_t os[4],
+                                 int64_t *lda) {
+    const int64_t batch[3] = {d->n, d->h, d->w};
+    int64_t out_rows;
+    return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+           d->pad_left == 0 && as[3] == 1 && fc_uniform_row_stride(as, batch, lda) &&
+           fc_uniform_row_stride(os, batch, &out_rows) && (*lda * (int64_t)sizeof(T)) % 4096 != 0;
+}
+
+/* The GEMM's variant for a pass. */
+static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
+    switch (pass) {
+    case FC_PASS_FORWARD:
+        return FN(pointwise_applies)(d, d->xs, d->ys, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_IM2COL;
+    case FC_PASS_DX:
+        if (d->stride_h > 1 || d->stride_w > 1) return FC_VARIANT_COL2IM;
+        return FN(pointwise_applies)(d, d->ys, d->dxs, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_DCOL;
+    default:
+        return d->n * d->ho * d->wo < d->kg ? FC_VARIANT_COL_T_DY : FC_VARIANT_DY_T_COL;
+    }
+}
+
+/* Why no algorithm but the GEMM can run this pass, or NULL when one may. */
+static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
+    if (d->groups != 1) return "groups > 1";
+    if (d->stride_h != 1 || d->stride_w != 1) return "stride > 1";
+    if (d->dil_h != 1 || d->dil_w != 1) return "dilation > 1";
+    if (pass == FC_PASS_DX && (d->pad_top >= d->r || d->pad_left >= d->s ||
+                               d->pad_bottom >= d->r || d->pad_right >= d->s))
+        return "dx needs padding smaller than the kernel on every side";
+    return NULL;
+}
+
+/* Why the direct kernels cannot run the pass, or NULL when they can. */
+static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass) {
+    const char *why = FN(stride1_obstacle)(d, pass);
+    if (why) return why;
+    if (!FN(direct_applies)(d, pass, pass == FC_PASS_DX ? d->dxs : d->ys))
+        return "the padded planar image (or dw's partial sums) exceeds the 8 MiB workspace "
+               "cap, or the output offsets exceed int32";
+    return NULL;
+}
+
+static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
+    const char *why = FN(stride1_obstacle)(d, pass);
+    if (why) return why;
+    if (pass == FC_PASS_DW) return "Winograd runs the forward pass and dx only";
+    if (d->r != 3 || d->s != 3) return "Winograd F(2x2, 3x3) needs a 3x3 kernel";
+    const int64_t *is = pass == FC_PASS_DX ? d->ys : d->xs, *os = pass == FC_PASS_DX ? d->dxs : d->ys;
+    if (!FN(winograd_applies)(g, is, os))
+        return is[3] != 1 || os[3] != 1 ? "Winograd needs unit channel strides (NHWC)"
+                                        : "Winograd's transformed kernel (16 C K values) exceeds 8 MiB";
+    return NULL;
+}
+
+static const char *FN(inplace_obstacle)(const fc_conv_desc *d, int pass) {
+    const char *why = FN(stride1_obstacle)(d, pass);
+    if (why) return why;
+    int64_t wp, len;
+    if (pass != FC_PASS_DW) return "the in-place GEMM computes dw only";
+    if (FN(inplace_dw_sizes)(d, &wp, &len) == 0) return "the padded image exceeds the 8 MiB workspace cap";
+    return NULL;
+}
+
+#define FC_SAY(...) (void)(why ? snprintf(why, why_len, __VA_ARGS__) : 0)
+
+/* Decides pass `pass` of d: fills p and returns p->algo, which is FC_EINVAL
+ * when the algorithm asked for does not apply.  why (may be NULL) receives
+ * the reason. */
+static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char *why, size_t why_len) {
+    p->geo = pass == FC_PASS_DX ? FN(direct_geom_dx)(d) : FN(direct_geom_of)(d);
+    p->variant = FN(gemm_variant)(d, pass, &p->lda);
+    p->algo = FC_CONV_GEMM;
+    if (d->c == 0 || d->k == 0) {
+        FC_SAY("no channels: nothing to compute but zeros");
+        return p->algo;
+    }
+    const char *no_direct = FN(direct_obstacle)(d, pass);
+    const char *no_winograd = FN(winograd_obstacle)(d, pass, &p->geo);
+    const char *no_inplace = FN(inplace_obstacle)(d, pass);
+    const char *obstacle = NULL;
+    int asked = d->algo;
+    switch (d->algo) {
+    case FC_CONV_GEMM:
+        FC_SAY("asked for");
+        return p->algo;
+    case FC_CONV_DIRECT: obstacle = no_direct; break;
+    case FC_CONV_WINOGRAD:
+        if (pass == FC_PASS_DW) {   /* Winograd is for x and dx; dw stays a GEMM */
+            FC_SAY("'winograd' was asked for; it computes the forward pass and dx, dw runs as a GEMM");
+            return p->algo;
+        }
+        obstacle = no_winograd;
+        break;
+    case FC_CONV_INPLACE:
+        if (pass != FC_PASS_DW) {   /* the in-place GEMM is for dw */
+            FC_SAY("'inplace' was asked for; it computes dw, this pass runs as a GEMM");
+            return p->algo;
+        }
+        obstacle = no_inplace;
+        break;
+    default: {   /* FC_CONV_AUTO */
+        const FN(direct_geom) *g = &p->geo;
+        const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
+        if (!no_direct && d->n >= 2 && FN(few_channels)(pass, g->k, g->r * g->s)) {
+            asked = FC_CONV_DIRECT;
+            FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
+                   "pixels on the vector lanes (and there are %lld images to share out)",
+                   (long long)g->k, (long long)(g->r * g->s), (long long)d->n);
+        } else if (!no_inplace && d->r == 3 && d->s == 3 && d->c <= FC_INPLACE_DW_MAX_CHANNELS &&
+                   d->k <= FC_INPLACE_DW_MAX_CHANNELS) {
+            asked = FC_CONV_INPLACE;
+            FC_SAY("auto: dw of a 3x3 stride-1 layer with at most %d channels each way reads x "
+                   "and dy in place", FC_INPLACE_DW_MAX_CHANNELS);
+        } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
+                   tiles >= FC_WINOGRAD_MIN_TILES) {
+            asked = FC_CONV_WINOGRAD;
+            FC_SAY("auto: 3x3 stride 1 with at least %d channels each way and %lld output "
+                   "tiles (at least %d)", FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
+                   FC_WINOGRAD_MIN_TILES);
+        } else {
+            FC_SAY("auto: the implicit GEMM (direct: %s; winograd: %s)",
+                   no_direct ? no_direct : "more output channels than it wins with, or one image",
+                   no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");
+            return p->algo;
+        }
+        break;
+    }
+    }
+    if (obstacle) {
+        FC_SAY("'%s' does not apply: %s", fc_conv_algo_name(d->algo), obstacle);
+        return p->algo = FC_EINVAL;
+    }
+    if (d->algo != FC_CONV_AUTO) FC_SAY("asked for");
+    p->algo = asked;
+    p->variant = pass == FC_PASS_DX ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
+    return p->algo;
+}
+
+#undef FC_SAY
+
+/* The micro-kernel(s) pass p runs, e.g. "f32 gemm 12x32 avx512", for the report. */
+static void FN(describe_kernels)(const fc_conv_desc *d, int pass, const FN(pass_plan) *p,
+                                 char *buf, size_t len) {
+    const char *dtype = sizeof(T) == sizeof(float) ? "f32" : "f64";
+    const int64_t width = d->r * d->s * d->cg;   /* a row of im2col */
+    int64_t n;                                   /* columns of the pass's GEMM */
+    switch (p->algo) {
+    case FC_EINVAL:
+        snprintf(buf, len, "none");
+        return;
+    case FC_CONV_DIRECT:
+        snprintf(buf, len, "%s direct %d-lane %s", dtype, FN(fc_conv_kernels_for)()->lanes,
+                 fc_isa_name(fc_get_isa()));
+        return;
+    case FC_CONV_WINOGRAD: n = p->geo.k; break;
+    case FC_CONV_INPLACE: n = d->k; break;
+    default:
+        if (pass == FC_PASS_FORWARD) n = d->kg;
+        else if (pass == FC_PASS_DX) n = p->variant == FC_VARIANT_COL2IM ? width : d->cg;
+        else n = p->variant == FC_VARIANT_COL_T_DY ? d->kg : width;
+    }
+    const FN(fc_gemm_kernel) *k = FN(fc_gemm_kernel_for)(n);
+    snprintf(buf, len, "%s gemm %dx%d %s%s", dtype, k->mr, k->nr, fc_isa_name(k->isa),
+             p->algo == FC_CONV_WINOGRAD ? " + winograd transforms" : "");
+}
+
+int FN(fc_conv_plan)(const fc_conv_desc *d, fc_conv_plan *plan) {
+    int status = FC_OK;
+    for (int pass = 0; pass < FC_NUM_PASSES; pass++) {
+        fc_conv_pass_plan *out = &plan->pass[pass];
+        FN(pass_plan) p;
+        if (FN(plan_pass)(d, pass, &p, out->reason, sizeof out->reason) == FC_EINVAL) status = FC_EINVAL;
+        out->algo = p.algo;
+        out->variant = p.variant;
+        FN(describe_kernels)(d, pass, &p, out->kernel, sizeof out->kernel);
+    }
+    return status;
+}

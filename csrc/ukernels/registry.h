@@ -1,0 +1,43 @@
+/* Every micro-kernel of the library, listed once.  The lists feed the
+ * declarations (internal.h), the tables dispatch.c selects from, the kernel
+ * report (fc_ukernel_info: show_config() and the kernel tests).  A new kernel
+ * is a row here plus its definition in a ukernels/ file compiled for its ISA.
+ *
+ * GEMM micro-kernels, one list per dtype; the columns of X():
+ *   name    the function is fc_uk_<name>
+ *   isa     FC_ISA_<isa> must be supported to run it
+ *   mr, nr  the register tile (rows of A, columns of B)
+ *   mc      rows of A per packed block (L2)
+ *   kc      depth of a packed panel (L1)
+ *   nc      columns of B per packed block (L3)
+ *   narrow  1: the half-width tile the dispatcher picks when C has at most nr columns */
+#ifndef FASTCONV_UKERNELS_REGISTRY_H
+#define FASTCONV_UKERNELS_REGISTRY_H
+
+/*  X(name,               isa,     mr, nr,  mc,  kc,  nc, narrow) */
+#define FC_SGEMM_UKERNELS(X)                                        \
+    X(sgemm_generic_4x8,   GENERIC,  4,  8, 128, 256, 512, 0)      \
+    X(sgemm_avx2_6x16,     AVX2,     6, 16, 240, 384, 768, 0)      \
+    X(sgemm_avx2_6x8,      AVX2,     6,  8, 240, 384, 768, 1)      \
+    X(sgemm_avx512_12x32,  AVX512,  12, 32, 240, 384, 768, 0)      \
+    X(sgemm_avx512_12x16,  AVX512,  12, 16, 240, 384, 768, 1)
+
+#define FC_DGEMM_UKERNELS(X)                                        \
+    X(dgemm_generic_4x8,   GENERIC,  4,  8, 128, 256, 512, 0)      \
+    X(dgemm_avx2_6x8,      AVX2,     6,  8, 240, 256, 768, 0)      \
+    X(dgemm_avx2_6x4,      AVX2,     6,  4, 240, 256, 768, 1)      \
+    X(dgemm_avx512_12x16,  AVX512,  12, 16, 240, 256, 768, 0)      \
+    X(dgemm_avx512_12x8,   AVX512,  12,  8, 240, 256, 768, 1)
+
+/* Convolution kernel tables (direct kernels for few output channels and the
+ * Winograd transforms, ukernels/conv_simd.tmpl.h): X(name, isa, dtype); the
+ * table is fc_uk_<name>. */
+#define FC_CONV_UKERNELS(X)                                         \
+    X(sconv_generic,  GENERIC, f32)                                 \
+    X(sconv_avx2,     AVX2,    f32)                                 \
+    X(sconv_avx512,   AVX512,  f32)                                 \
+    X(dconv_generic,  GENERIC, f64)                                 \
+    X(dconv_avx2,     AVX2,    f64)                                 \
+    X(dconv_avx512,   AVX512,  f64)
+
+#endif

@@ -1,0 +1,124 @@
+"""The convolution plan (fastconv.conv2d_plan): which algorithm and variant
+runs each pass, for a table of shapes, and that conv2d runs what it says."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _config
+from helpers import threads
+
+# (x shape, w shape, keyword arguments, {pass: (algorithm, variant)}), NHWC float32
+PLAN_TABLE = {
+    "lenet5-c1": ((32, 32, 32, 1), (5, 5, 1, 6), {},
+                  {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
+                   "dw": ("direct", "none")}),
+    "resnet-3x3": ((8, 56, 56, 64), (3, 3, 64, 64), {"padding": 1},
+                   {"forward": ("winograd", "none"), "dx": ("winograd", "flipped"),
+                    "dw": ("inplace", "none")}),
+    "vgg-c2": ((1, 112, 112, 128), (3, 3, 128, 128), {"padding": 1},
+               {"forward": ("winograd", "none"), "dx": ("winograd", "flipped"),
+                "dw": ("gemm", "dy_t_col")}),
+    "resnet-1x1": ((8, 56, 56, 256), (1, 1, 256, 64), {},
+                   {"forward": ("gemm", "pointwise"), "dx": ("gemm", "pointwise"),
+                    "dw": ("gemm", "dy_t_col")}),
+    "resnet-down": ((8, 56, 56, 256), (1, 1, 256, 512), {"stride": 2},
+                    {"forward": ("gemm", "im2col"), "dx": ("gemm", "col2im"),
+                     "dw": ("gemm", "dy_t_col")}),
+    "yolo-3x3": ((1, 13, 13, 512), (3, 3, 512, 1024), {"padding": 1},
+                 {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                  "dw": ("gemm", "col_t_dy")}),
+    "depthwise": ((8, 56, 56, 64), (3, 3, 1, 64), {"padding": 1, "groups": 64},
+                  {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                   "dw": ("gemm", "dy_t_col")}),
+    "dilated": ((2, 33, 33, 64), (3, 3, 64, 64), {"padding": 2, "dilation": 2},
+                {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                 "dw": ("gemm", "dy_t_col")}),
+    "inception-5x5": ((8, 28, 28, 16), (5, 5, 16, 32), {"padding": 2},
+                      {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
+                       "dw": ("gemm", "dy_t_col")}),
+}
+
+
+def observed(plan):
+    return {p: (v["algorithm"], v["variant"]) for p, v in plan.items()}
+
+
+@pytest.mark.parametrize("name", PLAN_TABLE)
+def test_plan_table(name):
+    x_shape, w_shape, kw, expected = PLAN_TABLE[name]
+    plan = fastconv.conv2d_plan(x_shape, w_shape, **kw)
+    assert observed(plan) == expected, plan
+    for p in plan.values():
+        assert p["reason"].startswith("auto: "), p
+        assert _config.active_isa() in p["micro_kernel"], p
+
+
+def test_plan_reasons_name_the_obstacle():
+    plan = fastconv.conv2d_plan((8, 56, 56, 64), (3, 3, 1, 64), padding=1, groups=64)
+    assert "groups > 1" in plan["forward"]["reason"]
+    plan = fastconv.conv2d_plan((2, 33, 33, 64), (3, 3, 64, 64), padding=2, dilation=2)
+    assert "dilation > 1" in plan["forward"]["reason"]
+
+
+@pytest.mark.parametrize("algorithm, x_shape, w_shape, kw, pass_, words", [
+    ("winograd", (2, 9, 9, 4), (5, 5, 4, 8), {}, "forward", "needs a 3x3 kernel"),
+    ("direct", (2, 9, 9, 4), (3, 3, 4, 8), {"stride": 2}, "forward", "stride > 1"),
+    ("direct", (2, 9, 9, 4), (3, 3, 2, 8), {"groups": 2}, "dw", "groups > 1"),
+    ("direct", (2, 9, 9, 4), (3, 3, 4, 8), {"padding": 3}, "dx", "padding smaller than the kernel"),
+    ("inplace", (2, 9, 9, 4), (3, 3, 4, 8), {"dilation": 2}, "dw", "dilation > 1"),
+])
+def test_forced_algorithm_that_does_not_apply(algorithm, x_shape, w_shape, kw, pass_, words):
+    plan = fastconv.conv2d_plan(x_shape, w_shape, algorithm=algorithm, **kw)
+    assert plan[pass_]["algorithm"] is None
+    assert plan[pass_]["reason"] == f"'{algorithm}' does not apply: " + plan[pass_]["reason"].split(": ", 1)[1]
+    assert words in plan[pass_]["reason"]
+    # the call raises with the plan's words
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    if pass_ == "forward":
+        with pytest.raises(ValueError, match=words):
+            fastconv.conv2d(x, w, algorithm=algorithm, **kw)
+    else:
+        dy = np.ones_like(fastconv.conv2d(x, w, **kw))
+        with pytest.raises(ValueError, match=f"{words}.*the {pass_} pass"):
+            fastconv.conv2d_backward(dy, x, w, algorithm=algorithm, **kw)
+
+
+def test_winograd_needs_nhwc():
+    plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW",
+                                algorithm="winograd")
+    assert plan["forward"]["algorithm"] is None
+    assert "unit channel strides" in plan["forward"]["reason"]
+    # auto then takes the GEMM, which reads NCHW in place
+    plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW")
+    assert plan["forward"]["algorithm"] == "gemm"
+
+
+def test_plan_follows_dtype_and_unbatched_input():
+    plan = fastconv.conv2d_plan((56, 56, 64), (3, 3, 64, 64), padding=1, dtype=np.float64)
+    assert plan["forward"]["micro_kernel"].startswith("f64 gemm")
+    # one image: the direct kernels need a batch to share out
+    plan = fastconv.conv2d_plan((32, 32, 1), (5, 5, 1, 6))
+    assert plan["forward"]["algorithm"] == "gemm"
+
+
+def test_plan_does_not_depend_on_threads():
+    plans = []
+    for n in (1, 2):
+        with threads(n):
+            plans.append([fastconv.conv2d_plan(x, w, **kw) for x, w, kw, _ in PLAN_TABLE.values()])
+    assert plans[0] == plans[1]
+
+
+@pytest.mark.parametrize("args, kw, error, words", [
+    (((2, 9, 9, 4), (3, 3, 5, 8)), {}, ValueError, "x has 4 channels but w expects 5"),
+    (((2, 9, 9, 4), (3, 3, 4, 8)), {"dtype": np.int32}, TypeError, "dtype must be float32 or float64"),
+    (((2, 9, 9, 4), (3, 3, 4, 8)), {"algorithm": "fft"}, ValueError, "algorithm must be one of"),
+    (((2, 9, "a", 4), (3, 3, 4, 8)), {}, TypeError, "x_shape must be a tuple of ints"),
+    (((2, 9, 9, 4), (3, 3, 4, -8)), {}, ValueError, "w_shape has a negative size"),
+    (((2, 9, 9, 4), (3, 3, 4, 8)), {"stride": 0}, ValueError, "stride"),
+])
+def test_plan_bad_input(args, kw, error, words):
+    with pytest.raises(error, match=words):
+        fastconv.conv2d_plan(*args, **kw)
