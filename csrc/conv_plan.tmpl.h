@@ -37,6 +37,11 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
  * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5. */
 #define FC_INPLACE_DW_MAX_CHANNELS 64
 
+/* Winograd's 16 GEMMs per block are too short below this many output tiles
+ * or channels (with 32 channels it took 2x the GEMM's time). */
+#define FC_WINOGRAD_MIN_TILES 1024
+#define FC_WINOGRAD_MIN_CHANNELS 64
+
 /* A 1x1, stride-1, unpadded convolution is a plain GEMM on the input's pixel
  * rows (x for the forward pass, dy for dx): when the pixels of the whole batch,
  * of the input (strides as) and of the output (strides os), are evenly spaced

@@ -14,8 +14,6 @@
 #ifndef FC_WINOGRAD_BLOCK_VALUES
 #define FC_WINOGRAD_BLOCK_VALUES (1 << 19)    /* values in one V or M block */
 #define FC_WINOGRAD_MAX_U ((int64_t)1 << 21)  /* values of U (8 MiB in float32) */
-#define FC_WINOGRAD_MIN_TILES 1024            /* fewer, or fewer channels than   */
-#define FC_WINOGRAD_MIN_CHANNELS 64           /* this: its GEMMs are too short */
 #endif
 
 /* Whether Winograd can run convolution g (3x3, stride 1 given by the caller)

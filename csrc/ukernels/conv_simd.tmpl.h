@@ -19,6 +19,10 @@
  * vector accumulators fit in registers), FC_DIRECT_FN(kind, kb) (function
  * names), FC_CONV_KERNELS_TABLE (the exported fc_conv_kernels_* table) and
  * optionally FC_SCATTER(base, mask_index, values) for the store. */
+#if !defined(FC_T) || !defined(FC_VEC) || !defined(FC_VL) || !defined(FC_NACC) || \
+    !defined(FC_DIRECT_FN) || !defined(FC_CONV_KERNELS_TYPE) || !defined(FC_CONV_KERNELS_TABLE)
+#error "conv_simd.tmpl.h: define the vector operations (vec-*.h), FC_NACC, FC_DIRECT_FN and the table's type and name first"
+#endif
 
 /* Vectors of output pixels per tile: as many as the accumulators allow, at most 4. */
 #define FC_DIRECT_NV(KB) (FC_NACC / (KB) < 4 ? FC_NACC / (KB) : 4)

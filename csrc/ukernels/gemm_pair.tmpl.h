@@ -1,6 +1,9 @@
 /* Instantiates gemm_simd.tmpl.h twice for the ISA and dtype the including file
  * set up: FC_UKERNEL_WIDE (two vectors per row) and FC_UKERNEL_NARROW (one
  * vector per row, for products with few columns). */
+#if !defined(FC_UKERNEL_WIDE) || !defined(FC_UKERNEL_NARROW)
+#error "gemm_pair.tmpl.h: define FC_UKERNEL_WIDE and FC_UKERNEL_NARROW (fc_uk_<registry name>) first"
+#endif
 #define FC_NV 2
 #define FC_UKERNEL FC_UKERNEL_WIDE
 #include "gemm_simd.tmpl.h"

@@ -8,6 +8,10 @@
  * The including file selects the ISA (pragma) and defines FC_T, FC_VEC, FC_VL,
  * FC_MR (6 or 12), FC_NV (1 or 2), the vector operations FC_LOAD/STORE/SET1/FMA/MUL/ZERO and
  * FC_UKERNEL, the function's name.  See internal.h for the contract. */
+#if !defined(FC_T) || !defined(FC_VEC) || !defined(FC_VL) || !defined(FC_MR) || \
+    !defined(FC_NV) || !defined(FC_FMA) || !defined(FC_UKERNEL)
+#error "gemm_simd.tmpl.h: include it from an ISA file through gemm_pair.tmpl.h, after vec-*.h and FC_MR"
+#endif
 
 #if FC_MR == 12
 #define FC_ROWS_HI(X) X(6) X(7) X(8) X(9) X(10) X(11)
