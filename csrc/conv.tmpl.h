@@ -72,7 +72,7 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
 static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *x,
                       T *dw, int nthreads) {
     switch (p->algo) {
-    case FC_CONV_DIRECT: return FN(direct_dw)(d, x, dy, dw, nthreads);
+    case FC_CONV_DIRECT: return FN(direct_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
     default:
         for (int64_t g = 0; g < d->groups; g++) {

@@ -61,25 +61,20 @@ static int FN(direct_offsets_fit)(int64_t ho, int64_t wo, int64_t k, const int64
     return a <= lim && b <= lim && c <= lim;
 }
 
-/* Whether the direct kernels can run pass `pass` of convolution d (output
- * strides os for the forward pass and dx), which the caller has checked is
- * stride 1, undilated, of one group and (for dx) flippable: a planar image
- * within the workspace cap; for dw, a bounded buffer of partial sums. */
-static int FN(direct_applies)(const fc_conv_desc *d, int pass, const int64_t os[4]) {
+/* Whether the direct kernels can run pass `pass`, the stride-1 convolution g
+ * (dx: on dy) writing strides os (unused for dw), which the caller has checked
+ * is undilated, of one group and (for dx) flippable: a planar image within the
+ * workspace cap; for dw, a bounded buffer of partial sums. */
+static int FN(direct_applies)(const FN(direct_geom) *g, int pass, const int64_t os[4]) {
     int64_t wp;
-    if (pass == FC_PASS_DX) {
-        FN(direct_geom) g = FN(direct_geom_dx)(d);
-        return FN(direct_plane)(&g, 64, &wp) > 0 && FN(direct_offsets_fit)(d->h, d->w, d->c, os);
-    }
-    FN(direct_geom) g = FN(direct_geom_of)(d);
-    if (FN(direct_plane)(&g, 64, &wp) == 0) return 0;
+    if (FN(direct_plane)(g, 64, &wp) == 0) return 0;
     if (pass == FC_PASS_DW) {
         const int64_t limit = FC_DIRECT_MAX_BYTES / (int64_t)sizeof(T);
-        const int64_t sums = d->r * d->s * d->c * d->k, dy_plane = (d->ho + 1) * wp + 64;
-        const int64_t slots = FC_MAX(1, FC_MIN(FC_DW_SLOTS, d->n));
-        return sums <= limit / (slots * 16) && dy_plane <= limit / d->k;
+        const int64_t sums = g->r * g->s * g->c * g->k, dy_plane = (g->ho + 1) * wp + 64;
+        const int64_t slots = FC_MAX(1, FC_MIN(FC_DW_SLOTS, g->n));
+        return sums <= limit / (slots * 16) && dy_plane <= limit / g->k;
     }
-    return FN(direct_offsets_fit)(d->ho, d->wo, d->k, os);
+    return FN(direct_offsets_fit)(g->ho, g->wo, g->k, os);
 }
 
 /* The planar copy of image img (h x w x c, strides xs[1..3]) at offset (pt, pl). */
@@ -198,9 +193,10 @@ static T *FN(flipped_kernel)(const fc_conv_desc *d, const T *w) {
  * the lanes, are added up in a fixed order, so any thread count gives the same
  * bits, and the workspace does not grow with the batch.  dy's virtual columns
  * are zero in its planar copy. */
-static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
+static int FN(direct_dw)(const FN(direct_geom) *geo, const T *x, const int64_t xs[4], const T *dy,
+                         const int64_t ys[4], T *dw, int nthreads) {
     const CONV_KERNELS *kern = FN(fc_conv_kernels_for)();
-    const FN(direct_geom) g = FN(direct_geom_of)(d);
+    const FN(direct_geom) g = *geo;
     const int64_t vl = kern->lanes, taps = g.r * g.s, width = taps * g.c * g.k;
     const int64_t nch = FC_CEIL_DIV(g.k, FC_DIRECT_MAX_KB), slots = FC_MIN(FC_DW_SLOTS, g.n);
     int64_t wp;
@@ -229,8 +225,8 @@ static int FN(direct_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, 
             T *acc = part + slot * width * vl;
             memset(acc, 0, (size_t)(width * vl) * sizeof(T));
             for (int64_t n = slot; n < g.n; n += slots) {
-                FN(to_planar)(x + n * d->xs[0], d->xs, g.h, g.w, g.c, g.pt, g.pl, wp, plane, xp);
-                FN(to_planar)(dy + n * d->ys[0], d->ys, g.ho, g.wo, g.k, 0, 0, wp, dplane, dyp);
+                FN(to_planar)(x + n * xs[0], xs, g.h, g.w, g.c, g.pt, g.pl, wp, plane, xp);
+                FN(to_planar)(dy + n * ys[0], ys, g.ho, g.wo, g.k, 0, 0, wp, dplane, dyp);
                 for (int64_t tc = 0; tc < taps * g.c; tc++) {
                     const T *xt = xp + (tc % g.c) * plane + off[tc / g.c];
                     for (int64_t i = 0; i < nch; i++) {

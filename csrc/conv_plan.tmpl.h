@@ -81,10 +81,10 @@ static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
 }
 
 /* Why the direct kernels cannot run the pass, or NULL when they can. */
-static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass) {
+static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
     const char *why = FN(stride1_obstacle)(d, pass);
     if (why) return why;
-    if (!FN(direct_applies)(d, pass, pass == FC_PASS_DX ? d->dxs : d->ys))
+    if (!FN(direct_applies)(g, pass, pass == FC_PASS_DX ? d->dxs : d->ys))
         return "the padded planar image (or dw's partial sums) exceeds the 8 MiB workspace "
                "cap, or the output offsets exceed int32";
     return NULL;
@@ -124,7 +124,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         FC_SAY("no channels: nothing to compute but zeros");
         return p->algo;
     }
-    const char *no_direct = FN(direct_obstacle)(d, pass);
+    const char *no_direct = FN(direct_obstacle)(d, pass, &p->geo);
     const char *no_winograd = FN(winograd_obstacle)(d, pass, &p->geo);
     const char *no_inplace = FN(inplace_obstacle)(d, pass);
     const char *obstacle = NULL;

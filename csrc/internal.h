@@ -125,8 +125,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_for_f64(int64_t n);
  * NULL when it is not a GEMM kernel of that dtype. */
 const fc_gemm_kernel_f32 *fc_gemm_kernel_at_f32(int i);
 const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
-/* "generic", "avx2" or "avx512". */
-const char *fc_isa_name(int isa);
+
 
 /* ---- the GEMM engine, shared by matmul and the convolutions ------------
  * The operands are produced by packing callbacks, so a convolution can build

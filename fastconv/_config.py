@@ -5,7 +5,8 @@ import numpy as np
 
 from . import _native
 
-ISAS = {"generic": _native.FC_ISA_GENERIC, "avx2": _native.FC_ISA_AVX2, "avx512": _native.FC_ISA_AVX512}
+ISAS = {_native.isa_name(code): code
+        for code in (_native.FC_ISA_GENERIC, _native.FC_ISA_AVX2, _native.FC_ISA_AVX512)}
 ISA_NAMES = {code: name for name, code in ISAS.items()}
 
 

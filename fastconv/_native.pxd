@@ -35,6 +35,7 @@ cdef extern from "fastconv/fastconv.h":
         FC_NUM_VARIANTS
 
     int fc_isa_supported(int isa)
+    const char *fc_isa_name(int isa)
     int fc_best_isa()
     void fc_set_isa(int isa)
     int fc_get_isa()

@@ -23,6 +23,9 @@ cdef inline int check(int status) except -1:
 def isa_supported(int isa):
     return bool(fc_isa_supported(isa))
 
+def isa_name(int isa):
+    return fc_isa_name(isa).decode()
+
 def best_isa():
     return fc_best_isa()
 

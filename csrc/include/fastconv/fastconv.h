@@ -24,6 +24,7 @@ enum { FC_ACT_NONE = 0, FC_ACT_RELU, FC_ACT_LEAKY_RELU, FC_ACT_SIGMOID, FC_ACT_T
 
 /* ---- configuration ---------------------------------------------------- */
 int fc_isa_supported(int isa);
+const char *fc_isa_name(int isa);   /* "generic", "avx2" or "avx512" */
 int fc_best_isa(void);
 void fc_set_isa(int isa);   /* isa must be supported */
 int fc_get_isa(void);
