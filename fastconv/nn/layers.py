@@ -157,10 +157,9 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape):
         h, w, _ = input_shape
-        extent = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
-        pads = _args.parse_padding(self.padding, "Conv2D", (h, w), extent, self.stride)
-        return (_args.output_extent(h, pads[0], extent[0], self.stride[0]),
-                _args.output_extent(w, pads[1], extent[1], self.stride[1]), self.out_channels)
+        *_, (ho, wo) = _args.window_geometry("Conv2D", (h, w), self.kernel_size, self.stride,
+                                             self.padding, self.dilation)
+        return (ho, wo, self.out_channels)
 
     def _config(self):
         return dict(in_channels=self.in_channels, out_channels=self.out_channels,
@@ -190,9 +189,9 @@ class _Pool(Layer):
 
     def output_shape(self, input_shape):
         h, w, c = input_shape
-        pads = _args.parse_padding(self.padding, type(self).__name__, (h, w), self.size, self.stride)
-        return (_args.output_extent(h, pads[0], self.size[0], self.stride[0]),
-                _args.output_extent(w, pads[1], self.size[1], self.stride[1]), c)
+        *_, (ho, wo) = _args.window_geometry(type(self).__name__, (h, w), self.size, self.stride,
+                                             self.padding, pool=True)
+        return (ho, wo, c)
 
     def _config(self):
         return dict(size=list(self.size), stride=list(self.stride),
