@@ -43,6 +43,25 @@ def assert_conv_backward_close(got, dy, x, w, **kw):
         assert_close(g, r, np.max(m, initial=0.0))
 
 
+def numeric_grad(f, arr, idx=None, eps=1e-6):
+    """Central differences of the scalar f() with respect to the entries of the
+    float64 array arr, which f reads and which is changed in place and restored:
+    every entry (a result shaped like arr), or the flat positions idx (1-D)."""
+    flat = arr.reshape(-1)
+    assert np.shares_memory(flat, arr), "arr must be contiguous so that f sees the changes"
+    positions = range(flat.size) if idx is None else idx
+    grads = np.empty(len(positions))
+    for j, i in enumerate(positions):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        grads[j] = (up - down) / (2 * eps)
+    return grads.reshape(arr.shape) if idx is None else grads
+
+
 def run_python(*args, cwd=None, same_build=True, **env):
     """Run `python *args` in a new interpreter, by default in a temporary folder
     outside the source tree.  With same_build, the child imports the same
