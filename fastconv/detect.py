@@ -85,6 +85,7 @@ def localization_loss(pred, target):
     return float(np.sum(diff ** 2) / n), 2 * diff / n
 
 
+@nn.register_loss
 class YoloLoss(nn.Loss):
     """The YOLO loss over the grid, averaged over the batch.  pred holds the
     network's logits (N, S, S, A * (5 + C)); their sigmoid gives p_c, b_x, b_y,
@@ -125,14 +126,9 @@ class YoloLoss(nn.Loss):
     def backward(self):
         return self._grad
 
-    def get_config(self):
-        return {"class": "YoloLoss", "num_anchors": self.num_anchors,
-                "num_classes": self.num_classes, "lambda_coord": self.lambda_coord,
-                "lambda_noobj": self.lambda_noobj}
-
-
-# Model.load rebuilds losses by class name
-nn.losses.LOSSES["YoloLoss"] = YoloLoss
+    def _config(self):
+        return {"num_anchors": self.num_anchors, "num_classes": self.num_classes,
+                "lambda_coord": self.lambda_coord, "lambda_noobj": self.lambda_noobj}
 
 
 # ---- sliding windows ----------------------------------------------------------------------
