@@ -149,7 +149,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,message", CASES, ids=[c[2][:60] for c in CASES])
+@pytest.mark.parametrize("call,exc,message", CASES,
+                         ids=[re.sub(r"\\(.)", r"\1", c[2])[:60] for c in CASES])
 def test_bad_input_raises_with_a_clear_message(call, exc, message):
     with pytest.raises(exc, match=message):   # message is a regular expression
         call()
