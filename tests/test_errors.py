@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import nn
 
 X = np.zeros((2, 8, 8, 4), np.float32)
 W = np.zeros((3, 3, 4, 6), np.float32)
@@ -73,6 +74,13 @@ CASES = [
     (lambda: fastconv.global_avg_pool2d(np.zeros((2, 0, 3, 4))), ValueError,
      "global_avg_pool2d: x has no pixels to average"),
     (lambda: fastconv.global_avg_pool2d(np.zeros((2, 3))), ValueError, "global_avg_pool2d: x must be 3-D"),
+    # layers' output shapes use the same window geometry
+    (lambda: nn.Conv2D(3, 4, 9).output_shape((8, 7, 3)), ValueError,
+     r"Conv2D: the kernel \(9x9 after dilation\) is larger than the padded input \(8x7\)"),
+    (lambda: nn.MaxPool2D(2, padding=2).output_shape((8, 7, 3)), ValueError,
+     "MaxPool2D: padding .* must be smaller than the window size"),
+    (lambda: nn.AvgPool2D(9).output_shape((8, 7, 3)), ValueError,
+     r"AvgPool2D: the window 9x9 is larger than the padded input \(8x7\)"),
     # matmul / gemm
     (lambda: fastconv.matmul(np.zeros((3, 4)), np.zeros((5, 2))), ValueError,
      r"matmul: a has 4 columns but b has 5 rows \(a.shape=\(3, 4\), b.shape=\(5, 2\)\)"),
