@@ -84,8 +84,8 @@ def rand(rng, shape, dtype):
 
 HAVE_OPENMP = fastconv.show_config("dicts")["openmp"]
 # comparing 1 and 2 threads proves nothing where both run on one thread
-requires_openmp = pytest.mark.skipif(not HAVE_OPENMP,
-                                     reason="this build has no OpenMP: every call runs on one thread")
+requires_openmp = pytest.mark.skipif(
+    not HAVE_OPENMP, reason="this build has no OpenMP: every call runs on one thread")
 # comparing kernel sets proves nothing where the CPU runs only one
 requires_several_isas = pytest.mark.skipif(
     len(_config.supported_isas()) < 2,

@@ -12,4 +12,5 @@ from .optim import SGD, Adam, Optimizer
 __all__ = ["seed", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten",
            "Dense", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "BatchNorm2D", "Dropout", "Residual",
            "Concat", "Sequential", "layer_from_config", "Loss", "register_loss",
-           "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MeanSquaredError", "Model", "Optimizer", "SGD", "Adam"]
+           "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MeanSquaredError", "Model", "Optimizer",
+           "SGD", "Adam"]
