@@ -66,16 +66,8 @@ def _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
                          f"(w.shape={w.shape}, layout={layout!r}, groups={groups})")
     if r == 0 or s == 0:
         raise ValueError(f"{func}: w has an empty kernel (w.shape={w.shape}, layout={layout!r})")
-    stride = _args.as_pair(stride, "stride", func, 1)
-    dilation = _args.as_pair(dilation, "dilation", func, 1)
-    extent = (dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1)
-    pads = _args.parse_padding(padding, func, (h, wd), extent, stride)
-    padded = (h + sum(pads[0]), wd + sum(pads[1]))
-    if extent[0] > padded[0] or extent[1] > padded[1]:
-        raise ValueError(f"{func}: the kernel ({extent[0]}x{extent[1]} after dilation) is larger "
-                         f"than the padded input ({padded[0]}x{padded[1]})")
-    ho = _args.output_extent(h, pads[0], extent[0], stride[0])
-    wo = _args.output_extent(wd, pads[1], extent[1], stride[1])
+    stride, dilation, pads, (ho, wo) = _args.window_geometry(func, (h, wd), (r, s), stride,
+                                                              padding, dilation)
     return ConvGeometry(n, h, wd, c, r, s, k, groups, stride, pads, dilation, ho, wo, code)
 
 

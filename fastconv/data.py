@@ -8,6 +8,8 @@ their boxes, for detection.
 """
 import numpy as np
 
+from .boxes import iou, to_xyxy
+
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "ring")
 
 
@@ -90,7 +92,6 @@ def scenes(n, size=64, seed=0, max_objects=3):
     array of the objects of image i in the course's centre format relative to
     the image (b_x, b_y, b_h, b_w in 0..1), labels[i] their classes (indices
     into SCENE_CLASSES).  Objects barely overlap (IoU < 0.2)."""
-    from .detect import iou, to_xyxy
     rng = np.random.default_rng(seed)
     yy, xx = _grid(size)
     images = np.empty((n, size, size, 3), np.float32)

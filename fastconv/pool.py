@@ -14,17 +14,9 @@ def _pool_setup(func, x, size, stride, padding, layout):
     x4, unbatched = _args.batched4(x, "x", func)
     n, h, w, c = _args.nhwc_view(x4, layout).shape
     size = _args.as_pair(size, "size", func, 1)
-    stride = size if stride is None else _args.as_pair(stride, "stride", func, 1)
-    pads = _args.parse_padding(padding, func, (h, w), size, stride)
-    if max(pads[0]) >= size[0] or max(pads[1]) >= size[1]:
-        raise ValueError(f"{func}: padding {pads} must be smaller than the window size {size} "
-                         f"on every side")
-    padded = (h + sum(pads[0]), w + sum(pads[1]))
-    if size[0] > padded[0] or size[1] > padded[1]:
-        raise ValueError(f"{func}: the window {size[0]}x{size[1]} is larger than the padded "
-                         f"input ({padded[0]}x{padded[1]})")
-    ho = _args.output_extent(h, pads[0], size[0], stride[0])
-    wo = _args.output_extent(w, pads[1], size[1], stride[1])
+    stride, _, pads, (ho, wo) = _args.window_geometry(func, (h, w), size,
+                                                      size if stride is None else stride,
+                                                      padding, pool=True)
     geometry = (n, h, w, c, size[0], size[1], stride[0], stride[1], pads[0][0], pads[1][0],
                 ho, wo)
     return x4, unbatched, dtype, layout, geometry

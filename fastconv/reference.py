@@ -298,6 +298,77 @@ def softmax_backward(dy, y, axis=-1):
     return (y64 * (dy64 - (dy64 * y64).sum(axis=axis, keepdims=True))).astype(_dtype(dy, y))
 
 
+# ---- fully connected layer -------------------------------------------------------
+# d act / d z from the forward output y
+_ACTIVATION_SLOPES = {
+    "relu": lambda y: (y > 0).astype(np.float64),
+    "leaky_relu": lambda y: np.where(y > 0, 1.0, 0.01),
+    "sigmoid": lambda y: y * (1 - y),
+    "tanh": lambda y: 1 - y ** 2,
+}
+
+
+def linear(x, w, b=None, *, activation=None):
+    z = np.asarray(x, np.float64) @ np.asarray(w, np.float64)
+    if b is not None:
+        z = z + np.asarray(b, np.float64)
+    return np.ascontiguousarray(_ACTIVATIONS[activation](z).astype(_dtype(x, w)))
+
+
+def linear_backward(dy, x, w, y=None, *, activation=None):
+    dz = np.asarray(dy, np.float64)
+    if activation is not None:
+        dz = dz * _ACTIVATION_SLOPES[activation](np.asarray(y, np.float64))
+    dtype = _dtype(dy, x, w)
+    return ((dz @ np.asarray(w, np.float64).T).astype(dtype),
+            (np.asarray(x, np.float64).T @ dz).astype(dtype), dz.sum(axis=0).astype(dtype))
+
+
+# ---- batch normalisation -----------------------------------------------------------
+def _channels_last(x, layout):
+    x = np.asarray(x, np.float64)
+    return x if layout == "NHWC" else np.moveaxis(x, 1, -1)
+
+
+def _channels_back(y, layout, dtype):
+    y = y if layout == "NHWC" else np.moveaxis(y, -1, 1)
+    return np.ascontiguousarray(y.astype(dtype))
+
+
+def batch_norm(x, mean, var, gamma, beta, *, eps=1e-5, layout="NHWC"):
+    xl = _channels_last(x, layout)
+    xhat = (xl - np.asarray(mean, np.float64)) / np.sqrt(np.asarray(var, np.float64) + eps)
+    y = np.asarray(gamma, np.float64) * xhat + np.asarray(beta, np.float64)
+    return _channels_back(y, layout, _dtype(x, gamma, beta))
+
+
+def batch_norm_train(x, gamma, beta, *, eps=1e-5, layout="NHWC"):
+    """(y, mean, biased variance) over every axis but the channels."""
+    xl = _channels_last(x, layout)
+    axes = tuple(range(xl.ndim - 1))
+    mean = xl.mean(axis=axes)
+    var = ((xl - mean) ** 2).mean(axis=axes)
+    return batch_norm(x, mean, var, gamma, beta, eps=eps, layout=layout), mean, var
+
+
+def batch_norm_backward(dy, x, mean, var, gamma, *, eps=1e-5, layout="NHWC", training=True):
+    """With training, mean and var are x's batch statistics and dx includes
+    their gradient: dx = gamma / (m sigma) * (m dy - sum(dy) - xhat sum(dy xhat))."""
+    xl, g = _channels_last(x, layout), _channels_last(dy, layout)
+    axes = tuple(range(xl.ndim - 1))
+    inv_std = 1 / np.sqrt(np.asarray(var, np.float64) + eps)
+    xhat = (xl - np.asarray(mean, np.float64)) * inv_std
+    dgamma, dbeta = (g * xhat).sum(axis=axes), g.sum(axis=axes)
+    scale = np.asarray(gamma, np.float64) * inv_std
+    if training:
+        m = xl.size // max(xl.shape[-1], 1)
+        dx = scale / m * (m * g - dbeta - xhat * dgamma)
+    else:
+        dx = g * scale
+    dtype = _dtype(dy, x, gamma)
+    return _channels_back(dx, layout, dtype), dgamma.astype(dtype), dbeta.astype(dtype)
+
+
 # ---- detection -----------------------------------------------------------------
 def iou(boxes_a, boxes_b, format="xyxy"):
     """IoU of every pair, one pair at a time."""

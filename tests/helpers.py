@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 
 import fastconv
 from fastconv import _config
@@ -20,13 +21,15 @@ TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 
 def assert_close(out, ref, magnitude=None):
     """|out - ref| <= tol * magnitude everywhere, where magnitude (default: the
-    largest |ref|) is the size of the terms that were summed, e.g. max(|x| * |w|)."""
+    largest |ref|) is the size of the terms that were summed: a number, or an
+    array of such sizes (e.g. |x| @ |w|) whose largest entry is taken."""
     assert out.dtype == ref.dtype, (out.dtype, ref.dtype)
     assert out.shape == ref.shape, (out.shape, ref.shape)
     if out.size == 0:
         return
     if magnitude is None:
-        magnitude = np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0)
+        magnitude = ref[np.isfinite(ref)]
+    magnitude = np.max(np.abs(magnitude), initial=0.0)
     tol = TOLERANCE[out.dtype] * max(float(magnitude), 1.0)
     both_nan = np.isnan(out) & np.isnan(ref)
     err = np.where(both_nan, 0.0, np.abs(out.astype(np.float64) - ref.astype(np.float64)))
@@ -40,7 +43,26 @@ def assert_conv_backward_close(got, dy, x, w, **kw):
     want = ref.conv2d_backward(dy, x, w, **kw)
     mags = ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)
     for g, r, m in zip(got, want, mags):
-        assert_close(g, r, np.max(m, initial=0.0))
+        assert_close(g, r, m)
+
+
+def numeric_grad(f, arr, idx=None, eps=1e-6):
+    """Central differences of the scalar f() with respect to the entries of the
+    float64 array arr, which f reads and which is changed in place and restored:
+    every entry (a result shaped like arr), or the flat positions idx (1-D)."""
+    flat = arr.reshape(-1)
+    assert np.shares_memory(flat, arr), "arr must be contiguous so that f sees the changes"
+    positions = range(flat.size) if idx is None else idx
+    grads = np.empty(len(positions))
+    for j, i in enumerate(positions):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        grads[j] = (up - down) / (2 * eps)
+    return grads.reshape(arr.shape) if idx is None else grads
 
 
 def run_python(*args, cwd=None, same_build=True, **env):
@@ -60,10 +82,21 @@ def rand(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
+HAVE_OPENMP = fastconv.show_config("dicts")["openmp"]
+# comparing 1 and 2 threads proves nothing where both run on one thread
+requires_openmp = pytest.mark.skipif(
+    not HAVE_OPENMP, reason="this build has no OpenMP: every call runs on one thread")
+# comparing kernel sets proves nothing where the CPU runs only one
+requires_several_isas = pytest.mark.skipif(
+    len(_config.supported_isas()) < 2,
+    reason=f"this CPU supports one kernel set only ({', '.join(_config.supported_isas())})")
+
+
 @contextlib.contextmanager
 def threads(n):
     old = fastconv.get_num_threads()
     fastconv.set_num_threads(n)
+    assert fastconv.get_num_threads() == (n if HAVE_OPENMP else 1)
     try:
         yield
     finally:
@@ -89,27 +122,29 @@ def to_layout(x_nhwc, w_rsck, layout):
     return xt, np.ascontiguousarray(w_rsck.transpose(3, 2, 0, 1))
 
 
-# (N, H, W, C, K, R, S, stride, padding, dilation, groups)
+# (N, H, W, C, K, R, S, stride, padding, dilation, groups).  N, H, W and C
+# differ in every case (but the 1x1 image), so that the NCHW and NHWC shapes
+# differ and swapping two axes changes the result.
 CONV_CASES = [
     (2, 7, 9, 3, 5, 3, 3, 1, 0, 1, 1),
     (1, 11, 13, 7, 11, 5, 5, 2, 2, 1, 1),
-    (3, 8, 8, 6, 4, 1, 1, 1, 0, 1, 1),                 # 1x1
+    (3, 8, 9, 6, 4, 1, 1, 1, 0, 1, 1),                 # 1x1
     (2, 9, 7, 4, 6, 1, 1, 2, 0, 1, 2),                 # 1x1 strided, grouped
     (2, 10, 12, 5, 7, 1, 3, 1, (0, 1), 1, 1),          # 1x3
     (1, 12, 10, 3, 4, 3, 1, (2, 1), 1, 1, 1),          # 3x1
-    (2, 9, 9, 4, 5, 2, 4, 3, ((1, 2), (0, 3)), 1, 1),  # 2x4, stride > kernel, asymmetric
+    (2, 9, 10, 4, 5, 2, 4, 3, ((1, 2), (0, 3)), 1, 1),  # 2x4, stride > kernel, asymmetric
     (1, 13, 11, 6, 6, 3, 3, 1, "same", 2, 3),          # dilation + groups
-    (2, 8, 8, 8, 8, 3, 3, 1, 1, 1, 8),                 # depthwise
-    (2, 8, 8, 4, 8, 3, 3, 2, "same", 1, 4),            # depthwise, multiplier 2
-    (1, 5, 5, 2, 3, 3, 3, 1, 3, 1, 1),                 # padding > kernel / 2
-    (0, 6, 6, 3, 4, 3, 3, 1, 1, 1, 1),                 # empty batch
-    (2, 16, 16, 13, 17, 3, 3, 1, 1, 1, 1),             # prime channels
+    (2, 9, 10, 8, 8, 3, 3, 1, 1, 1, 8),                # depthwise
+    (2, 8, 9, 4, 8, 3, 3, 2, "same", 1, 4),            # depthwise, multiplier 2
+    (1, 5, 6, 2, 3, 3, 3, 1, 3, 1, 1),                 # padding > kernel / 2
+    (0, 6, 7, 3, 4, 3, 3, 1, 1, 1, 1),                 # empty batch
+    (2, 16, 15, 13, 17, 3, 3, 1, 1, 1, 1),             # prime channels
     (1, 20, 19, 37, 29, 3, 3, 2, "valid", 1, 1),
     (1, 1, 1, 3, 2, 1, 1, 1, 0, 1, 1),                 # 1x1 image
-    (1, 12, 12, 64, 40, 3, 3, 1, 1, 1, 1),             # depth 576: several KC blocks
-    (1, 6, 6, 8, 600, 1, 1, 1, 0, 1, 1),               # 600 outputs: several NC blocks
+    (1, 12, 11, 64, 40, 3, 3, 1, 1, 1, 1),             # depth 576: several KC blocks
+    (1, 6, 7, 8, 600, 1, 1, 1, 0, 1, 1),               # 600 outputs: several NC blocks
     (2, 31, 29, 5, 9, 5, 5, 1, "same", 1, 1),          # many rows: several MC blocks
-    (1, 9, 9, 3, 4, 3, 3, 3, "same", 3, 1),            # 'same' with stride and dilation
+    (1, 9, 10, 3, 4, 3, 3, 3, "same", 3, 1),           # 'same' with stride and dilation
 ]
 
 
@@ -132,13 +167,23 @@ def conv_inputs(case, dtype, rng, layout="NHWC"):
     return x, wt, b
 
 
-# (N, H, W, C, size, stride, padding)
+# (N, H, W, C, size, stride, padding), N, H, W and C distinct as above
 POOL_CASES = [
-    (2, 8, 8, 3, 2, None, 0),
+    (2, 8, 9, 3, 2, None, 0),
     (1, 9, 11, 5, 3, 2, 1),
-    (2, 7, 7, 4, (2, 3), (1, 2), ((1, 0), (2, 1))),
+    (2, 7, 8, 4, (2, 3), (1, 2), ((1, 0), (2, 1))),
     (1, 10, 9, 6, 3, 1, "same"),
-    (3, 5, 5, 17, 5, 5, "valid"),
-    (0, 4, 4, 2, 2, None, 0),
-    (1, 13, 13, 2, 2, 3, 0),                            # stride > size
+    (3, 5, 6, 17, 5, 5, "valid"),
+    (0, 4, 5, 2, 2, None, 0),
+    (1, 13, 12, 2, 2, 3, 0),                            # stride > size
 ]
+
+
+def pool_case_id(case):
+    n, h, w, c, size, stride, pad = case
+    return f"n{n}-{h}x{w}-c{c}-k{size}-s{stride}-p{pad}".replace(" ", "")
+
+
+def distinct_nchw(shape):
+    """Whether an (N, H, W, C) shape tells NCHW from NHWC in every axis."""
+    return len(set(shape)) == 4

@@ -13,7 +13,8 @@ TAKES_OUTPUT = {"sigmoid", "tanh"}
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", UNARY)
-@pytest.mark.parametrize("shape", [(), (7,), (3, 50000), (2, 0, 3)], ids=str)
+@pytest.mark.parametrize("shape", [(), (7,), (3, 50000), (2, 0, 3)],
+                         ids=["scalar", "7", "3x50000", "2x0x3"])
 def test_unary_forward_and_backward(name, shape, dtype, rng):
     x = (rand(rng, shape, dtype) * 10).astype(dtype)
     y = getattr(fastconv, name)(x)
@@ -41,7 +42,7 @@ def test_leaky_relu_alpha(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("axis", [-1, 0, 1], ids="axis{}".format)
 def test_softmax(axis, dtype, rng):
     x = (rand(rng, (6, 9, 4), dtype) * 20).astype(dtype)
     y = fastconv.softmax(x, axis=axis)

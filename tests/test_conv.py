@@ -112,7 +112,7 @@ def test_non_contiguous_read_only_inputs_are_not_modified(rng):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("contiguous", [True, False])
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous-out", "strided-out"])
 def test_out_argument(layout, contiguous, rng):
     case = CONV_CASES[0]
     x, w, b = conv_inputs(case, np.float32, rng, layout)

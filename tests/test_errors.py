@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import nn
 
 X = np.zeros((2, 8, 8, 4), np.float32)
 W = np.zeros((3, 3, 4, 6), np.float32)
@@ -73,6 +74,13 @@ CASES = [
     (lambda: fastconv.global_avg_pool2d(np.zeros((2, 0, 3, 4))), ValueError,
      "global_avg_pool2d: x has no pixels to average"),
     (lambda: fastconv.global_avg_pool2d(np.zeros((2, 3))), ValueError, "global_avg_pool2d: x must be 3-D"),
+    # layers' output shapes use the same window geometry
+    (lambda: nn.Conv2D(3, 4, 9).output_shape((8, 7, 3)), ValueError,
+     r"Conv2D: the kernel \(9x9 after dilation\) is larger than the padded input \(8x7\)"),
+    (lambda: nn.MaxPool2D(2, padding=2).output_shape((8, 7, 3)), ValueError,
+     "MaxPool2D: padding .* must be smaller than the window size"),
+    (lambda: nn.AvgPool2D(9).output_shape((8, 7, 3)), ValueError,
+     r"AvgPool2D: the window 9x9 is larger than the padded input \(8x7\)"),
     # matmul / gemm
     (lambda: fastconv.matmul(np.zeros((3, 4)), np.zeros((5, 2))), ValueError,
      r"matmul: a has 4 columns but b has 5 rows \(a.shape=\(3, 4\), b.shape=\(5, 2\)\)"),
@@ -88,6 +96,49 @@ CASES = [
      r"gemm: c of shape \(3, 3\) does not broadcast to the result shape \(2, 4\)"),
     (lambda: fastconv.gemm(np.zeros((2, 3)), np.zeros((3, 4)), alpha=1j), TypeError,
      "gemm: alpha must be a real number"),
+    # linear
+    (lambda: fastconv.linear(np.zeros((2, 3)), np.zeros((4, 5))), ValueError,
+     r"linear: x has 3 features but w expects 4 \(x.shape=\(2, 3\), w.shape=\(4, 5\)\)"),
+    (lambda: fastconv.linear(np.zeros(3), np.zeros((3, 5))), ValueError,
+     r"linear: x must be 2-D \(N, in_features\), got 1-D"),
+    (lambda: fastconv.linear(np.zeros((2, 3)), np.zeros((3, 5, 1))), ValueError,
+     "linear: w must be 2-D"),
+    (lambda: fastconv.linear(np.zeros((2, 3)), np.zeros((3, 5)), np.zeros(4)), ValueError,
+     r"linear: b must have shape \(5,\) to match w, got \(4,\)"),
+    (lambda: fastconv.linear(np.zeros((2, 3)), np.zeros((3, 5)), activation="elu"), ValueError,
+     "linear: activation must be"),
+    (lambda: fastconv.linear(np.zeros((2, 3), complex), np.zeros((3, 5))), TypeError,
+     "linear: x has dtype complex128"),
+    (lambda: fastconv.linear(np.zeros((2, 3)), np.zeros((3, 5)), np.zeros(5, object)), TypeError,
+     "linear: b has dtype object"),
+    (lambda: fastconv.linear_backward(np.zeros((2, 4)), np.zeros((2, 3)), np.zeros((3, 5))),
+     ValueError, r"linear_backward: dy has shape \(2, 4\), but linear's output has shape \(2, 5\)"),
+    (lambda: fastconv.linear_backward(np.zeros((2, 5)), np.zeros((2, 3)), np.zeros((3, 5)),
+                                      activation="tanh"), ValueError,
+     "linear_backward: y .linear's output. is needed to differentiate activation='tanh'"),
+    (lambda: fastconv.linear_backward(np.zeros((2, 5)), np.zeros((2, 3)), np.zeros((3, 5)),
+                                      np.zeros((5, 2)), activation="relu"), ValueError,
+     r"linear_backward: y has shape \(5, 2\)"),
+    # batch normalisation
+    (lambda: fastconv.batch_norm(X, np.zeros(4), np.ones(4), np.ones(3), np.zeros(4)), ValueError,
+     r"batch_norm: gamma must have shape \(4,\), one value per channel of x, got \(3,\)"),
+    (lambda: fastconv.batch_norm(X, np.zeros(8), np.ones(4), np.ones(8), np.zeros(8),
+                                 layout="NCHW"), ValueError,
+     r"batch_norm: var must have shape \(8,\), one value per channel of x, got \(4,\)"),
+    (lambda: fastconv.batch_norm(X, np.zeros(4), np.ones(4), np.ones(4), np.zeros(4), eps=-1),
+     ValueError, "batch_norm: eps must be >= 0, got -1"),
+    (lambda: fastconv.batch_norm(X, np.zeros(4), np.ones(4), np.ones(4), np.zeros(4), eps="a"),
+     TypeError, "batch_norm: eps must be a real number"),
+    (lambda: fastconv.batch_norm(X, np.zeros(4), np.ones(4), np.ones(4), np.zeros(4),
+                                 layout="HWC"), ValueError, "batch_norm: layout must be"),
+    (lambda: fastconv.batch_norm_train(np.zeros(4), np.ones(4), np.zeros(4)), ValueError,
+     "batch_norm_train: x must be at least 2-D"),
+    (lambda: fastconv.batch_norm_train(X[:0], np.ones(4), np.zeros(4)), ValueError,
+     "batch_norm_train: x has no samples"),
+    (lambda: fastconv.batch_norm_train(X, np.ones(4, complex), np.zeros(4)), TypeError,
+     "batch_norm_train: gamma has dtype complex128"),
+    (lambda: fastconv.batch_norm_backward(X[:1], X, np.zeros(4), np.ones(4), np.ones(4)),
+     ValueError, r"batch_norm_backward: dy has shape \(1, 8, 8, 4\) but x has shape"),
     # activations
     (lambda: fastconv.relu(np.zeros(3, complex)), TypeError, "relu: x has dtype complex128"),
     (lambda: fastconv.relu_backward(np.zeros(3), np.zeros(4)), ValueError,
@@ -107,7 +158,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,message", CASES, ids=[c[2][:60] for c in CASES])
+@pytest.mark.parametrize("call,exc,message", CASES,
+                         ids=[re.sub(r"\\(.)", r"\1", c[2])[:60] for c in CASES])
 def test_bad_input_raises_with_a_clear_message(call, exc, message):
     with pytest.raises(exc, match=message):   # message is a regular expression
         call()

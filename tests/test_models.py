@@ -4,6 +4,8 @@ import pytest
 
 from fastconv import data, models
 
+from helpers import numeric_grad
+
 # the course's propagate() example
 W = np.array([[1.0], [2.0]])
 B = 2.0
@@ -45,16 +47,7 @@ def test_deep_nn_gradients_match_finite_differences(rng):
         a = np.clip(model.forward(Xs)[0], 1e-12, 1 - 1e-12)
         return -np.mean(Ys * np.log(a) + (1 - Ys) * np.log(1 - a))
     for name in ("W1", "b1", "W2", "b2", "W3", "b3"):
-        p = model.parameters[name]
-        num = np.zeros_like(p)
-        for i in np.ndindex(p.shape):
-            old = p[i]
-            p[i] = old + 1e-6
-            up = cost()
-            p[i] = old - 1e-6
-            down = cost()
-            p[i] = old
-            num[i] = (up - down) / 2e-6
+        num = numeric_grad(cost, model.parameters[name])
         np.testing.assert_allclose(grads["d" + name], num, atol=1e-7, err_msg=name)
     assert model.parameters["W2"].shape == (3, 5) and model.parameters["b2"].shape == (3, 1)
 
@@ -83,7 +76,7 @@ def test_classic_parameter_counts(builder, count):
     ("small_resnet", dict(num_classes=4, in_channels=3)),
     ("small_inception", dict(num_classes=4, in_channels=3)),
     ("resnet18", dict(num_classes=4, in_channels=3, input_size=32, small=True)),
-])
+], ids=["lenet5", "small_resnet", "small_inception", "resnet18-small"])
 def test_small_variants_run_on_32x32(builder, kwargs, rng):
     model = getattr(models, builder)(**kwargs)
     x = rng.standard_normal((2, 32, 32, kwargs["in_channels"])).astype(np.float32)

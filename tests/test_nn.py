@@ -5,23 +5,13 @@ import pytest
 
 from fastconv import nn
 
-EPS = 1e-6
+from helpers import assert_close, numeric_grad, requires_openmp, threads
 
-
-def numeric(f, arr, rng, samples=12):
-    """Central differences of the scalar f() w.r.t. `samples` random entries of arr."""
-    flat = arr.reshape(-1)
-    idx = rng.choice(flat.size, size=min(samples, flat.size), replace=False)
-    grads = []
-    for i in idx:
-        old = flat[i]
-        flat[i] = old + EPS
-        up = f()
-        flat[i] = old - EPS
-        down = f()
-        flat[i] = old
-        grads.append((up - down) / (2 * EPS))
-    return idx, np.array(grads)
+def sampled_grad(f, arr, rng, samples=12):
+    """Central differences of the scalar f() w.r.t. `samples` random entries of
+    arr: (their flat positions, the derivatives)."""
+    idx = rng.choice(arr.size, size=min(samples, arr.size), replace=False)
+    return idx, numeric_grad(f, arr, idx)
 
 
 def check_layer(layer, x, rng, training=True, atol=1e-6):
@@ -34,50 +24,59 @@ def check_layer(layer, x, rng, training=True, atol=1e-6):
     analytic = {path: lyr.grads[key].copy() for path, lyr, key in layer.parameters()}
     loss = lambda: float(np.sum(layer.forward(x, training=training) * dy))  # noqa: E731
     if dx is not None:
-        idx, num = numeric(loss, x, rng)
+        idx, num = sampled_grad(loss, x, rng)
         np.testing.assert_allclose(dx.reshape(-1)[idx], num, atol=atol, rtol=1e-5)
     for path, lyr, key in layer.parameters():
-        idx, num = numeric(loss, lyr.params[key], rng)
+        idx, num = sampled_grad(loss, lyr.params[key], rng)
         np.testing.assert_allclose(analytic[path].reshape(-1)[idx], num, atol=atol, rtol=1e-5,
                                    err_msg=path)
 
 
+# (id, layer factory, input shape); N, H, W and C differ so that a layer
+# reading the wrong axis cannot pass
 LAYERS = [
-    (lambda: nn.Conv2D(3, 4, 3, padding=1), (2, 6, 5, 3)),
-    (lambda: nn.Conv2D(4, 6, (3, 2), stride=2, groups=2, activation="relu"), (2, 7, 6, 4)),
-    (lambda: nn.Conv2D(3, 2, 2, bias=False, activation="tanh"), (2, 5, 5, 3)),
-    (lambda: nn.Conv2D(3, 2, 3, padding="same", dilation=2, activation="sigmoid"), (1, 6, 6, 3)),
-    (lambda: nn.Conv2D(2, 3, 1, activation="leaky_relu"), (2, 4, 4, 2)),
-    (lambda: nn.Dense(7, 5), (4, 7)),
-    (lambda: nn.Dense(7, 5, activation="relu"), (4, 7)),
-    (lambda: nn.Dense(7, 5, activation="sigmoid"), (4, 7)),
-    (lambda: nn.Dense(7, 5, activation="tanh", bias=False), (4, 7)),
-    (lambda: nn.MaxPool2D(2), (2, 6, 6, 3)),
-    (lambda: nn.MaxPool2D(3, 2, 1), (2, 7, 7, 2)),
-    (lambda: nn.AvgPool2D(2, 1), (2, 5, 5, 3)),
-    (lambda: nn.GlobalAvgPool2D(), (3, 4, 5, 6)),
-    (lambda: nn.Flatten(), (3, 2, 2, 2)),
-    (lambda: nn.ReLU(), (4, 9)),
-    (lambda: nn.LeakyReLU(0.1), (4, 9)),
-    (lambda: nn.Sigmoid(), (4, 9)),
-    (lambda: nn.Tanh(), (4, 9)),
-    (lambda: nn.BatchNorm2D(3), (4, 3, 3, 3)),
-    (lambda: nn.BatchNorm2D(5), (6, 5)),
-    (lambda: nn.Residual(nn.Sequential(nn.Conv2D(3, 3, 3, padding=1), nn.BatchNorm2D(3))),
-     (2, 5, 5, 3)),
-    (lambda: nn.Residual(nn.Sequential(nn.Conv2D(3, 4, 3, stride=2, padding=1, activation="relu"),
+    ("conv3x3-pad1", lambda: nn.Conv2D(3, 4, 3, padding=1), (2, 6, 5, 3)),
+    ("conv3x2-s2-g2-relu", lambda: nn.Conv2D(4, 6, (3, 2), stride=2, groups=2,
+                                             activation="relu"), (2, 7, 6, 4)),
+    ("conv2x2-nobias-tanh", lambda: nn.Conv2D(3, 2, 2, bias=False, activation="tanh"),
+     (2, 5, 6, 3)),
+    ("conv3x3-same-d2-sigmoid", lambda: nn.Conv2D(3, 2, 3, padding="same", dilation=2,
+                                                  activation="sigmoid"), (1, 6, 7, 3)),
+    ("conv1x1-leaky", lambda: nn.Conv2D(2, 3, 1, activation="leaky_relu"), (3, 4, 5, 2)),
+    ("dense", lambda: nn.Dense(7, 5), (4, 7)),
+    ("dense-relu", lambda: nn.Dense(7, 5, activation="relu"), (4, 7)),
+    ("dense-sigmoid", lambda: nn.Dense(7, 5, activation="sigmoid"), (4, 7)),
+    ("dense-tanh-nobias", lambda: nn.Dense(7, 5, activation="tanh", bias=False), (4, 7)),
+    ("maxpool2", lambda: nn.MaxPool2D(2), (5, 6, 4, 3)),
+    ("maxpool3-s2-p1", lambda: nn.MaxPool2D(3, 2, 1), (2, 7, 5, 3)),
+    ("avgpool2-s1", lambda: nn.AvgPool2D(2, 1), (2, 5, 4, 3)),
+    ("globalavgpool", lambda: nn.GlobalAvgPool2D(), (3, 4, 5, 6)),
+    ("flatten", lambda: nn.Flatten(), (3, 2, 4, 5)),
+    ("relu", lambda: nn.ReLU(), (4, 9)),
+    ("leakyrelu0.1", lambda: nn.LeakyReLU(0.1), (4, 9)),
+    ("sigmoid", lambda: nn.Sigmoid(), (4, 9)),
+    ("tanh", lambda: nn.Tanh(), (4, 9)),
+    ("batchnorm-maps", lambda: nn.BatchNorm2D(3), (4, 5, 2, 3)),
+    ("batchnorm-features", lambda: nn.BatchNorm2D(5), (6, 5)),
+    ("residual-identity", lambda: nn.Residual(nn.Sequential(nn.Conv2D(3, 3, 3, padding=1),
+                                                            nn.BatchNorm2D(3))), (2, 5, 4, 3)),
+    ("residual-projection",
+     lambda: nn.Residual(nn.Sequential(nn.Conv2D(3, 4, 3, stride=2, padding=1, activation="relu"),
                                        nn.Conv2D(4, 4, 3, padding=1)),
                          nn.Sequential(nn.Conv2D(3, 4, 1, stride=2), nn.BatchNorm2D(4))),
-     (2, 6, 6, 3)),
-    (lambda: nn.Concat(nn.Conv2D(3, 2, 1), nn.Sequential(nn.Conv2D(3, 2, 1, activation="relu"),
-                                                         nn.Conv2D(2, 3, 3, padding=1)),
-                       nn.Sequential(nn.MaxPool2D(3, 1, 1), nn.Conv2D(3, 1, 1))), (2, 5, 5, 3)),
-    (lambda: nn.Sequential(nn.Conv2D(1, 3, 3, activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
-                           nn.Dense(12, 4, activation="tanh"), nn.Dense(4, 3)), (3, 6, 6, 1)),
+     (2, 6, 5, 3)),
+    ("concat", lambda: nn.Concat(nn.Conv2D(3, 2, 1),
+                                 nn.Sequential(nn.Conv2D(3, 2, 1, activation="relu"),
+                                               nn.Conv2D(2, 3, 3, padding=1)),
+                                 nn.Sequential(nn.MaxPool2D(3, 1, 1), nn.Conv2D(3, 1, 1))),
+     (2, 5, 4, 3)),
+    ("sequential", lambda: nn.Sequential(nn.Conv2D(1, 3, 3, activation="relu"), nn.MaxPool2D(2),
+                                         nn.Flatten(), nn.Dense(12, 4, activation="tanh"),
+                                         nn.Dense(4, 3)), (3, 6, 7, 1)),
 ]
 
 
-@pytest.mark.parametrize("make,shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("make,shape", [pytest.param(m, s, id=i) for i, m, s in LAYERS])
 def test_layer_gradients(make, shape, rng):
     nn.seed(1)
     x = rng.standard_normal(shape) + (0.1 if len(shape) == 2 else 0.0)
@@ -87,8 +86,8 @@ def test_layer_gradients(make, shape, rng):
 
 def test_batchnorm_eval_mode_gradient(rng):
     bn = nn.BatchNorm2D(3)
-    bn.forward(rng.standard_normal((8, 4, 4, 3)).astype(np.float32), training=True)
-    check_layer(bn, rng.standard_normal((2, 4, 4, 3)), rng, training=False)
+    bn.forward(rng.standard_normal((8, 4, 5, 3)).astype(np.float32), training=True)
+    check_layer(bn, rng.standard_normal((2, 4, 5, 3)), rng, training=False)
 
 
 def test_dropout(rng):
@@ -117,7 +116,7 @@ def test_loss_gradients(loss, pred_shape, target, rng):
         target = rng.standard_normal(pred_shape)
     loss.forward(pred, target)
     grad = loss.backward()
-    idx, num = numeric(lambda: loss.forward(pred, target), pred, rng, samples=pred.size)
+    idx, num = sampled_grad(lambda: loss.forward(pred, target), pred, rng, samples=pred.size)
     np.testing.assert_allclose(grad.reshape(-1)[idx], num, atol=1e-7)
 
 
@@ -231,21 +230,24 @@ def test_batchnorm_matches_its_formula(dtype, rng):
     x = (rng.standard_normal((4, 30, 31, 5)) * 3 + 2).astype(dtype)   # several row chunks
     y = bn.forward(x, training=True)
     mean, var = x.astype(np.float64).mean(axis=(0, 1, 2)), x.astype(np.float64).var(axis=(0, 1, 2))
-    expected = (x - mean) / np.sqrt(var + 1e-5) * bn.params["gamma"] + bn.params["beta"]
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(y, expected, atol=tol * 10, rtol=tol)
+    gamma, beta = bn.params["gamma"].astype(np.float64), bn.params["beta"].astype(np.float64)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    # the terms summed: |x| and |mean| scaled by gamma / std, and beta
+    mag = (np.abs(x) + np.abs(mean)) * gamma / np.sqrt(var + 1e-5) + np.abs(beta)
+    assert_close(y, expected.astype(dtype), mag)
     count = x.size // 5
-    np.testing.assert_allclose(bn.buffers["running_mean"], 0.1 * mean, rtol=tol)
-    np.testing.assert_allclose(bn.buffers["running_var"], 0.9 + 0.1 * var * count / (count - 1),
-                               rtol=tol)
+    assert_close(bn.buffers["running_mean"], (0.1 * mean).astype(dtype))
+    assert_close(bn.buffers["running_var"], (0.9 + 0.1 * var * count / (count - 1)).astype(dtype))
     y_eval = bn.forward(x, training=False)
-    run_mean, run_var = bn.buffers["running_mean"], bn.buffers["running_var"]
-    np.testing.assert_allclose(y_eval, (x - run_mean) / np.sqrt(run_var + 1e-5) * bn.params["gamma"]
-                               + bn.params["beta"], atol=tol * 10, rtol=tol)
+    run_mean = bn.buffers["running_mean"].astype(np.float64)
+    run_var = bn.buffers["running_var"].astype(np.float64)
+    expected = (x - run_mean) / np.sqrt(run_var + 1e-5) * gamma + beta
+    assert_close(y_eval, expected.astype(dtype),
+                 (np.abs(x) + np.abs(run_mean)) * gamma / np.sqrt(run_var + 1e-5) + np.abs(beta))
 
 
+@requires_openmp
 def test_batchnorm_is_thread_invariant(rng):
-    from helpers import threads
     x = rng.standard_normal((8, 40, 40, 16)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
     results = []

@@ -7,7 +7,7 @@ import pytest
 import fastconv
 from fastconv import _native
 from fastconv._config import peak_workspace
-from helpers import rand, threads
+from helpers import rand, requires_openmp, threads
 
 MiB = 2 ** 20
 
@@ -40,7 +40,8 @@ def test_conv_workspace_is_counted(algorithm, rng):
         assert 0 < peak < 16 * MiB
 
 
-@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("nthreads", [1, pytest.param(2, marks=requires_openmp)],
+                         ids=["1-thread", "2-threads"])
 @pytest.mark.parametrize("algorithm", ["gemm", "direct"])
 def test_conv_workspace_does_not_grow_with_the_batch(algorithm, nthreads, rng):
     with threads(nthreads):

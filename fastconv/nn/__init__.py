@@ -4,11 +4,13 @@ from .init import seed
 from .layers import (AvgPool2D, BatchNorm2D, Concat, Conv2D, Dense, Dropout, Flatten,
                      GlobalAvgPool2D, Layer, LeakyReLU, MaxPool2D, ReLU, Residual, Sequential,
                      Sigmoid, Tanh, layer_from_config)
-from .losses import BinaryCrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy
+from .losses import (BinaryCrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy,
+                     register_loss)
 from .model import Model
 from .optim import SGD, Adam, Optimizer
 
 __all__ = ["seed", "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten",
            "Dense", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "BatchNorm2D", "Dropout", "Residual",
-           "Concat", "Sequential", "layer_from_config", "Loss", "SoftmaxCrossEntropy",
-           "BinaryCrossEntropy", "MeanSquaredError", "Model", "Optimizer", "SGD", "Adam"]
+           "Concat", "Sequential", "layer_from_config", "Loss", "register_loss",
+           "SoftmaxCrossEntropy", "BinaryCrossEntropy", "MeanSquaredError", "Model", "Optimizer",
+           "SGD", "Adam"]

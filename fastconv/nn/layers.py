@@ -8,12 +8,12 @@ for Model.save / Model.load.
 """
 import numpy as np
 
-from .. import _args, _native
-from .._config import get_num_threads
+from .. import _args
 from ..activations import (leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid,
                            sigmoid_backward, tanh, tanh_backward)
+from ..batchnorm import batch_norm, batch_norm_backward, batch_norm_train
 from ..conv import conv2d, conv2d_backward
-from ..linalg import matmul
+from ..linear import linear, linear_backward
 from ..pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, max_pool2d,
                     max_pool2d_backward)
 from . import init
@@ -157,10 +157,9 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape):
         h, w, _ = input_shape
-        extent = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
-        pads = _args.parse_padding(self.padding, "Conv2D", (h, w), extent, self.stride)
-        return (_args.output_extent(h, pads[0], extent[0], self.stride[0]),
-                _args.output_extent(w, pads[1], extent[1], self.stride[1]), self.out_channels)
+        *_, (ho, wo) = _args.window_geometry("Conv2D", (h, w), self.kernel_size, self.stride,
+                                             self.padding, self.dilation)
+        return (ho, wo, self.out_channels)
 
     def _config(self):
         return dict(in_channels=self.in_channels, out_channels=self.out_channels,
@@ -190,9 +189,9 @@ class _Pool(Layer):
 
     def output_shape(self, input_shape):
         h, w, c = input_shape
-        pads = _args.parse_padding(self.padding, type(self).__name__, (h, w), self.size, self.stride)
-        return (_args.output_extent(h, pads[0], self.size[0], self.stride[0]),
-                _args.output_extent(w, pads[1], self.size[1], self.stride[1]), c)
+        *_, (ho, wo) = _args.window_geometry(type(self).__name__, (h, w), self.size, self.stride,
+                                             self.padding, pool=True)
+        return (ho, wo, c)
 
     def _config(self):
         return dict(size=list(self.size), stride=list(self.stride),
@@ -250,7 +249,6 @@ class Dense(Layer):
         self.in_features = _positive(in_features, "in_features", "Dense")
         self.out_features = _positive(out_features, "out_features", "Dense")
         self.activation = _check_activation(activation, "Dense")
-        self._act_code = _args.check_activation(activation, "Dense")
         self.bias = bool(bias)
         self.params["W"] = init.initial_weights((self.in_features, self.out_features),
                                                 self.in_features, self.out_features,
@@ -263,21 +261,16 @@ class Dense(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Dense: expected input of shape (N, {self.in_features}), "
                              f"got {x.shape}")
-        w = self.params["W"]
-        self._x = x = _args.prepare(x, w.dtype)
-        y = np.empty((x.shape[0], self.out_features), w.dtype)
-        if y.size:   # bias and activation fused into the GEMM's store
-            _native.gemm(x, w, y, 1.0, 0.0, self.params.get("b"), False, self._act_code, 0.01,
-                         get_num_threads())
-        self._y = y
-        return y
+        self._x = x
+        self._y = linear(x, self.params["W"], self.params.get("b"), activation=self.activation)
+        return self._y
 
     def backward(self, dy):
-        dz = _activation_grad(dy, self._y, self.activation)
-        self.grads["W"] = matmul(self._x.T, dz)
+        dx, self.grads["W"], db = linear_backward(dy, self._x, self.params["W"], self._y,
+                                                  activation=self.activation)
         if self.bias:
-            self.grads["b"] = dz.sum(axis=0)
-        return matmul(dz, self.params["W"].T)
+            self.grads["b"] = db
+        return dx
 
     def output_shape(self, input_shape):
         return (self.out_features,)
@@ -347,45 +340,29 @@ class BatchNorm2D(Layer):
         if x.shape[-1] != self.num_features:
             raise ValueError(f"BatchNorm2D: expected {self.num_features} channels, got "
                              f"{x.shape[-1]} (shape {x.shape})")
-        rows = np.ascontiguousarray(x).reshape(-1, self.num_features)
-        self._training = training and len(rows) > 0
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        self._x = x
+        # an empty batch has no statistics: it is normalised with the running ones
+        self._training = training and x.size > 0
         if self._training:
-            mean, var = np.empty(self.num_features), np.empty(self.num_features)
-            _native.batchnorm_stats(rows, mean, var, get_num_threads())
-            m, count = self.momentum, len(rows)
-            unbiased = var * count / max(count - 1, 1)
-            for key, value in (("running_mean", mean), ("running_var", unbiased)):
+            y, self._mean, self._var = batch_norm_train(x, gamma, beta, eps=self.eps)
+            m, count = self.momentum, x.size // self.num_features
+            unbiased = self._var * count / max(count - 1, 1)
+            for key, value in (("running_mean", self._mean), ("running_var", unbiased)):
                 buf = self.buffers[key]
                 self.buffers[key] = ((1 - m) * buf + m * value).astype(buf.dtype)
-        else:
-            mean = self.buffers["running_mean"].astype(np.float64)
-            var = self.buffers["running_var"].astype(np.float64)
-        self._rows, self._mean = rows, mean
-        self._inv_std = 1.0 / np.sqrt(var + self.eps)
-        gamma = self.params["gamma"].astype(np.float64)
-        scale = (gamma * self._inv_std).astype(x.dtype)
-        shift = (self.params["beta"] - mean * gamma * self._inv_std).astype(x.dtype)
-        y = np.empty_like(rows)
-        if y.size:
-            _native.batchnorm_apply(rows, y, scale, shift, get_num_threads())
-        return y.reshape(x.shape)
+            return y
+        self._mean, self._var = self.buffers["running_mean"], self.buffers["running_var"]
+        return batch_norm(x, self._mean, self._var, gamma, beta, eps=self.eps)
 
     def backward(self, dy):
-        shape = dy.shape
-        g = np.ascontiguousarray(dy, dtype=self._rows.dtype).reshape(self._rows.shape)
         gamma = self.params["gamma"]
-        if not self._training:      # statistics were constants
-            xhat = (self._rows - self._mean) * self._inv_std
-            self.grads["gamma"] = (g * xhat).sum(axis=0).astype(gamma.dtype)
-            self.grads["beta"] = g.sum(axis=0).astype(gamma.dtype)
-            return (g * (gamma * self._inv_std)).astype(g.dtype).reshape(shape)
-        dx = np.empty_like(g)
-        dgamma, dbeta = np.empty(self.num_features), np.empty(self.num_features)
-        _native.batchnorm_backward(g, self._rows, self._mean, self._inv_std, gamma, dx, dgamma,
-                                   dbeta, get_num_threads())
+        dy = np.asarray(dy, dtype=self._x.dtype).reshape(self._x.shape)
+        dx, dgamma, dbeta = batch_norm_backward(dy, self._x, self._mean, self._var, gamma,
+                                                eps=self.eps, training=self._training)
         self.grads["gamma"] = dgamma.astype(gamma.dtype)
         self.grads["beta"] = dbeta.astype(gamma.dtype)
-        return dx.reshape(shape)
+        return dx
 
     def _config(self):
         return dict(num_features=self.num_features, momentum=self.momentum, eps=self.eps)

@@ -1,7 +1,33 @@
-"""Losses: forward(pred, target) -> mean loss; backward() -> d loss / d pred."""
+"""Losses: forward(pred, target) -> mean loss; backward() -> d loss / d pred.
+
+Loss classes register with @register_loss so that Model.load can rebuild them
+by name.  A saved config also names the loss's module: when the name is not
+registered at load time (the module was never imported), loss_from_config
+imports that module, whose @register_loss then registers it.
+"""
+import importlib
+
 import numpy as np
 
 from ..activations import sigmoid
+
+LOSSES = {}
+
+
+def register_loss(cls):
+    """Class decorator: make a Loss subclass loadable by Model.load under its
+    class name.  Two different classes may not share a name (re-registering
+    the same class, e.g. after a module reload, replaces it)."""
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise TypeError(f"register_loss: expected a subclass of fastconv.nn.Loss, got {cls!r}")
+    name = cls.__name__
+    old = LOSSES.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__,
+                                                                  cls.__qualname__):
+        raise ValueError(f"register_loss: a loss named {name!r} is already registered "
+                         f"(from {old.__module__})")
+    LOSSES[name] = cls
+    return cls
 
 
 class Loss:
@@ -9,13 +35,19 @@ class Loss:
         return self.forward(pred, target)
 
     def get_config(self):
-        return {"class": type(self).__name__}
+        """The class name, its module (imported by Model.load when needed) and
+        the constructor's arguments (_config)."""
+        return {"class": type(self).__name__, "module": type(self).__module__, **self._config()}
+
+    def _config(self):
+        return {}
 
     def accuracy(self, pred, target):
         """Fraction of correct predictions (NaN where the loss has no classes)."""
         return float("nan")
 
 
+@register_loss
 class SoftmaxCrossEntropy(Loss):
     """Softmax of logits (N, C) then cross-entropy with integer labels (N,)
     (or one-hot / probability rows (N, C)); log-sum-exp keeps it finite."""
@@ -47,6 +79,7 @@ class SoftmaxCrossEntropy(Loss):
         return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
+@register_loss
 class BinaryCrossEntropy(Loss):
     """The course's L(y_hat, y) = -(y log y_hat + (1 - y) log(1 - y_hat)), averaged.
     pred are probabilities (clipped to [eps, 1 - eps]) or, with
@@ -78,10 +111,11 @@ class BinaryCrossEntropy(Loss):
         p = np.asarray(pred)
         return float(np.mean((p > threshold) == (np.asarray(target).reshape(p.shape) > 0.5)))
 
-    def get_config(self):
-        return {"class": "BinaryCrossEntropy", "from_logits": self.from_logits, "eps": self.eps}
+    def _config(self):
+        return {"from_logits": self.from_logits, "eps": self.eps}
 
 
+@register_loss
 class MeanSquaredError(Loss):
     """mean((pred - target)^2) over every element."""
 
@@ -95,15 +129,22 @@ class MeanSquaredError(Loss):
         return self._grad
 
 
-LOSSES = {cls.__name__: cls for cls in (SoftmaxCrossEntropy, BinaryCrossEntropy, MeanSquaredError)}
-
-
 def loss_from_config(config):
+    """The loss get_config() described.  A name not registered yet is looked
+    up after importing the module the config names; a saved file can thus make
+    Model.load import any installed module, so load files you trust."""
     config = dict(config)
     name = config.pop("class")
+    module = config.pop("module", None)
+    if name not in LOSSES and module is not None:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ValueError(f"the saved model's loss {name!r} is defined in module {module!r}, "
+                             f"which cannot be imported ({exc})") from exc
     if name not in LOSSES:
-        from .. import detect  # noqa: F401  (registers the detection losses)
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r} in the saved model")
+        where = f" (module {module!r} does not register it)" if module else ""
+        raise ValueError(f"unknown loss {name!r} in the saved model{where}: define it with "
+                         f"@fastconv.nn.register_loss and import its module before loading")
     return LOSSES[name](**config)
 
