@@ -246,15 +246,20 @@ def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
 
 
 # ---- pooling ---------------------------------------------------------------
-cdef fc_pool_desc pool_desc(tuple geometry):
+cdef fc_pool_desc pool_desc(geo):
+    """The C descriptor of a pool.PoolGeometry, field by field (strides are
+    filled by the caller)."""
     cdef fc_pool_desc d
-    (d.n, d.h, d.w, d.c, d.r, d.s, d.stride_h, d.stride_w, d.pad_top, d.pad_left,
-     d.ho, d.wo) = geometry
+    memset(&d, 0, sizeof(d))
+    d.n, d.h, d.w, d.c = geo.n, geo.h, geo.w, geo.c
+    d.r, d.s = geo.size
+    d.stride_h, d.stride_w = geo.stride
+    d.pad_top, d.pad_left = geo.pads[0][0], geo.pads[1][0]
+    d.ho, d.wo = geo.ho, geo.wo
     return d
 
 
-def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, tuple geometry,
-           int nthreads):
+def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, geometry, int nthreads):
     """kind 'max' or 'avg': y = pool(x); NHWC-ordered views."""
     cdef fc_pool_desc d = pool_desc(geometry)
     cdef bint is_max = kind == "max"
@@ -276,7 +281,7 @@ def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, tuple geometr
 
 
 def pool2d_backward(str kind, const real[:, :, :, :] dy, const real[:, :, :, :] x,
-                    real[:, :, :, :] dx, tuple geometry, int nthreads):
+                    real[:, :, :, :] dx, geometry, int nthreads):
     """kind 'max' (needs x) or 'avg' (x unused): dx from dy; NHWC-ordered views."""
     cdef fc_pool_desc d = pool_desc(geometry)
     cdef bint is_max = kind == "max"

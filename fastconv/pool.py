@@ -1,13 +1,28 @@
 """Max, average and global-average pooling: argument policy around the C kernels."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import _args, _native
 from ._config import get_num_threads
 
 
+@dataclass
+class PoolGeometry:
+    """A validated pooling in NHWC terms; the bridge reads it field by field."""
+    n: int
+    h: int
+    w: int
+    c: int
+    size: tuple       # window (rows, columns)
+    stride: tuple
+    pads: tuple       # ((top, bottom), (left, right))
+    ho: int
+    wo: int
+
+
 def _pool_setup(func, x, size, stride, padding, layout):
-    """Validate the arguments; returns (x4 in compute dtype, unbatched, dtype,
-    layout, geometry tuple, (Ho, Wo))."""
+    """Validate the arguments; returns (x4, unbatched, dtype, layout, PoolGeometry)."""
     x = _args.as_array(x, "x", func)
     layout = _args.check_layout(layout, func)
     dtype = _args.result_dtype(func, x=x)
@@ -17,15 +32,13 @@ def _pool_setup(func, x, size, stride, padding, layout):
     stride, _, pads, (ho, wo) = _args.window_geometry(func, (h, w), size,
                                                       size if stride is None else stride,
                                                       padding, pool=True)
-    geometry = (n, h, w, c, size[0], size[1], stride[0], stride[1], pads[0][0], pads[1][0],
-                ho, wo)
-    return x4, unbatched, dtype, layout, geometry
+    return x4, unbatched, dtype, layout, PoolGeometry(n, h, w, c, size, stride, pads, ho, wo)
 
 
 def _pool(kind, func, x, size, stride, padding, layout):
     x4, unbatched, dtype, layout, geo = _pool_setup(func, x, size, stride, padding, layout)
-    n, _, _, c, _, _, _, _, _, _, ho, wo = geo
-    y, yv = _args.new_tensor((n, ho, wo, c), layout, dtype, unbatched, func, "the output")
+    y, yv = _args.new_tensor((geo.n, geo.ho, geo.wo, geo.c), layout, dtype, unbatched, func,
+                             "the output")
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
         _native.pool2d(kind, xv, yv, geo, get_num_threads())
@@ -36,12 +49,12 @@ def _pool_backward(kind, func, dy, x, size, stride, padding, layout):
     x4, unbatched, dtype, layout, geo = _pool_setup(func, x, size, stride, padding, layout)
     dy = _args.as_array(dy, "dy", func)
     dtype = _args.result_dtype(func, dy=dy, x=x4)
-    n, h, w, c, _, _, _, _, _, _, ho, wo = geo
-    expected = _args.from_nhwc_shape((n, ho, wo, c), layout)[unbatched:]
+    expected = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.c), layout)[unbatched:]
     if dy.shape != expected:
         raise ValueError(f"{func}: dy has shape {dy.shape}, but the pooling output has shape "
                          f"{expected}")
-    dx, dxv = _args.new_tensor((n, h, w, c), layout, dtype, unbatched, func, "dx")
+    dx, dxv = _args.new_tensor((geo.n, geo.h, geo.w, geo.c), layout, dtype, unbatched, func,
+                               "dx")
     if dx.size:
         dy4 = dy[np.newaxis] if unbatched else dy
         dyv = _args.nhwc_view(_args.prepare(dy4, dtype), layout)

@@ -26,8 +26,8 @@ def run_all(rng_seed=0):
             results.append(y)
             results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, **kw))
             for algorithm in ("gemm", "direct", "winograd", "inplace"):   # each, whichever "auto" picked
-                if kw["stride"] == 1 and kw["dilation"] == 1 and kw["groups"] == 1 and (
-                        algorithm != "winograd" or w.shape[:2] == (3, 3)):
+                plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, algorithm=algorithm, **kw)
+                if all(p["algorithm"] is not None for p in plan.values()):   # where it applies
                     y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
                     results.append(y)
                     results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w,
