@@ -119,31 +119,29 @@ def parse_padding(padding, func, size, kernel, stride):
     return pads
 
 
-def output_extent(n, pads, extent, stride):
-    """floor((n + pad_top + pad_bottom - extent) / stride) + 1."""
-    return (n + pads[0] + pads[1] - extent) // stride + 1
-
-
 def window_geometry(func, size, kernel, stride, padding, dilation=1, *, pool=False):
     """Where a (r, s) kernel slides over an input of size (h, w): returns
     (stride, dilation, pads, (ho, wo)) with stride and dilation as pairs and
     pads as ((top, bottom), (left, right)).  pool=True calls the kernel "the
     window" and also requires every pad to be smaller than the window, so that
     no window lies wholly in the padding (it would have no pixel to pool)."""
+    # written out per axis: this runs on every call, and generator expressions
+    # cost a microsecond more than the call's own C overhead
     stride = as_pair(stride, "stride", func, 1)
     dilation = as_pair(dilation, "dilation", func, 1)
-    extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
+    extent = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
     pads = parse_padding(padding, func, size, extent, stride)
-    if pool and (max(pads[0]) >= kernel[0] or max(pads[1]) >= kernel[1]):
+    (top, bottom), (left, right) = pads
+    if pool and (max(top, bottom) >= kernel[0] or max(left, right) >= kernel[1]):
         raise ValueError(f"{func}: padding {pads} must be smaller than the window size "
                          f"{tuple(kernel)} on every side")
-    padded = (size[0] + sum(pads[0]), size[1] + sum(pads[1]))
+    padded = (size[0] + top + bottom, size[1] + left + right)
     if extent[0] > padded[0] or extent[1] > padded[1]:
         what = (f"window {extent[0]}x{extent[1]}" if pool else
                 f"kernel ({extent[0]}x{extent[1]} after dilation)")
         raise ValueError(f"{func}: the {what} is larger than the padded input "
                          f"({padded[0]}x{padded[1]})")
-    out = tuple(output_extent(n, p, e, st) for n, p, e, st in zip(size, pads, extent, stride))
+    out = ((padded[0] - extent[0]) // stride[0] + 1, (padded[1] - extent[1]) // stride[1] + 1)
     return stride, dilation, pads, out
 
 
