@@ -171,10 +171,12 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
 }
 
 /* Whether tiled_pool_backward applies: non-overlapping windows from the
- * origin, unit channel strides. */
+ * origin that stay inside the input (bottom/right padding, as "same" adds,
+ * would put the last windows partly outside it), unit channel strides. */
 static int FN(pool_is_tiled)(const fc_pool_desc *d) {
     return d->stride_h == d->r && d->stride_w == d->s && d->pad_top == 0 && d->pad_left == 0 &&
-           d->xs[3] == 1 && d->ys[3] == 1 && d->dxs[3] == 1;
+           d->ho * d->r <= d->h && d->wo * d->s <= d->w && d->xs[3] == 1 && d->ys[3] == 1 &&
+           d->dxs[3] == 1;
 }
 
 /* Each gradient goes to the first maximum of its window (row-major), a NaN

@@ -82,3 +82,17 @@ def test_unbatched_and_strided_input(rng):
     dy = rand(rng, y.shape, np.float64)
     np.testing.assert_allclose(fastconv.avg_pool2d_backward(dy, x, 3, 2, padding=1),
                                ref.avg_pool2d_backward(dy, x, 3, 2, padding=1), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_backward_of_tiling_windows_with_bottom_right_padding(kind, rng):
+    """stride = size with padding only at the bottom/right ("same" on an odd
+    size): the last windows hang over the input's edge, so the tiled backward
+    path (each dx element written once) must not be taken; it wrote past dx."""
+    x = rng.standard_normal((2, 7, 9, 16))
+    for padding in ("same", ((0, 1), (0, 1))):
+        y = getattr(fastconv, f"{kind}_pool2d")(x, 2, padding=padding)
+        dy = rng.standard_normal(y.shape)
+        got = getattr(fastconv, f"{kind}_pool2d_backward")(dy, x, 2, padding=padding)
+        want = getattr(ref, f"{kind}_pool2d_backward")(dy, x, 2, padding=padding)
+        assert_close(got, want)
