@@ -8,7 +8,7 @@
 
 const char *fc_conv_algo_name(int algo) {
     static const char *const names[FC_CONV_NUM_ALGOS] = {"auto", "gemm", "direct", "winograd",
-                                                         "inplace"};
+                                                         "inplace", "depthwise"};
     return algo >= 0 && algo < FC_CONV_NUM_ALGOS ? names[algo] : NULL;
 }
 

@@ -22,6 +22,7 @@
 #include "conv_direct.tmpl.h"
 #include "conv_winograd.tmpl.h"
 #include "conv_dw_inplace.tmpl.h"
+#include "conv_depthwise.tmpl.h"
 #include "conv_plan.tmpl.h"
 #include "conv_pack.tmpl.h"
 #include "conv_backward.tmpl.h"
@@ -61,6 +62,8 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
         return FN(direct_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     case FC_CONV_WINOGRAD:
         return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
+    case FC_CONV_DEPTHWISE:
+        return FN(depthwise_forward)(d, x, w, bias, act, (T)act_alpha, y, nthreads);
     case FC_CONV_GEMM:
         return FN(forward_gemm)(d, &p, x, w, bias, act, act_alpha, y, nthreads);
     default:
@@ -74,6 +77,7 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
     switch (p->algo) {
     case FC_CONV_DIRECT: return FN(direct_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
+    case FC_CONV_DEPTHWISE: return FN(depthwise_dw)(d, x, dy, dw, nthreads);
     default:
         for (int64_t g = 0; g < d->groups; g++) {
             FN(conv_src) xsrc = {d, x, d->xs, g, 0, 0, 0}, dysrc = {d, dy, d->ys, g, 0, 0, 0};
@@ -87,6 +91,7 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
 /* dx by the plan's algorithm and variant. */
 static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *w,
                       T *dx, int nthreads) {
+    if (p->algo == FC_CONV_DEPTHWISE) return FN(depthwise_dx)(d, dy, w, dx, nthreads);
     switch (p->variant) {
     case FC_VARIANT_FLIPPED: return FN(dx_as_forward)(d, p->algo, &p->geo, dy, w, dx, nthreads);
     case FC_VARIANT_COL2IM: return FN(dx_col2im)(d, dy, w, dx, nthreads);

@@ -45,7 +45,7 @@ static int FN(inplace_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw,
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
     const int64_t taps = d->r * d->s, rtiles = FC_CEIL_DIV(d->c, kd->mr);
     const int64_t tiles = taps * rtiles * FC_CEIL_DIV(d->k, kd->nr);
-    int64_t wp, dyv_len;
+    int64_t wp = 0, dyv_len = 0;
     const int64_t pad_len = FN(inplace_dw_sizes)(d, &wp, &dyv_len), q_total = d->ho * wp;
     assert(pad_len > 0);
     memset(dw, 0, (size_t)(taps * d->c * d->k) * sizeof(T));

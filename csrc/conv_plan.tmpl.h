@@ -3,11 +3,12 @@
  * rule is stated; the entry points (conv.tmpl.h) only run what it decides, and
  * fc_conv_plan_* reports it (fastconv.conv2d_plan in Python).
  *
- * Algorithms: the implicit GEMM (any convolution); direct kernels with output
- * pixels on the vector lanes (few output channels); Winograd F(2x2, 3x3)
- * (forward and dx); the in-place dw GEMM.  All but the GEMM need stride 1, no
- * dilation and one group; dx by a forward algorithm also needs padding that
- * leaves the flipped convolution a non-negative one.  The automatic choice
+ * Algorithms: the implicit GEMM (any convolution); depthwise kernels with
+ * channels on the vector lanes (one input channel per group); direct kernels
+ * with output pixels on the vector lanes (few output channels); Winograd
+ * F(2x2, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
+ * in-place need stride 1, no dilation and one group; dx by a forward algorithm
+ * also needs padding that leaves the flipped convolution a non-negative one.  The automatic choice
  * never depends on the thread count, so neither do results. */
 #ifndef FC_INSTANTIATING
 #error "conv_plan.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
@@ -102,6 +103,12 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
     return NULL;
 }
 
+static const char *FN(depthwise_obstacle)(const fc_conv_desc *d, int pass) {
+    if (d->cg != 1) return "the depthwise kernels need one input channel per group (groups = C)";
+    if (!FN(depthwise_applies)(d, pass)) return "the depthwise kernels need unit channel strides (NHWC)";
+    return NULL;
+}
+
 static const char *FN(inplace_obstacle)(const fc_conv_desc *d, int pass) {
     const char *why = FN(stride1_obstacle)(d, pass);
     if (why) return why;
@@ -127,6 +134,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     const char *no_direct = FN(direct_obstacle)(d, pass, &p->geo);
     const char *no_winograd = FN(winograd_obstacle)(d, pass, &p->geo);
     const char *no_inplace = FN(inplace_obstacle)(d, pass);
+    const char *no_depthwise = FN(depthwise_obstacle)(d, pass);
     const char *obstacle = NULL;
     int asked = d->algo;
     switch (d->algo) {
@@ -134,6 +142,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         FC_SAY("asked for");
         return p->algo;
     case FC_CONV_DIRECT: obstacle = no_direct; break;
+    case FC_CONV_DEPTHWISE: obstacle = no_depthwise; break;
     case FC_CONV_WINOGRAD:
         if (pass == FC_PASS_DW) {   /* Winograd is for x and dx; dw stays a GEMM */
             FC_SAY("'winograd' was asked for; it computes the forward pass and dx, dw runs as a GEMM");
@@ -151,7 +160,11 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
-        if (!no_direct && d->n >= 2 && FN(few_channels)(pass, g->k, g->r * g->s)) {
+        if (!no_depthwise && d->groups > 1) {
+            asked = FC_CONV_DEPTHWISE;
+            FC_SAY("auto: depthwise (%lld groups of one input channel, %lld output channels "
+                   "each): channels on the vector lanes", (long long)d->groups, (long long)d->kg);
+        } else if (!no_direct && d->n >= 2 && FN(few_channels)(pass, g->k, g->r * g->s)) {
             asked = FC_CONV_DIRECT;
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
                    "pixels on the vector lanes (and there are %lld images to share out)",
@@ -182,7 +195,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     }
     if (d->algo != FC_CONV_AUTO) FC_SAY("asked for");
     p->algo = asked;
-    p->variant = pass == FC_PASS_DX ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
+    p->variant = pass == FC_PASS_DX && asked != FC_CONV_DEPTHWISE ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
     return p->algo;
 }
 
@@ -199,8 +212,9 @@ static void FN(describe_kernels)(const fc_conv_desc *d, int pass, const FN(pass_
         snprintf(buf, len, "none");
         return;
     case FC_CONV_DIRECT:
-        snprintf(buf, len, "%s direct %d-lane %s", dtype, FN(fc_conv_kernels_for)()->lanes,
-                 fc_isa_name(fc_get_isa()));
+    case FC_CONV_DEPTHWISE:
+        snprintf(buf, len, "%s %s %d-lane %s", dtype, fc_conv_algo_name(p->algo),
+                 FN(fc_conv_kernels_for)()->lanes, fc_isa_name(fc_get_isa()));
         return;
     case FC_CONV_WINOGRAD: n = p->geo.k; break;
     case FC_CONV_INPLACE: n = d->k; break;

@@ -88,6 +88,18 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
  *   at: (o0, o1) = A^T (m0, m1, m2, m3) = (m0 + m1 + m2, m1 - m2 - m3) */
 #define FC_DIRECT_MAX_KB 8
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
+/* One row of a depthwise convolution as its row kernels see it (see
+ * ukernels/depthwise_simd.tmpl.h): input pixel iw = wo * stride - pad + s * dil
+ * meets output pixel wo through tap s; pixel strides in elements, channels at
+ * unit stride. */
+typedef struct {
+    int64_t r, s;            /* kernel rows, taps per row */
+    int64_t in_w, in_ps;     /* the rows read: pixels, pixel stride */
+    int64_t out_w, out_ps;   /* the row written: pixels, pixel stride */
+    int64_t k;               /* channels */
+    int64_t stride, pad, dil;
+} fc_dw_row;
+
 #define FC_DECLARE_CONV_KERNELS(T, SFX)                                                  \
     typedef void (*fc_direct_fwd_##SFX)(const T *x, int64_t plane, const int64_t *off,   \
                                         int64_t taps, int64_t ch, const T *w,             \
@@ -101,6 +113,12 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
                                          T *o3);                                          \
     typedef void (*fc_winograd_at_##SFX)(const T *m0, const T *m1, const T *m2,           \
                                          const T *m3, int64_t n, T *o0, T *o1);           \
+    typedef void (*fc_dw_fwd_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w, \
+                                    const T *bias, T *out);                              \
+    typedef void (*fc_dw_dx_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w,  \
+                                   T *out);                                              \
+    typedef void (*fc_dw_wgrad_##SFX)(const fc_dw_row *g, const T *const *rows,           \
+                                      const T *dy, int64_t dy_ps, T *acc);               \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
@@ -109,6 +127,9 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
         fc_direct_store_##SFX store;                                                     \
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
+        fc_dw_fwd_##SFX dw_fwd;      /* depthwise rows */                                 \
+        fc_dw_dx_##SFX dw_dx;                                                            \
+        fc_dw_wgrad_##SFX dw_wgrad;                                                      \
     } fc_conv_kernels_##SFX;                                                             \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)

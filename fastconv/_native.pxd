@@ -25,6 +25,7 @@ cdef extern from "fastconv/fastconv.h":
         FC_CONV_DIRECT
         FC_CONV_WINOGRAD
         FC_CONV_INPLACE
+        FC_CONV_DEPTHWISE
         FC_CONV_NUM_ALGOS
     cpdef enum:
         FC_PASS_FORWARD

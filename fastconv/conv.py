@@ -146,7 +146,10 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     if need_dx:
         dx, dxv = _args.new_tensor((geo.n, geo.h, geo.w, geo.c), layout, dtype, unbatched, func,
                                    "dx")
-    if dw_rsck.size or db.size or (dx is not None and dx.size):
+    if geo.n == 0:      # an empty batch: zero gradients, whatever algorithm was asked for
+        dw_rsck.fill(0)
+        db.fill(0)
+    elif dw_rsck.size or db.size or (dx is not None and dx.size):
         _native.conv2d_backward(
             _args.nhwc_view(_args.prepare(dy4, dtype), layout),
             _args.nhwc_view(_args.prepare(x4, dtype), layout),

@@ -7,7 +7,7 @@ from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, assert_conv_backward_close,
                      conv_case_id, conv_inputs, conv_kwargs, rand)
 
-ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace"]
+ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace", "depthwise"]
 
 
 def magnitude(x, w, kw, layout, b=None):
@@ -238,3 +238,28 @@ def test_no_channels(c, k, algorithm):
     np.testing.assert_array_equal(dx, np.zeros_like(x))
     np.testing.assert_array_equal(dw, np.zeros_like(w))
     np.testing.assert_array_equal(db, np.full(k, 50, np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, c, m, r, s, stride, padding, dilation", [
+    (1, 56, 57, 64, 1, 3, 3, 1, 1, 1),           # MobileNet, batch 1
+    (3, 15, 14, 32, 1, 3, 3, 2, 1, 1),           # stride 2
+    (2, 13, 17, 37, 2, 3, 3, 1, "same", 1),      # multiplier 2, odd channels (vector tail)
+    (2, 11, 12, 19, 3, 5, 3, (2, 1), 2, 1),      # 5x3, multiplier 3, mixed strides
+    (1, 20, 18, 24, 1, 3, 3, 1, 4, 4),           # dilated
+    (2, 9, 10, 5, 1, 3, 3, 3, ((2, 0), (1, 3)), (1, 2)),   # stride > kernel, asymmetric pads
+    (0, 6, 7, 8, 1, 3, 3, 1, 1, 1),              # empty batch
+], ids=lambda v: str(v).replace(" ", ""))
+def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype, rng):
+    """The depthwise algorithm, which "auto" takes for groups = C: forward with
+    bias and activation, dx, dw and db against the reference."""
+    x = rand(rng, (n, h, w, c), dtype)
+    wt = rand(rng, (r, s, 1, c * m), dtype)
+    b = rand(rng, (c * m,), dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=c)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
+    assert {p["algorithm"] for p in plan.values()} == {"depthwise"}, plan
+    y = fastconv.conv2d(x, wt, b, activation="leaky_relu", **kw)
+    assert_close(y, ref.conv2d(x, wt, b, activation="leaky_relu", **kw), magnitude(x, wt, kw, "NHWC", b))
+    dy = rand(rng, y.shape, dtype)
+    assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)

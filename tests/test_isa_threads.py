@@ -25,13 +25,19 @@ def run_all(rng_seed=0):
             y = fastconv.conv2d(x, w, b, activation="relu", **kw)
             results.append(y)
             results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, **kw))
-            for algorithm in ("gemm", "direct", "winograd", "inplace"):   # each, whichever "auto" picked
+            for algorithm in ("gemm", "direct", "winograd", "inplace", "depthwise"):   # each, whichever "auto" picked
                 plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, algorithm=algorithm, **kw)
                 if all(p["algorithm"] is not None for p in plan.values()):   # where it applies
                     y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
                     results.append(y)
                     results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w,
                                                             algorithm=algorithm, **kw))
+        # depthwise, batch 1: output rows shared among threads; dw in fixed chunks
+        x, w = rand(rng, (1, 29, 30, 40), dtype), rand(rng, (3, 3, 1, 80), dtype)
+        y = fastconv.conv2d(x, w, padding=1, stride=2, groups=40)
+        results.append(y)
+        results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, padding=1,
+                                                stride=2, groups=40))
         # Winograd over several tile blocks (blocks go to threads)
         x, w = rand(rng, (2, 47, 48, 32), dtype), rand(rng, (3, 3, 32, 40), dtype)
         results.append(fastconv.conv2d(x, w, padding=1, algorithm="winograd"))

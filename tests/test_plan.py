@@ -28,8 +28,14 @@ PLAN_TABLE = {
                  {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                   "dw": ("gemm", "col_t_dy")}),
     "depthwise": ((8, 56, 56, 64), (3, 3, 1, 64), {"padding": 1, "groups": 64},
-                  {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
-                   "dw": ("gemm", "dy_t_col")}),
+                  {"forward": ("depthwise", "none"), "dx": ("depthwise", "none"),
+                   "dw": ("depthwise", "none")}),
+    "depthwise-s2-m2": ((1, 113, 113, 32), (3, 3, 1, 64), {"padding": 1, "stride": 2, "groups": 32},
+                        {"forward": ("depthwise", "none"), "dx": ("depthwise", "none"),
+                         "dw": ("depthwise", "none")}),
+    "grouped": ((8, 28, 28, 64), (3, 3, 4, 64), {"padding": 1, "groups": 16},
+                {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                 "dw": ("gemm", "dy_t_col")}),
     "dilated": ((2, 33, 33, 64), (3, 3, 64, 64), {"padding": 2, "dilation": 2},
                 {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                  "dw": ("gemm", "dy_t_col")}),
@@ -54,7 +60,7 @@ def test_plan_table(name):
 
 
 def test_plan_reasons_name_the_obstacle():
-    plan = fastconv.conv2d_plan((8, 56, 56, 64), (3, 3, 1, 64), padding=1, groups=64)
+    plan = fastconv.conv2d_plan((8, 28, 28, 64), (3, 3, 4, 64), padding=1, groups=16)
     assert "groups > 1" in plan["forward"]["reason"]
     plan = fastconv.conv2d_plan((2, 33, 33, 64), (3, 3, 64, 64), padding=2, dilation=2)
     assert "dilation > 1" in plan["forward"]["reason"]
@@ -66,6 +72,7 @@ def test_plan_reasons_name_the_obstacle():
     ("direct", (2, 9, 9, 4), (3, 3, 2, 8), {"groups": 2}, "dw", "groups > 1"),
     ("direct", (2, 9, 9, 4), (3, 3, 4, 8), {"padding": 3}, "dx", "padding smaller than the kernel"),
     ("inplace", (2, 9, 9, 4), (3, 3, 4, 8), {"dilation": 2}, "dw", "dilation > 1"),
+    ("depthwise", (2, 9, 9, 4), (3, 3, 2, 8), {"groups": 2}, "forward", "one input channel per group"),
 ])
 def test_forced_algorithm_that_does_not_apply(algorithm, x_shape, w_shape, kw, pass_, words):
     plan = fastconv.conv2d_plan(x_shape, w_shape, algorithm=algorithm, **kw)

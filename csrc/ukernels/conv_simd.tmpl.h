@@ -119,6 +119,8 @@ static void FC_DIRECT_FN(winograd_at, _)(const FC_T *restrict m0, const FC_T *re
     }
 }
 
+#include "depthwise_simd.tmpl.h"
+
 #define FC_DIRECT_W(KB) FC_DIRECT_NV(KB) * FC_VL
 const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_VL,
@@ -131,6 +133,9 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(store, _),
     FC_DIRECT_FN(winograd_bt, _),
     FC_DIRECT_FN(winograd_at, _),
+    FC_DIRECT_FN(dw_fwd, _),
+    FC_DIRECT_FN(dw_dx, _),
+    FC_DIRECT_FN(dw_wgrad, _),
 };
 #undef FC_DIRECT_W
 #undef FC_DEFINE_DIRECT

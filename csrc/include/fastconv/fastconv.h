@@ -89,7 +89,7 @@ int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
  * C-contiguous.  algo asks for an algorithm; fc_conv_plan_* says which one runs
  * for each pass, how, and why (the rule lives in conv_plan.tmpl.h alone). */
 enum { FC_CONV_AUTO = 0, FC_CONV_GEMM, FC_CONV_DIRECT, FC_CONV_WINOGRAD, FC_CONV_INPLACE,
-       FC_CONV_NUM_ALGOS };
+       FC_CONV_DEPTHWISE, FC_CONV_NUM_ALGOS };
 enum { FC_PASS_FORWARD = 0, FC_PASS_DX, FC_PASS_DW, FC_NUM_PASSES };
 /* How a pass runs within its algorithm. */
 enum {

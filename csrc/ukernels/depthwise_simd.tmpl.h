@@ -1,0 +1,149 @@
+/* Depthwise-convolution row kernels for one ISA and dtype (included by
+ * conv_simd.tmpl.h, with its vector bindings): the vector lanes run over
+ * channels, which are contiguous in NHWC, so every tap is one vector load of
+ * the input and one of the weights (w is (R, S, K) contiguous).  Each call
+ * covers one row of the output (forward, dx) or adds one output row's
+ * contribution to the weight gradient; the driver (conv_depthwise.tmpl.h)
+ * finds the rows, NULL for rows in the padding.  Channels are done in blocks
+ * of four vectors, then single vectors, then one at a time.
+ *
+ * Along the row, input pixel iw = wo * stride - pad + s * dil meets output
+ * pixel wo through tap s (fc_dw_row in internal.h). */
+#if !defined(FC_T) || !defined(FC_VL) || !defined(FC_DIRECT_FN)
+#error "depthwise_simd.tmpl.h: include it through conv_simd.tmpl.h"
+#endif
+
+/* Forward: out[k..] for output pixel wo, channels [k, k + NB * FC_VL). */
+#define FC_DEFINE_DW_FWD(NB)                                                                  \
+    static inline void FC_DIRECT_FN(dwf, NB)(const fc_dw_row *g, const FC_T *const *rows,     \
+                                             const FC_T *w, const FC_T *bias, FC_T *out,      \
+                                             int64_t wo, int64_t k) {                         \
+        FC_VEC acc[NB];                                                                       \
+        for (int v = 0; v < NB; v++) acc[v] = bias ? FC_LOAD(bias + k + v * FC_VL) : FC_ZERO(); \
+        const int64_t iw0 = wo * g->stride - g->pad;                                          \
+        for (int64_t r = 0; r < g->r; r++) {                                                  \
+            if (!rows[r]) continue;                                                           \
+            for (int64_t s = 0; s < g->s; s++) {                                              \
+                const int64_t iw = iw0 + s * g->dil;                                          \
+                if (iw < 0 || iw >= g->in_w) continue;                                        \
+                const FC_T *xp = rows[r] + iw * g->in_ps + k, *wp = w + (r * g->s + s) * g->k + k; \
+                for (int v = 0; v < NB; v++)                                                  \
+                    acc[v] = FC_FMA(FC_LOAD(xp + v * FC_VL), FC_LOAD(wp + v * FC_VL), acc[v]); \
+            }                                                                                 \
+        }                                                                                     \
+        for (int v = 0; v < NB; v++) FC_STORE(out + wo * g->out_ps + k + v * FC_VL, acc[v]);  \
+    }
+FC_DEFINE_DW_FWD(4)
+FC_DEFINE_DW_FWD(1)
+
+static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
+                                    const FC_T *bias, FC_T *out) {
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        int64_t k = 0;
+        for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL) FC_DIRECT_FN(dwf, 4)(g, rows, w, bias, out, wo, k);
+        for (; k + FC_VL <= g->k; k += FC_VL) FC_DIRECT_FN(dwf, 1)(g, rows, w, bias, out, wo, k);
+        for (; k < g->k; k++) {   /* the channels past the last whole vector */
+            FC_T acc = bias ? bias[k] : 0;
+            for (int64_t r = 0; r < g->r; r++) {
+                if (!rows[r]) continue;
+                for (int64_t s = 0; s < g->s; s++) {
+                    const int64_t iw = wo * g->stride - g->pad + s * g->dil;
+                    if (iw >= 0 && iw < g->in_w)
+                        acc += rows[r][iw * g->in_ps + k] * w[(r * g->s + s) * g->k + k];
+                }
+            }
+            out[wo * g->out_ps + k] = acc;
+        }
+    }
+}
+
+/* dx, gathered: out is a row of dx (out_w = W pixels), rows are dy's rows
+ * (in_w = Wo pixels); output pixel iw takes dy[wo] * w[r, s] for every tap
+ * with iw + pad - s * dil = wo * stride. */
+#define FC_DEFINE_DW_DX(NB)                                                                   \
+    static inline void FC_DIRECT_FN(dwx, NB)(const fc_dw_row *g, const FC_T *const *rows,     \
+                                             const FC_T *w, FC_T *out, int64_t iw, int64_t k) { \
+        FC_VEC acc[NB];                                                                       \
+        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                      \
+        for (int64_t s = 0; s < g->s; s++) {                                                  \
+            const int64_t t = iw + g->pad - s * g->dil;                                       \
+            if (t < 0 || t % g->stride) continue;                                             \
+            const int64_t wo = t / g->stride;                                                 \
+            if (wo >= g->in_w) continue;                                                      \
+            for (int64_t r = 0; r < g->r; r++) {                                              \
+                if (!rows[r]) continue;                                                       \
+                const FC_T *dp = rows[r] + wo * g->in_ps + k, *wp = w + (r * g->s + s) * g->k + k; \
+                for (int v = 0; v < NB; v++)                                                  \
+                    acc[v] = FC_FMA(FC_LOAD(dp + v * FC_VL), FC_LOAD(wp + v * FC_VL), acc[v]); \
+            }                                                                                 \
+        }                                                                                     \
+        for (int v = 0; v < NB; v++) FC_STORE(out + iw * g->out_ps + k + v * FC_VL, acc[v]);  \
+    }
+FC_DEFINE_DW_DX(4)
+FC_DEFINE_DW_DX(1)
+
+static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
+                                   FC_T *out) {
+    for (int64_t iw = 0; iw < g->out_w; iw++) {
+        int64_t k = 0;
+        for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL) FC_DIRECT_FN(dwx, 4)(g, rows, w, out, iw, k);
+        for (; k + FC_VL <= g->k; k += FC_VL) FC_DIRECT_FN(dwx, 1)(g, rows, w, out, iw, k);
+        for (; k < g->k; k++) {
+            FC_T acc = 0;
+            for (int64_t s = 0; s < g->s; s++) {
+                const int64_t t = iw + g->pad - s * g->dil;
+                if (t < 0 || t % g->stride || t / g->stride >= g->in_w) continue;
+                for (int64_t r = 0; r < g->r; r++)
+                    if (rows[r])
+                        acc += rows[r][(t / g->stride) * g->in_ps + k] * w[(r * g->s + s) * g->k + k];
+            }
+            out[iw * g->out_ps + k] = acc;
+        }
+    }
+}
+
+/* Weight gradient: acc[(r, s), k] += sum over output pixels wo of
+ * rows[r][iw] * dy[wo], the sum over wo kept in registers per channel block. */
+#define FC_DEFINE_DW_WGRAD(NB)                                                                \
+    static inline void FC_DIRECT_FN(dwg, NB)(const fc_dw_row *g, const FC_T *row, int64_t s,  \
+                                             const FC_T *dy, int64_t dy_ps, int64_t wo0,      \
+                                             int64_t wo1, FC_T *acc_rs, int64_t k) {          \
+        FC_VEC acc[NB];                                                                       \
+        for (int v = 0; v < NB; v++) acc[v] = FC_LOAD(acc_rs + k + v * FC_VL);                \
+        for (int64_t wo = wo0; wo < wo1; wo++) {                                              \
+            const FC_T *xp = row + (wo * g->stride - g->pad + s * g->dil) * g->in_ps + k;     \
+            const FC_T *dp = dy + wo * dy_ps + k;                                             \
+            for (int v = 0; v < NB; v++)                                                      \
+                acc[v] = FC_FMA(FC_LOAD(xp + v * FC_VL), FC_LOAD(dp + v * FC_VL), acc[v]);    \
+        }                                                                                     \
+        for (int v = 0; v < NB; v++) FC_STORE(acc_rs + k + v * FC_VL, acc[v]);                \
+    }
+FC_DEFINE_DW_WGRAD(4)
+FC_DEFINE_DW_WGRAD(1)
+
+static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                      const FC_T *dy, int64_t dy_ps, FC_T *acc) {
+    for (int64_t r = 0; r < g->r; r++) {
+        if (!rows[r]) continue;
+        for (int64_t s = 0; s < g->s; s++) {
+            /* the output pixels whose input pixel through tap s lies in the row */
+            const int64_t off = s * g->dil - g->pad;   /* iw = wo * stride + off */
+            int64_t wo0 = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;
+            int64_t wo1 = g->in_w - off <= 0 ? 0 : (g->in_w - off - 1) / g->stride + 1;
+            if (wo1 > g->out_w) wo1 = g->out_w;
+            FC_T *acc_rs = acc + (r * g->s + s) * g->k;
+            int64_t k = 0;
+            for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL)
+                FC_DIRECT_FN(dwg, 4)(g, rows[r], s, dy, dy_ps, wo0, wo1, acc_rs, k);
+            for (; k + FC_VL <= g->k; k += FC_VL)
+                FC_DIRECT_FN(dwg, 1)(g, rows[r], s, dy, dy_ps, wo0, wo1, acc_rs, k);
+            for (; k < g->k; k++)
+                for (int64_t wo = wo0; wo < wo1; wo++)
+                    acc_rs[k] += rows[r][(wo * g->stride + off) * g->in_ps + k] * dy[wo * dy_ps + k];
+        }
+    }
+}
+
+#undef FC_DEFINE_DW_FWD
+#undef FC_DEFINE_DW_DX
+#undef FC_DEFINE_DW_WGRAD
