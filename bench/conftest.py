@@ -2,8 +2,11 @@
 
 Run:  pytest bench/ --benchmark-only            (add -k to pick cases)
 Each case is a pytest-benchmark group holding one entry per implementation
-(fastconv, reference, torch); the summary prints median-time ratios.
+(fastconv, reference, torch, ort); the summary prints median-time ratios, and
+for the layer table (test_bench_layers.py) a per-class table of them.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,12 @@ try:
     import torch
 except ImportError:       # PyTorch is optional: its entries are skipped
     torch = None
+
+try:
+    import onnx
+    import onnxruntime
+except ImportError:       # so is ONNX Runtime
+    onnx = onnxruntime = None
 
 THREADS = [1, 2]
 
@@ -35,6 +44,12 @@ def need_torch():
     if torch is None:
         pytest.skip("PyTorch is not installed (pip install torch==2.13.0)")
     return torch
+
+
+def need_ort():
+    if onnxruntime is None:
+        pytest.skip("ONNX Runtime is not installed (pip install onnxruntime onnx)")
+    return onnx, onnxruntime
 
 
 def run(benchmark, impl, fn, slow=False, work=None, unit="GFLOP/s"):
@@ -62,7 +77,8 @@ def pytest_terminal_summary(terminalreporter, config):
         impl = bench.extra_info.get("impl", bench.name)
         groups.setdefault(bench.group, {})[impl] = bench.stats.median
     terminalreporter.write_sep("=", "fastconv speed ratios (median time of other / fastconv)")
-    terminalreporter.write_line(f"{'case':44s} {'fastconv ms':>12s} {'vs torch':>9s} {'vs ref/numpy':>13s}  extra")
+    terminalreporter.write_line(f"{'case':44s} {'fastconv ms':>12s} {'vs torch':>9s} "
+                                f"{'vs ort':>9s} {'vs ref/numpy':>13s}  extra")
     for group in sorted(groups, key=str):
         impls = groups[group]
         if "fastconv" not in impls:
@@ -77,7 +93,36 @@ def pytest_terminal_summary(terminalreporter, config):
         if "workspace_MiB" in mine_info:
             extra += f"  workspace {mine_info['workspace_MiB']:.2f} MiB"
         terminalreporter.write_line(f"{str(group):44s} {mine * 1e3:12.3f} {ratio('torch'):>9s} "
-                                    f"{ratio(other):>13s}  {extra}")
+                                    f"{ratio('ort'):>9s} {ratio(other):>13s}  {extra}")
+    class_summary(terminalreporter, session.benchmarks)
+
+
+def class_summary(terminalreporter, benchmarks):
+    """Layer-table entries (extra_info has layer_class) per (class, pass, threads):
+    the (layer, batch) cases timed, and min and geometric mean over them of best
+    peer time / fastconv time (the faster of torch and ort); "-" where no peer ran."""
+    cases = {}
+    for bench in benchmarks:
+        info = bench.extra_info
+        if "layer_class" in info:
+            key = (info["class_rank"], info["direction"] != "fwd", info["threads"],
+                   info["layer_class"], info["direction"])
+            cases.setdefault(key, {}).setdefault(bench.group, {})[info["impl"]] = bench.stats.median
+    if not cases:
+        return
+    terminalreporter.write_sep("=", "fastconv layer table per class "
+                                    "(best peer / fastconv; >1: fastconv faster)")
+    terminalreporter.write_line(f"{'class':10s} {'pass':4s} {'threads':>7s} {'cases':>6s} "
+                                f"{'peer':>5s} {'min':>8s} {'geomean':>8s}")
+    for key in sorted(cases):
+        _, _, threads, cls, direction = key
+        timed = [impls for impls in cases[key].values() if "fastconv" in impls]
+        ratios = [min(t for impl, t in impls.items() if impl != "fastconv") / impls["fastconv"]
+                  for impls in timed if len(impls) > 1]
+        low = f"{min(ratios):7.2f}x" if ratios else "-"
+        mean = f"{math.exp(sum(map(math.log, ratios)) / len(ratios)):7.2f}x" if ratios else "-"
+        terminalreporter.write_line(f"{cls:10s} {direction:4s} {threads:>6d}t {len(timed):6d} "
+                                    f"{len(ratios):5d} {low:>8s} {mean:>8s}")
 
 
 def rng():
