@@ -1,87 +1,159 @@
-/* Depthwise convolution (one input channel per group: groups = C, K = C * m
- * with channel multiplier m) for one dtype, any stride, dilation and padding,
- * with channels on the vector lanes (ukernels/depthwise_simd.tmpl.h).  The
- * implicit GEMM would run one tiny GEMM per channel.  Work is shared out by
- * rows of the output (forward), of dx, or by fixed chunks of output rows (dw),
- * so batch 1 is parallel too.  Channel stride 1 (NHWC) only.
+/* Depthwise and narrow grouped convolution (at most FC_DEPTHWISE_MAX_CG input
+ * channels per group; depthwise is one, with K = C * m for a channel
+ * multiplier m) for one dtype, any stride, dilation and padding, with output
+ * channels on the vector lanes (ukernels/depthwise_simd.tmpl.h).  The implicit
+ * GEMM would run one tiny GEMM per group.  Work is shared out by rows of the
+ * output (forward), of dx, or by fixed chunks of output rows (dw), so batch 1
+ * is parallel too.  Channel stride 1 (NHWC) only.
  *
- * Output channel k reads input channel k / m.  For m > 1 the input rows a row
- * needs are first copied with each channel repeated m times (and dx is
- * computed with K channels, then each group of m added up), so the row
- * kernels always see K channels on both sides.  Workspace per thread: R
- * expanded rows or one K-channel dx row; dw: at most FC_DW_CHUNKS partial
- * sums of R * S * K values. */
+ * Output channel k (group k / kg) reads input channels (k / kg) * cg + c,
+ * c < cg.  Unless cg = kg = 1, each input row a row needs is first copied into
+ * cg "planes" of K channels, plane c holding at channel k the input channel
+ * (k / kg) * cg + c; the row kernels then treat (kernel row r, plane c) as one
+ * of R * cg kernel rows, with the weights reordered to (R, cg, S, K).  dx is
+ * computed per plane with K channels and each group's kg channels added up.
+ * Workspace per thread: R * cg expanded rows, or one K-channel dx row; dw: at
+ * most FC_DW_CHUNKS partial sums of R * S * cg * K values.  Kernels of up to
+ * FC_DW_MAX_TAPS_R rows. */
 #ifndef FC_INSTANTIATING
 #error "conv_depthwise.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
 
 #ifndef FC_DW_CHUNKS
-#define FC_DW_CHUNKS 64   /* dw partial sums: fixed chunks of output rows, added in order */
+#define FC_DW_CHUNKS 64          /* dw partial sums: fixed chunks of output rows, added in order */
+#define FC_DEPTHWISE_MAX_CG 8    /* input channels per group the kernels take */
+#define FC_DW_MAX_TAPS_R 64      /* kernel rows the kernels take (a stack array per row) */
 #endif
 
 /* Whether the depthwise kernels can run pass `pass` of d. */
 static int FN(depthwise_applies)(const fc_conv_desc *d, int pass) {
     const int64_t *os = pass == FC_PASS_DX ? d->dxs : d->ys;
-    return d->cg == 1 && d->xs[3] == 1 && d->ys[3] == 1 && (pass == FC_PASS_DW || os[3] == 1);
+    return d->cg <= FC_DEPTHWISE_MAX_CG && d->xs[3] == 1 && d->ys[3] == 1 &&
+           (pass == FC_PASS_DW || os[3] == 1);
 }
 
-/* The row geometry along W: forward and dw read x's rows and produce output
- * rows; dx reads dy's rows and produces dx's. */
+/* Whether input rows are copied into planes (see the header comment). */
+static int FN(dw_expands)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1; }
+
+/* The row geometry along W: forward and dw read x's rows (R * cg of them) and
+ * produce output rows; dx reads dy's rows (R) and produces dx's. */
 static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
     fc_dw_row g;
-    g.r = d->r; g.s = d->s; g.k = d->k;
+    const int wide = FN(dw_expands)(d);
+    g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
     if (pass == FC_PASS_DX) {
+        g.r = d->r;
         g.in_w = d->wo; g.in_ps = d->ys[2];
-        g.out_w = d->w; g.out_ps = d->kg > 1 ? d->k : d->dxs[2];
+        g.out_w = d->w; g.out_ps = wide ? d->k : d->dxs[2];
     } else {
-        g.in_w = d->w; g.in_ps = d->kg > 1 ? d->k : d->xs[2];
+        g.r = d->r * d->cg;
+        g.in_w = d->w; g.in_ps = wide ? d->k : d->xs[2];
         g.out_w = d->wo; g.out_ps = d->ys[2];
     }
     return g;
 }
 
-/* rows[r] = the input row that output row (n, oh) reads through kernel row r,
- * or NULL in the padding; with m > 1, copied with channels repeated into
- * `expanded` (R rows of W * K values). */
+/* Expanded input rows kept between the output rows of one thread: R slots of
+ * cg planes each, keyed by image and input row (-1: empty), so that at stride
+ * 1 each input row is expanded once, not R times. */
+typedef struct {
+    const T **rows;      /* R * cg row pointers handed to the kernels */
+    T *planes;           /* R slots of cg * W * K values (expanding only) */
+    int64_t *key;        /* R slot keys */
+} FN(dw_scratch_t);
+
+/* Copies input row src into cg planes at dst: plane c holds at channel k the
+ * input channel (k / kg) * cg + c. */
+static void FN(dw_expand_row)(const fc_conv_desc *d, const T *src, T *dst) {
+    const int64_t cg = d->cg, kg = d->kg, K = d->k;
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t iw = 0; iw < d->w; iw++) {
+            const T *px = src + iw * d->xs[2] + c;
+            T *out = dst + (c * d->w + iw) * K;
+            for (int64_t g = 0; g < d->groups; g++)
+                for (int64_t j = 0; j < kg; j++) out[g * kg + j] = px[g * cg];
+        }
+}
+
+/* sc->rows[r * cg + c] = plane c of the input row that output row (n, oh)
+ * reads through kernel row r, or NULL in the padding (see the header comment). */
 static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int64_t oh,
-                              T *expanded, const T **rows) {
-    const int64_t m = d->kg;
-    for (int64_t r = 0; r < d->r; r++) {
+                              FN(dw_scratch_t) *sc) {
+    const int64_t cg = d->cg, R = d->r, plane_values = cg * d->w * d->k;
+    int64_t want[FC_DW_MAX_TAPS_R];   /* the keys this row needs, -1 in the padding */
+    for (int64_t r = 0; r < R; r++) {
         const int64_t ih = oh * d->stride_h - d->pad_top + r * d->dil_h;
-        rows[r] = ih >= 0 && ih < d->h ? x + n * d->xs[0] + ih * d->xs[1] : NULL;
-        if (m == 1 || !rows[r]) continue;
-        T *dst = expanded + r * d->w * d->k;
-        for (int64_t iw = 0; iw < d->w; iw++)
-            for (int64_t c = 0; c < d->c; c++) {
-                const T v = rows[r][iw * d->xs[2] + c];
-                for (int64_t j = 0; j < m; j++) dst[iw * d->k + c * m + j] = v;
+        want[r] = ih >= 0 && ih < d->h ? n * d->h + ih : -1;
+        if (!FN(dw_expands)(d))
+            sc->rows[r] = want[r] < 0 ? NULL : x + n * d->xs[0] + ih * d->xs[1];
+    }
+    if (!FN(dw_expands)(d)) return;
+    for (int64_t r = 0; r < R; r++) {
+        int64_t slot = -1;
+        for (int64_t i = 0; i < R && want[r] >= 0; i++)
+            if (sc->key[i] == want[r]) slot = i;
+        if (want[r] >= 0 && slot < 0) {   /* take a slot no row of this output row needs */
+            for (int64_t i = 0; i < R && slot < 0; i++) {
+                int needed = 0;
+                for (int64_t q = 0; q < R; q++) needed |= sc->key[i] >= 0 && sc->key[i] == want[q];
+                if (!needed) slot = i;
             }
-        rows[r] = dst;
+            const int64_t ih = want[r] - n * d->h;
+            FN(dw_expand_row)(d, x + n * d->xs[0] + ih * d->xs[1], sc->planes + slot * plane_values);
+            sc->key[slot] = want[r];
+        }
+        for (int64_t c = 0; c < cg; c++)
+            sc->rows[r * cg + c] = slot < 0 ? NULL : sc->planes + slot * plane_values + c * d->w * d->k;
     }
 }
 
-/* Per-thread buffers: the row pointers and, for m > 1, the expanded rows
- * (forward, dw) or the K-channel dx row.  NULL when out of memory. */
-static void *FN(dw_scratch)(const fc_conv_desc *d, int pass, const T ***rows, T **buf) {
-    const int64_t values = d->kg == 1 ? 0 : pass == FC_PASS_DX ? d->w * d->k : d->r * d->w * d->k;
-    char *block = (char *)fc_alloc(d->r * (int64_t)sizeof(T *) + 64 + values * (int64_t)sizeof(T), 1);
+/* Per-thread buffers: the row pointers, the slot keys and, when rows are
+ * expanded, the slots (forward, dw) or the K-channel dx row (in planes).
+ * Returns the block to free, NULL when out of memory. */
+static void *FN(dw_scratch)(const fc_conv_desc *d, int pass, FN(dw_scratch_t) *sc) {
+    const int64_t nrows = d->r * d->cg;
+    const int64_t values = !FN(dw_expands)(d) ? 0
+                           : pass == FC_PASS_DX ? d->w * d->k : nrows * d->w * d->k;
+    const int64_t head = FC_CEIL_DIV(nrows * (int64_t)sizeof(T *) + d->r * (int64_t)sizeof(int64_t), 64) * 64;
+    if (values > (INT64_MAX - head) / (int64_t)sizeof(T)) return NULL;
+    char *block = (char *)fc_alloc(head + values * (int64_t)sizeof(T), 1);
     if (!block) return NULL;
-    *rows = (const T **)block;
-    *buf = (T *)(block + ((d->r * (int64_t)sizeof(T *) + 63) / 64) * 64);
+    sc->rows = (const T **)block;
+    sc->key = (int64_t *)(block + nrows * (int64_t)sizeof(T *));
+    for (int64_t i = 0; i < d->r; i++) sc->key[i] = -1;
+    sc->planes = (T *)(block + head);
     return block;
+}
+
+/* The weights (R, S, cg, K) reordered for the row kernels: (R, cg, S, K) for
+ * the forward pass (kernel row r * cg + c), (cg, R, S, K) for dx (one (R, S, K)
+ * block per plane).  NULL when out of memory. */
+static T *FN(dw_weights)(const fc_conv_desc *d, const T *w, int for_dx) {
+    const int64_t R = d->r, S = d->s, cg = d->cg, K = d->k;
+    T *out = (T *)fc_alloc(R * S * cg * K, sizeof(T));
+    if (!out) return NULL;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t s = 0; s < S; s++)
+            for (int64_t c = 0; c < cg; c++) {
+                const int64_t to = for_dx ? (c * R + r) * S + s : (r * cg + c) * S + s;
+                memcpy(out + to * K, w + ((r * S + s) * cg + c) * K, (size_t)K * sizeof(T));
+            }
+    return out;
 }
 
 static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, const T *bias,
                                  int act, T act_alpha, T *y, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const fc_dw_row g = FN(dw_row_of)(d, FC_PASS_FORWARD);
+    T *wt = d->cg > 1 ? FN(dw_weights)(d, w, 0) : NULL;
+    if (d->cg > 1 && !wt) return FC_ENOMEM;
+    const T *wk = wt ? wt : w;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
     {
-        const T **rows = NULL;
-        T *expanded = NULL;
-        void *scratch = FN(dw_scratch)(d, FC_PASS_FORWARD, &rows, &expanded);
+        FN(dw_scratch_t) sc;
+        void *scratch = FN(dw_scratch)(d, FC_PASS_FORWARD, &sc);
         if (!scratch) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -90,15 +162,16 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
         for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
             if (!scratch) continue;
             const int64_t n = nh / d->ho, oh = nh % d->ho;
-            FN(dw_input_rows)(d, x, n, oh, expanded, rows);
+            FN(dw_input_rows)(d, x, n, oh, &sc);
             T *out = y + n * d->ys[0] + oh * d->ys[1];
-            kern->dw_fwd(&g, rows, w, bias, out);
+            kern->dw_fwd(&g, sc.rows, wk, bias, out);
             if (act != FC_ACT_NONE)
                 for (int64_t wo = 0; wo < d->wo; wo++)
                     FN(fc_activate_array)(out + wo * d->ys[2], out + wo * d->ys[2], d->k, act, act_alpha);
         }
         fc_free(scratch);
     }
+    fc_free(wt);
     return status;
 }
 
@@ -107,13 +180,17 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
 static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const fc_dw_row g = FN(dw_row_of)(d, FC_PASS_DX);
-    const int64_t m = d->kg;
+    const int64_t cg = d->cg, kg = d->kg, block = d->r * d->s * d->k;
+    T *wt = cg > 1 ? FN(dw_weights)(d, w, 1) : NULL;
+    if (cg > 1 && !wt) return FC_ENOMEM;
+    const T *wk = wt ? wt : w;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->h > 1)
     {
-        const T **rows = NULL;
-        T *wide = NULL;   /* m > 1: the dx row with K channels */
-        void *scratch = FN(dw_scratch)(d, FC_PASS_DX, &rows, &wide);
+        FN(dw_scratch_t) sc;
+        void *scratch = FN(dw_scratch)(d, FC_PASS_DX, &sc);
+        const T **rows = sc.rows;
+        T *wide = sc.planes;   /* the dx row with K channels, when rows are expanded */
         if (!scratch) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -129,40 +206,44 @@ static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *d
                               : NULL;
             }
             T *out = dx + n * d->dxs[0] + ih * d->dxs[1];
-            if (m == 1) {
-                kern->dw_dx(&g, rows, w, out);
+            if (!FN(dw_expands)(d)) {
+                kern->dw_dx(&g, rows, wk, out);
                 continue;
             }
-            kern->dw_dx(&g, rows, w, wide);
-            for (int64_t iw = 0; iw < d->w; iw++)
-                for (int64_t c = 0; c < d->c; c++) {
-                    T sum = 0;
-                    for (int64_t j = 0; j < m; j++) sum += wide[iw * d->k + c * m + j];
-                    out[iw * d->dxs[2] + c] = sum;
-                }
+            for (int64_t c = 0; c < cg; c++) {   /* plane c: input channels g * cg + c */
+                kern->dw_dx(&g, rows, wk + c * block, wide);
+                for (int64_t iw = 0; iw < d->w; iw++)
+                    for (int64_t grp = 0; grp < d->groups; grp++) {
+                        T sum = 0;
+                        for (int64_t j = 0; j < kg; j++) sum += wide[iw * d->k + grp * kg + j];
+                        out[iw * d->dxs[2] + grp * cg + c] = sum;
+                    }
+            }
         }
         fc_free(scratch);
     }
+    fc_free(wt);
     return status;
 }
 
 /* dw: chunk i of the output rows adds its rows' contributions into partial
- * sum i (one thread per chunk); the chunks are then added in order, so the
- * result does not depend on the thread count. */
+ * sum i (one thread per chunk, in the kernels' (R, cg, S, K) order); the
+ * chunks are then added in order into dw's (R, S, cg, K), so the result does
+ * not depend on the thread count. */
 static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const fc_dw_row g = FN(dw_row_of)(d, FC_PASS_DW);
-    const int64_t rows_total = d->n * d->ho, size = d->r * d->s * d->k;
+    const int64_t rows_total = d->n * d->ho, size = d->r * d->s * d->cg * d->k;
     const int64_t per_chunk = FC_MAX(1, FC_CEIL_DIV(rows_total, FC_DW_CHUNKS));
     const int64_t chunks = FC_CEIL_DIV(rows_total, per_chunk);
+    const int64_t S = d->s, cg = d->cg, K = d->k;
     T *part = (T *)fc_alloc(FC_MAX(chunks, 1) * size, sizeof(T));
     if (!part) return FC_ENOMEM;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && chunks > 1)
     {
-        const T **rows = NULL;
-        T *expanded = NULL;
-        void *scratch = FN(dw_scratch)(d, FC_PASS_DW, &rows, &expanded);
+        FN(dw_scratch_t) sc;
+        void *scratch = FN(dw_scratch)(d, FC_PASS_DW, &sc);
         if (!scratch) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -174,16 +255,20 @@ static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *d
             memset(acc, 0, (size_t)size * sizeof(T));
             for (int64_t nh = ch * per_chunk; nh < FC_MIN(rows_total, (ch + 1) * per_chunk); nh++) {
                 const int64_t n = nh / d->ho, oh = nh % d->ho;
-                FN(dw_input_rows)(d, x, n, oh, expanded, rows);
-                kern->dw_wgrad(&g, rows, dy + n * d->ys[0] + oh * d->ys[1], d->ys[2], acc);
+                FN(dw_input_rows)(d, x, n, oh, &sc);
+                kern->dw_wgrad(&g, sc.rows, dy + n * d->ys[0] + oh * d->ys[1], d->ys[2], acc);
             }
         }
         fc_free(scratch);
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < size; i++) {
-            T sum = 0;
-            for (int64_t ch = 0; ch < chunks; ch++) sum += part[ch * size + i];
-            dw[i] = sum;
+        for (int64_t i = 0; i < size / K; i++) {   /* i = (r, s, c) of dw */
+            const int64_t r = i / (S * cg), s = (i / cg) % S, c = i % cg;
+            const T *src = part + ((r * cg + c) * S + s) * K;
+            for (int64_t k = 0; k < K; k++) {
+                T sum = 0;
+                for (int64_t ch = 0; ch < chunks; ch++) sum += src[ch * size + k];
+                dw[i * K + k] = sum;
+            }
         }
     }
     fc_free(part);

@@ -104,7 +104,8 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
 }
 
 static const char *FN(depthwise_obstacle)(const fc_conv_desc *d, int pass) {
-    if (d->cg != 1) return "the depthwise kernels need one input channel per group (groups = C)";
+    if (d->cg > FC_DEPTHWISE_MAX_CG)
+        return "the depthwise kernels take at most 8 input channels per group";
     if (!FN(depthwise_applies)(d, pass)) return "the depthwise kernels need unit channel strides (NHWC)";
     return NULL;
 }
@@ -160,10 +161,11 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
-        if (!no_depthwise && d->groups > 1) {
+        if (!no_depthwise && d->groups > 1 && d->cg * d->kg <= FC_DEPTHWISE_MAX_CG * FC_DEPTHWISE_MAX_CG) {
             asked = FC_CONV_DEPTHWISE;
-            FC_SAY("auto: depthwise (%lld groups of one input channel, %lld output channels "
-                   "each): channels on the vector lanes", (long long)d->groups, (long long)d->kg);
+            FC_SAY("auto: %lld groups of %lld input and %lld output channels, too narrow for "
+                   "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
+                   (long long)d->cg, (long long)d->kg);
         } else if (!no_direct && d->n >= 2 && FN(few_channels)(pass, g->k, g->r * g->s)) {
             asked = FC_CONV_DIRECT;
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
@@ -181,7 +183,10 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    "tiles (at least %d)", FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
                    FC_WINOGRAD_MIN_TILES);
         } else {
-            FC_SAY("auto: the implicit GEMM (direct: %s; winograd: %s)",
+            FC_SAY("auto: the implicit GEMM (depthwise: %s; direct: %s; winograd: %s)",
+                   no_depthwise ? no_depthwise
+                   : d->groups == 1 ? "for groups > 1"
+                                    : "groups wide enough for GEMM tiles",
                    no_direct ? no_direct : "more output channels than it wins with, or one image",
                    no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");
             return p->algo;
@@ -195,7 +200,10 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     }
     if (d->algo != FC_CONV_AUTO) FC_SAY("asked for");
     p->algo = asked;
-    p->variant = pass == FC_PASS_DX && asked != FC_CONV_DEPTHWISE ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
+    if (asked == FC_CONV_DEPTHWISE)
+        p->variant = d->cg > 1 ? FC_VARIANT_GROUPED : FC_VARIANT_NONE;
+    else
+        p->variant = pass == FC_PASS_DX ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
     return p->algo;
 }
 

@@ -263,3 +263,28 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
     assert_close(y, ref.conv2d(x, wt, b, activation="leaky_relu", **kw), magnitude(x, wt, kw, "NHWC", b))
     dy = rand(rng, y.shape, dtype)
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, groups, cg, kg, r, stride, padding, dilation", [
+    (2, 14, 15, 32, 4, 4, 3, 1, 1, 1),           # ResNeXt-50 32x4d, first stage
+    (1, 9, 10, 4, 8, 8, 3, 2, 1, 1),             # 8 per group, stride 2
+    (2, 11, 9, 3, 5, 7, 3, 1, "same", 2),        # odd widths, dilated
+    (1, 8, 9, 2, 3, 1, 1, 1, 0, 1),              # 1x1, more inputs than outputs per group
+    (1, 10, 12, 1, 6, 5, 5, 1, 2, 1),            # one group (forced): any C <= 8
+], ids=lambda v: str(v).replace(" ", ""))
+def test_grouped_by_depthwise_kernels(n, h, w, groups, cg, kg, r, stride, padding, dilation,
+                                      dtype, rng):
+    """Groups of at most 8 input channels through the depthwise kernels
+    (input planes per group channel), forward, dx, dw and db."""
+    x = rand(rng, (n, h, w, groups * cg), dtype)
+    wt = rand(rng, (r, r, cg, groups * kg), dtype)
+    b = rand(rng, (groups * kg,), dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="depthwise", **kw)
+    assert {p["algorithm"] for p in plan.values()} == {"depthwise"}, plan
+    y = fastconv.conv2d(x, wt, b, activation="relu", algorithm="depthwise", **kw)
+    assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), magnitude(x, wt, kw, "NHWC", b))
+    dy = rand(rng, y.shape, dtype)
+    got = fastconv.conv2d_backward(dy, x, wt, algorithm="depthwise", **kw)
+    assert_conv_backward_close(got, dy, x, wt, **kw)

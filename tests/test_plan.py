@@ -33,9 +33,12 @@ PLAN_TABLE = {
     "depthwise-s2-m2": ((1, 113, 113, 32), (3, 3, 1, 64), {"padding": 1, "stride": 2, "groups": 32},
                         {"forward": ("depthwise", "none"), "dx": ("depthwise", "none"),
                          "dw": ("depthwise", "none")}),
-    "grouped": ((8, 28, 28, 64), (3, 3, 4, 64), {"padding": 1, "groups": 16},
-                {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
-                 "dw": ("gemm", "dy_t_col")}),
+    "resnext-grouped": ((8, 56, 56, 128), (3, 3, 4, 128), {"padding": 1, "groups": 32},
+                        {"forward": ("depthwise", "grouped"), "dx": ("depthwise", "grouped"),
+                         "dw": ("depthwise", "grouped")}),
+    "wide-groups": ((8, 14, 14, 512), (3, 3, 16, 512), {"padding": 1, "groups": 32},
+                    {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                     "dw": ("gemm", "dy_t_col")}),
     "dilated": ((2, 33, 33, 64), (3, 3, 64, 64), {"padding": 2, "dilation": 2},
                 {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                  "dw": ("gemm", "dy_t_col")}),
@@ -60,8 +63,9 @@ def test_plan_table(name):
 
 
 def test_plan_reasons_name_the_obstacle():
-    plan = fastconv.conv2d_plan((8, 28, 28, 64), (3, 3, 4, 64), padding=1, groups=16)
+    plan = fastconv.conv2d_plan((8, 14, 14, 512), (3, 3, 16, 512), padding=1, groups=32)
     assert "groups > 1" in plan["forward"]["reason"]
+    assert "at most 8 input channels per group" in plan["forward"]["reason"]
     plan = fastconv.conv2d_plan((2, 33, 33, 64), (3, 3, 64, 64), padding=2, dilation=2)
     assert "dilation > 1" in plan["forward"]["reason"]
 
@@ -72,7 +76,7 @@ def test_plan_reasons_name_the_obstacle():
     ("direct", (2, 9, 9, 4), (3, 3, 2, 8), {"groups": 2}, "dw", "groups > 1"),
     ("direct", (2, 9, 9, 4), (3, 3, 4, 8), {"padding": 3}, "dx", "padding smaller than the kernel"),
     ("inplace", (2, 9, 9, 4), (3, 3, 4, 8), {"dilation": 2}, "dw", "dilation > 1"),
-    ("depthwise", (2, 9, 9, 4), (3, 3, 2, 8), {"groups": 2}, "forward", "one input channel per group"),
+    ("depthwise", (2, 9, 9, 18), (3, 3, 9, 8), {"groups": 2}, "forward", "at most 8 input channels"),
 ])
 def test_forced_algorithm_that_does_not_apply(algorithm, x_shape, w_shape, kw, pass_, words):
     plan = fastconv.conv2d_plan(x_shape, w_shape, algorithm=algorithm, **kw)

@@ -101,6 +101,7 @@ enum {
     FC_VARIANT_DCOL,       /* dx = dcol W^T, dcol packed from dy (stride 1) */
     FC_VARIANT_COL2IM,     /* dx: blocks of dy W^T added back to x's pixels (stride > 1) */
     FC_VARIANT_FLIPPED,    /* dx as a forward convolution of dy with the flipped kernel */
+    FC_VARIANT_GROUPED,    /* depthwise kernels on a grouped convolution (cg > 1 input planes) */
     FC_NUM_VARIANTS
 };
 typedef struct {
