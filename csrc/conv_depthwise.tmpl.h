@@ -12,6 +12,9 @@
  * (k / kg) * cg + c; the row kernels then treat (kernel row r, plane c) as one
  * of R * cg kernel rows, with the weights reordered to (R, cg, S, K).  dx is
  * computed per plane with K channels and each group's kg channels added up.
+ * Channels at other strides (NCHW) go through the same copies: x's rows are
+ * expanded (which gathers the channels), y's and dx's rows are written to a
+ * contiguous row and then stored, dy's rows are gathered first.
  * Workspace per thread: R * cg expanded rows, or one K-channel dx row; dw: at
  * most FC_DW_CHUNKS partial sums of R * S * cg * K values.  Kernels of up to
  * FC_DW_MAX_TAPS_R rows. */
@@ -25,33 +28,37 @@
 #define FC_DW_MAX_TAPS_R 64      /* kernel rows the kernels take (a stack array per row) */
 #endif
 
-/* Whether the depthwise kernels can run pass `pass` of d. */
-static int FN(depthwise_applies)(const fc_conv_desc *d, int pass) {
-    const int64_t *os = pass == FC_PASS_DX ? d->dxs : d->ys;
-    return d->cg <= FC_DEPTHWISE_MAX_CG && d->xs[3] == 1 && d->ys[3] == 1 &&
-           (pass == FC_PASS_DW || os[3] == 1);
-}
+/* Whether the depthwise kernels can run d (any pass, any strides). */
+static int FN(depthwise_applies)(const fc_conv_desc *d) { return d->cg <= FC_DEPTHWISE_MAX_CG; }
 
 /* Whether input rows are copied into planes (see the header comment). */
-static int FN(dw_expands)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1; }
+static int FN(dw_expands)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1 || d->xs[3] != 1; }
+
+/* Whether dx rows are computed with K channels and then reduced / stored. */
+static int FN(dw_wide_dx)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1 || d->dxs[3] != 1; }
 
 /* The row geometry along W: forward and dw read x's rows (R * cg of them) and
  * produce output rows; dx reads dy's rows (R) and produces dx's. */
 static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
     fc_dw_row g;
-    const int wide = FN(dw_expands)(d);
     g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
     if (pass == FC_PASS_DX) {
         g.r = d->r;
-        g.in_w = d->wo; g.in_ps = d->ys[2];
-        g.out_w = d->w; g.out_ps = wide ? d->k : d->dxs[2];
+        g.in_w = d->wo; g.in_ps = d->ys[3] == 1 ? d->ys[2] : d->k;
+        g.out_w = d->w; g.out_ps = FN(dw_wide_dx)(d) ? d->k : d->dxs[2];
     } else {
         g.r = d->r * d->cg;
-        g.in_w = d->w; g.in_ps = wide ? d->k : d->xs[2];
-        g.out_w = d->wo; g.out_ps = d->ys[2];
+        g.in_w = d->w; g.in_ps = FN(dw_expands)(d) ? d->k : d->xs[2];
+        g.out_w = d->wo; g.out_ps = d->ys[3] == 1 ? d->ys[2] : d->k;
     }
     return g;
+}
+
+/* dst[wo * K + k] = row[wo * ps + k * cs]: a row of y or dy at channel stride cs. */
+static void FN(dw_gather_row)(const T *row, int64_t ps, int64_t cs, int64_t w, int64_t k, T *dst) {
+    for (int64_t i = 0; i < w; i++)
+        for (int64_t c = 0; c < k; c++) dst[i * k + c] = row[i * ps + c * cs];
 }
 
 /* Expanded input rows kept between the output rows of one thread: R slots of
@@ -61,6 +68,8 @@ typedef struct {
     const T **rows;      /* R * cg row pointers handed to the kernels */
     T *planes;           /* R slots of cg * W * K values (expanding only) */
     int64_t *key;        /* R slot keys */
+    T *line;             /* a contiguous row: y's (forward), dx's with K channels, dy's (dw) */
+    T *dy_rows;          /* dx with strided dy channels: R gathered rows of dy */
 } FN(dw_scratch_t);
 
 /* Copies input row src into cg planes at dst: plane c holds at channel k the
@@ -69,10 +78,10 @@ static void FN(dw_expand_row)(const fc_conv_desc *d, const T *src, T *dst) {
     const int64_t cg = d->cg, kg = d->kg, K = d->k;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t iw = 0; iw < d->w; iw++) {
-            const T *px = src + iw * d->xs[2] + c;
+            const T *px = src + iw * d->xs[2] + c * d->xs[3];
             T *out = dst + (c * d->w + iw) * K;
             for (int64_t g = 0; g < d->groups; g++)
-                for (int64_t j = 0; j < kg; j++) out[g * kg + j] = px[g * cg];
+                for (int64_t j = 0; j < kg; j++) out[g * kg + j] = px[g * cg * d->xs[3]];
         }
 }
 
@@ -108,21 +117,25 @@ static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int6
     }
 }
 
-/* Per-thread buffers: the row pointers, the slot keys and, when rows are
- * expanded, the slots (forward, dw) or the K-channel dx row (in planes).
- * Returns the block to free, NULL when out of memory. */
+/* Per-thread buffers (see dw_scratch_t), carved from one block.  Returns the
+ * block to free, NULL when out of memory. */
 static void *FN(dw_scratch)(const fc_conv_desc *d, int pass, FN(dw_scratch_t) *sc) {
-    const int64_t nrows = d->r * d->cg;
-    const int64_t values = !FN(dw_expands)(d) ? 0
-                           : pass == FC_PASS_DX ? d->w * d->k : nrows * d->w * d->k;
+    const int64_t nrows = d->r * d->cg, K = d->k;
+    const int64_t planes = pass != FC_PASS_DX && FN(dw_expands)(d) ? nrows * d->w * K : 0;
+    const int64_t line = pass == FC_PASS_FORWARD ? (d->ys[3] != 1 ? d->wo * K : 0)
+                         : pass == FC_PASS_DX   ? (FN(dw_wide_dx)(d) ? d->w * K : 0)
+                                                : (d->ys[3] != 1 ? d->wo * K : 0);
+    const int64_t dy_rows = pass == FC_PASS_DX && d->ys[3] != 1 ? d->r * d->wo * K : 0;
     const int64_t head = FC_CEIL_DIV(nrows * (int64_t)sizeof(T *) + d->r * (int64_t)sizeof(int64_t), 64) * 64;
-    if (values > (INT64_MAX - head) / (int64_t)sizeof(T)) return NULL;
-    char *block = (char *)fc_alloc(head + values * (int64_t)sizeof(T), 1);
+    const int64_t values = planes + line + dy_rows;   /* each below the checked size of a tensor */
+    char *block = (char *)fc_alloc(head / (int64_t)sizeof(T) + values, sizeof(T));
     if (!block) return NULL;
     sc->rows = (const T **)block;
     sc->key = (int64_t *)(block + nrows * (int64_t)sizeof(T *));
     for (int64_t i = 0; i < d->r; i++) sc->key[i] = -1;
     sc->planes = (T *)(block + head);
+    sc->line = sc->planes + planes;
+    sc->dy_rows = sc->line + line;
     return block;
 }
 
@@ -164,10 +177,16 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
             const int64_t n = nh / d->ho, oh = nh % d->ho;
             FN(dw_input_rows)(d, x, n, oh, &sc);
             T *out = y + n * d->ys[0] + oh * d->ys[1];
-            kern->dw_fwd(&g, sc.rows, wk, bias, out);
-            if (act != FC_ACT_NONE)
+            kern->dw_fwd(&g, sc.rows, wk, bias, d->ys[3] == 1 ? out : sc.line);
+            if (d->ys[3] != 1) {   /* store the contiguous row at y's channel stride */
+                FN(fc_activate_array)(sc.line, sc.line, d->wo * d->k, act, act_alpha);
+                for (int64_t wo = 0; wo < d->wo; wo++)
+                    for (int64_t k = 0; k < d->k; k++)
+                        out[wo * d->ys[2] + k * d->ys[3]] = sc.line[wo * d->k + k];
+            } else if (act != FC_ACT_NONE) {
                 for (int64_t wo = 0; wo < d->wo; wo++)
                     FN(fc_activate_array)(out + wo * d->ys[2], out + wo * d->ys[2], d->k, act, act_alpha);
+            }
         }
         fc_free(scratch);
     }
@@ -190,7 +209,7 @@ static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *d
         FN(dw_scratch_t) sc;
         void *scratch = FN(dw_scratch)(d, FC_PASS_DX, &sc);
         const T **rows = sc.rows;
-        T *wide = sc.planes;   /* the dx row with K channels, when rows are expanded */
+        T *wide = sc.line;   /* the dx row with K channels (dw_wide_dx) */
         if (!scratch) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -204,9 +223,14 @@ static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *d
                 rows[r] = t >= 0 && t % d->stride_h == 0 && t / d->stride_h < d->ho
                               ? dy + n * d->ys[0] + (t / d->stride_h) * d->ys[1]
                               : NULL;
+                if (rows[r] && d->ys[3] != 1) {   /* dy's channels gathered to unit stride */
+                    T *buf = sc.dy_rows + r * d->wo * d->k;
+                    FN(dw_gather_row)(rows[r], d->ys[2], d->ys[3], d->wo, d->k, buf);
+                    rows[r] = buf;
+                }
             }
             T *out = dx + n * d->dxs[0] + ih * d->dxs[1];
-            if (!FN(dw_expands)(d)) {
+            if (!FN(dw_wide_dx)(d)) {
                 kern->dw_dx(&g, rows, wk, out);
                 continue;
             }
@@ -216,7 +240,7 @@ static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *d
                     for (int64_t grp = 0; grp < d->groups; grp++) {
                         T sum = 0;
                         for (int64_t j = 0; j < kg; j++) sum += wide[iw * d->k + grp * kg + j];
-                        out[iw * d->dxs[2] + grp * cg + c] = sum;
+                        out[iw * d->dxs[2] + (grp * cg + c) * d->dxs[3]] = sum;
                     }
             }
         }
@@ -256,7 +280,13 @@ static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *d
             for (int64_t nh = ch * per_chunk; nh < FC_MIN(rows_total, (ch + 1) * per_chunk); nh++) {
                 const int64_t n = nh / d->ho, oh = nh % d->ho;
                 FN(dw_input_rows)(d, x, n, oh, &sc);
-                kern->dw_wgrad(&g, sc.rows, dy + n * d->ys[0] + oh * d->ys[1], d->ys[2], acc);
+                const T *dyrow = dy + n * d->ys[0] + oh * d->ys[1];
+                if (d->ys[3] == 1) {
+                    kern->dw_wgrad(&g, sc.rows, dyrow, d->ys[2], acc);
+                } else {   /* dy's channels gathered to unit stride */
+                    FN(dw_gather_row)(dyrow, d->ys[2], d->ys[3], d->wo, d->k, sc.line);
+                    kern->dw_wgrad(&g, sc.rows, sc.line, d->k, acc);
+                }
             }
         }
         fc_free(scratch);

@@ -103,11 +103,8 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
     return NULL;
 }
 
-static const char *FN(depthwise_obstacle)(const fc_conv_desc *d, int pass) {
-    if (d->cg > FC_DEPTHWISE_MAX_CG)
-        return "the depthwise kernels take at most 8 input channels per group";
-    if (!FN(depthwise_applies)(d, pass)) return "the depthwise kernels need unit channel strides (NHWC)";
-    return NULL;
+static const char *FN(depthwise_obstacle)(const fc_conv_desc *d) {
+    return FN(depthwise_applies)(d) ? NULL : "the depthwise kernels take at most 8 input channels per group";
 }
 
 static const char *FN(inplace_obstacle)(const fc_conv_desc *d, int pass) {
@@ -135,7 +132,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     const char *no_direct = FN(direct_obstacle)(d, pass, &p->geo);
     const char *no_winograd = FN(winograd_obstacle)(d, pass, &p->geo);
     const char *no_inplace = FN(inplace_obstacle)(d, pass);
-    const char *no_depthwise = FN(depthwise_obstacle)(d, pass);
+    const char *no_depthwise = FN(depthwise_obstacle)(d);
     const char *obstacle = NULL;
     int asked = d->algo;
     switch (d->algo) {
