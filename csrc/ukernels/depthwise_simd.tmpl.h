@@ -36,9 +36,57 @@
 FC_DEFINE_DW_FWD(4)
 FC_DEFINE_DW_FWD(1)
 
+/* Forward, FC_DW_PX output pixels whose taps all lie inside the row, one
+ * vector of channels: each weight vector loaded once serves FC_DW_PX pixels
+ * (1.25 loads per FMA instead of 2). */
+#define FC_DW_PX 4
+static inline void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                           const FC_T *w, const FC_T *bias, FC_T *out,
+                                           int64_t wo, int64_t k) {
+    FC_VEC acc[FC_DW_PX];
+    const FC_VEC b = bias ? FC_LOAD(bias + k) : FC_ZERO();
+    for (int p = 0; p < FC_DW_PX; p++) acc[p] = b;
+    const int64_t step = g->stride * g->in_ps;
+    for (int64_t r = 0; r < g->r; r++) {
+        if (!rows[r]) continue;
+        const FC_T *x0 = rows[r] + (wo * g->stride - g->pad) * g->in_ps + k;
+        const FC_T *wr = w + r * g->s * g->k + k;
+        for (int64_t s = 0; s < g->s; s++) {
+            const FC_VEC wv = FC_LOAD(wr + s * g->k);
+            const FC_T *xs = x0 + s * g->dil * g->in_ps;
+            for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_FMA(FC_LOAD(xs + p * step), wv, acc[p]);
+        }
+    }
+    for (int p = 0; p < FC_DW_PX; p++) FC_STORE(out + (wo + p) * g->out_ps + k, acc[p]);
+}
+
 static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                     const FC_T *bias, FC_T *out) {
+    /* [lo, hi): the output pixels whose taps all lie inside the row */
+    const int64_t lo = FC_CEIL_DIV(g->pad, g->stride);
+    const int64_t span = g->in_w - 1 + g->pad - (g->s - 1) * g->dil;
+    const int64_t hi = span < 0 ? lo : FC_MIN(g->out_w, span / g->stride + 1);
+    const int64_t kv = g->k / FC_VL * FC_VL;   /* channels in whole vectors */
     for (int64_t wo = 0; wo < g->out_w; wo++) {
+        if (wo >= lo && wo + FC_DW_PX <= hi && kv > 0) {
+            for (int64_t k = 0; k < kv; k += FC_VL) FC_DIRECT_FN(dwf_px, _)(g, rows, w, bias, out, wo, k);
+            if (kv == g->k) {
+                wo += FC_DW_PX - 1;
+                continue;
+            }
+            /* the channel tail of these pixels: one pixel at a time below */
+            for (int64_t p = 0; p < FC_DW_PX; p++)
+                for (int64_t k = kv; k < g->k; k++) {
+                    FC_T acc = bias ? bias[k] : 0;
+                    for (int64_t r = 0; r < g->r; r++)
+                        for (int64_t s = 0; s < g->s && rows[r]; s++)
+                            acc += rows[r][((wo + p) * g->stride - g->pad + s * g->dil) * g->in_ps + k] *
+                                   w[(r * g->s + s) * g->k + k];
+                    out[(wo + p) * g->out_ps + k] = acc;
+                }
+            wo += FC_DW_PX - 1;
+            continue;
+        }
         int64_t k = 0;
         for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL) FC_DIRECT_FN(dwf, 4)(g, rows, w, bias, out, wo, k);
         for (; k + FC_VL <= g->k; k += FC_VL) FC_DIRECT_FN(dwf, 1)(g, rows, w, bias, out, wo, k);
@@ -145,5 +193,6 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
 }
 
 #undef FC_DEFINE_DW_FWD
+#undef FC_DW_PX
 #undef FC_DEFINE_DW_DX
 #undef FC_DEFINE_DW_WGRAD
