@@ -36,6 +36,13 @@
 FC_DEFINE_DW_FWD(4)
 FC_DEFINE_DW_FWD(1)
 
+/* The output pixels [lo, hi) whose taps all lie inside the row (hi >= lo). */
+static inline void FC_DIRECT_FN(dw_interior, _)(const fc_dw_row *g, int64_t *lo, int64_t *hi) {
+    const int64_t span = g->in_w - 1 + g->pad - (g->s - 1) * g->dil;
+    *lo = FC_CEIL_DIV(g->pad, g->stride);
+    *hi = span < 0 ? *lo : FC_MAX(*lo, FC_MIN(g->out_w, span / g->stride + 1));
+}
+
 /* Forward, FC_DW_PX output pixels whose taps all lie inside the row, one
  * vector of channels: each weight vector loaded once serves FC_DW_PX pixels
  * (1.25 loads per FMA instead of 2). */
@@ -62,10 +69,8 @@ static inline void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const
 
 static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                     const FC_T *bias, FC_T *out) {
-    /* [lo, hi): the output pixels whose taps all lie inside the row */
-    const int64_t lo = FC_CEIL_DIV(g->pad, g->stride);
-    const int64_t span = g->in_w - 1 + g->pad - (g->s - 1) * g->dil;
-    const int64_t hi = span < 0 ? lo : FC_MIN(g->out_w, span / g->stride + 1);
+    int64_t lo, hi;   /* the output pixels whose taps all lie inside the row */
+    FC_DIRECT_FN(dw_interior, _)(g, &lo, &hi);
     const int64_t kv = g->k / FC_VL * FC_VL;   /* channels in whole vectors */
     for (int64_t wo = 0; wo < g->out_w; wo++) {
         if (wo >= lo && wo + FC_DW_PX <= hi && kv > 0) {
@@ -130,9 +135,34 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
 FC_DEFINE_DW_DX(4)
 FC_DEFINE_DW_DX(1)
 
+/* dx at stride 1, FC_DW_PX pixels whose taps all meet dy's row, one vector
+ * of channels: each weight vector loaded serves FC_DW_PX pixels. */
+static inline void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                           const FC_T *w, FC_T *out, int64_t iw, int64_t k) {
+    FC_VEC acc[FC_DW_PX];
+    for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_ZERO();
+    for (int64_t r = 0; r < g->r; r++) {
+        if (!rows[r]) continue;
+        for (int64_t s = 0; s < g->s; s++) {
+            const FC_VEC wv = FC_LOAD(w + (r * g->s + s) * g->k + k);
+            const FC_T *dp = rows[r] + (iw + g->pad - s * g->dil) * g->in_ps + k;
+            for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_FMA(FC_LOAD(dp + p * g->in_ps), wv, acc[p]);
+        }
+    }
+    for (int p = 0; p < FC_DW_PX; p++) FC_STORE(out + (iw + p) * g->out_ps + k, acc[p]);
+}
+
 static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                    FC_T *out) {
+    /* stride 1: [lo, hi) are the dx pixels whose every tap meets a dy pixel */
+    const int64_t lo = (g->s - 1) * g->dil - g->pad, hi = g->in_w - g->pad;
+    const int64_t kv = g->k / FC_VL * FC_VL;
     for (int64_t iw = 0; iw < g->out_w; iw++) {
+        if (g->stride == 1 && iw >= lo && iw + FC_DW_PX <= hi && kv == g->k) {
+            for (int64_t k = 0; k < kv; k += FC_VL) FC_DIRECT_FN(dwx_px, _)(g, rows, w, out, iw, k);
+            iw += FC_DW_PX - 1;
+            continue;
+        }
         int64_t k = 0;
         for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL) FC_DIRECT_FN(dwx, 4)(g, rows, w, out, iw, k);
         for (; k + FC_VL <= g->k; k += FC_VL) FC_DIRECT_FN(dwx, 1)(g, rows, w, out, iw, k);
@@ -169,10 +199,32 @@ static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, 
 FC_DEFINE_DW_WGRAD(4)
 FC_DEFINE_DW_WGRAD(1)
 
+/* Weight gradient over the interior pixels, one vector of channels, all S
+ * taps of kernel row r at once: each dy vector loaded serves S taps. */
+#define FC_DW_MAX_S 8
+static inline void FC_DIRECT_FN(dwg_taps, _)(const fc_dw_row *g, const FC_T *row, const FC_T *dy,
+                                             int64_t dy_ps, int64_t lo, int64_t hi,
+                                             FC_T *acc_r, int64_t k) {
+    FC_VEC acc[FC_DW_MAX_S];
+    for (int64_t s = 0; s < g->s; s++) acc[s] = FC_LOAD(acc_r + s * g->k + k);
+    const int64_t tap = g->dil * g->in_ps;
+    for (int64_t wo = lo; wo < hi; wo++) {
+        const FC_VEC dv = FC_LOAD(dy + wo * dy_ps + k);
+        const FC_T *x0 = row + (wo * g->stride - g->pad) * g->in_ps + k;
+        for (int64_t s = 0; s < g->s; s++) acc[s] = FC_FMA(FC_LOAD(x0 + s * tap), dv, acc[s]);
+    }
+    for (int64_t s = 0; s < g->s; s++) FC_STORE(acc_r + s * g->k + k, acc[s]);
+}
+
 static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *rows,
                                       const FC_T *dy, int64_t dy_ps, FC_T *acc) {
+    int64_t lo, hi;
+    FC_DIRECT_FN(dw_interior, _)(g, &lo, &hi);
+    const int64_t kv = g->s <= FC_DW_MAX_S ? g->k / FC_VL * FC_VL : 0;   /* by dwg_taps */
     for (int64_t r = 0; r < g->r; r++) {
         if (!rows[r]) continue;
+        for (int64_t k = 0; k < kv; k += FC_VL)
+            FC_DIRECT_FN(dwg_taps, _)(g, rows[r], dy, dy_ps, lo, hi, acc + r * g->s * g->k, k);
         for (int64_t s = 0; s < g->s; s++) {
             /* the output pixels whose input pixel through tap s lies in the row */
             const int64_t off = s * g->dil - g->pad;   /* iw = wo * stride + off */
@@ -180,9 +232,17 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
             int64_t wo1 = g->in_w - off <= 0 ? 0 : (g->in_w - off - 1) / g->stride + 1;
             if (wo1 > g->out_w) wo1 = g->out_w;
             FC_T *acc_rs = acc + (r * g->s + s) * g->k;
-            int64_t k = 0;
-            for (; k + 4 * FC_VL <= g->k; k += 4 * FC_VL)
-                FC_DIRECT_FN(dwg, 4)(g, rows[r], s, dy, dy_ps, wo0, wo1, acc_rs, k);
+            /* channels in whole vectors: the pixels outside [lo, hi) (done above) */
+            const int64_t ranges[2][2] = {{wo0, FC_MIN(wo1, lo)}, {FC_MAX(wo0, hi), wo1}};
+            for (int q = 0; q < 2 && kv > 0; q++) {
+                int64_t k = 0;
+                for (; k + 4 * FC_VL <= kv; k += 4 * FC_VL)
+                    FC_DIRECT_FN(dwg, 4)(g, rows[r], s, dy, dy_ps, ranges[q][0], ranges[q][1], acc_rs, k);
+                for (; k < kv; k += FC_VL)
+                    FC_DIRECT_FN(dwg, 1)(g, rows[r], s, dy, dy_ps, ranges[q][0], ranges[q][1], acc_rs, k);
+            }
+            /* the other channels over every pixel */
+            int64_t k = kv;
             for (; k + FC_VL <= g->k; k += FC_VL)
                 FC_DIRECT_FN(dwg, 1)(g, rows[r], s, dy, dy_ps, wo0, wo1, acc_rs, k);
             for (; k < g->k; k++)
@@ -194,5 +254,6 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
 
 #undef FC_DEFINE_DW_FWD
 #undef FC_DW_PX
+#undef FC_DW_MAX_S
 #undef FC_DEFINE_DW_DX
 #undef FC_DEFINE_DW_WGRAD
