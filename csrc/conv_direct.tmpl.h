@@ -112,16 +112,35 @@ static void FN(direct_map)(const FN(direct_geom) *g, int64_t wp, int64_t len, co
 }
 
 /* y = act(conv(x, w) + bias), w as (r, s, c, k) contiguous; images in parallel. */
+/* Tile t of output-channel chunk i of one image (planar copy xp): the
+ * kernel, the activation, and the store into y_img (channel stride ks).
+ * Chunks with wider tiles have fewer; t past the end does nothing. */
+static void FN(direct_tile)(const CONV_KERNELS *kern, int64_t i, int64_t t, const FN(direct_geom) *g,
+                            const T *xp, int64_t plane, const int64_t *off, const T *wpk,
+                            const T *bias, int act, T act_alpha, const int32_t *map, T *y_img,
+                            int64_t ks, T *tbuf) {
+    int64_t c0, wp;
+    int cb;
+    FN(direct_chunk)(g->k, i, &c0, &cb);
+    const int64_t width = kern->width[cb], q0 = t * width, taps = g->r * g->s;
+    wp = g->wo + g->s - 1;
+    if (q0 >= g->ho * wp) return;
+    kern->fwd[cb](xp + q0, plane, off, taps, g->c, wpk + c0 * taps * g->c, bias ? bias + c0 : NULL, tbuf);
+    if (act != FC_ACT_NONE) FN(fc_activate_array)(tbuf, tbuf, cb * width, act, act_alpha);
+    kern->store(tbuf, width, cb, map + q0, y_img + c0 * ks, ks);
+}
+
 static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4], const T *w,
                            const T *bias, int act, T act_alpha, T *y, const int64_t ys[4],
                            int nthreads) {
     const CONV_KERNELS *kern = FN(fc_conv_kernels_for)();
     const int64_t taps = g->r * g->s, nch = FC_CEIL_DIV(g->k, FC_DIRECT_MAX_KB);
-    int64_t tile = 0, k0, wp;
+    int64_t tile = 0, narrowest = INT64_MAX, k0, wp;   /* the widest and narrowest tiles */
     int kb;
     for (int64_t i = 0; i < nch; i++) {
         FN(direct_chunk)(g->k, i, &k0, &kb);
         tile = FC_MAX(tile, kern->width[kb]);
+        narrowest = FC_MIN(narrowest, kern->width[kb]);
     }
     const int64_t plane = FN(direct_plane)(g, tile, &wp), q_total = g->ho * wp;
     assert(plane > 0);
@@ -140,34 +159,53 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
         }
         FN(direct_offsets)(g, wp, off);
     }
+    /* Images go to threads; with fewer images than threads, each image's
+     * tiles are shared out instead (one planar copy, made before the tiles).
+     * Either way a tile is computed the same way, so the bits do not depend on
+     * the thread count. */
+    const int share_tiles = g->n < nthreads;
+    T *shared = status == FC_OK && share_tiles ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
+    if (share_tiles && !shared) status = FC_ENOMEM;
+    const int64_t ntiles = FC_CEIL_DIV(q_total, narrowest);   /* the most a chunk has */
+    for (int64_t n0 = 0; share_tiles && status == FC_OK && n0 < g->n; n0++) {
+        FN(to_planar)(x + n0 * xs[0], xs, g->h, g->w, g->c, g->pt, g->pl, wp, plane, shared);
+#pragma omp parallel num_threads(nthreads)
+        {
+            T *tbuf = (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T));
+            if (!tbuf) {
+#pragma omp atomic write
+                status = FC_ENOMEM;
+            }
+            /* items ordered tile-major: a thread's block of tiles covers all the
+             * chunks (channels) of its pixels, so no two threads write one cache line */
+#pragma omp for schedule(static)
+            for (int64_t it = 0; it < nch * ntiles; it++)
+                if (tbuf)
+                    FN(direct_tile)(kern, it % nch, it / nch, g, shared, plane, off, wpk, bias,
+                                    act, act_alpha, map, y + n0 * ys[0], ys[3], tbuf);
+            fc_free(tbuf);
+        }
+    }
 #pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && g->n > 1)
     {
-        T *xp = status == FC_OK ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
-        T *tbuf = status == FC_OK ? (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T)) : NULL;
-        if (!xp || !tbuf) {
+        T *xp = status == FC_OK && !share_tiles ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
+        T *tbuf = status == FC_OK && !share_tiles ? (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T)) : NULL;
+        if (!share_tiles && (!xp || !tbuf)) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->n; n++) {
+        for (int64_t n = 0; n < (share_tiles ? 0 : g->n); n++) {
             if (!xp || !tbuf) continue;
             FN(to_planar)(x + n * xs[0], xs, g->h, g->w, g->c, g->pt, g->pl, wp, plane, xp);
-            for (int64_t i = 0; i < nch; i++) {
-                int64_t c0;
-                int cb;
-                FN(direct_chunk)(g->k, i, &c0, &cb);
-                const int64_t width = kern->width[cb];
-                for (int64_t q0 = 0; q0 < q_total; q0 += width) {
-                    kern->fwd[cb](xp + q0, plane, off, taps, g->c, wpk + c0 * taps * g->c,
-                                  bias ? bias + c0 : NULL, tbuf);
-                    if (act != FC_ACT_NONE) FN(fc_activate_array)(tbuf, tbuf, cb * width, act, act_alpha);
-                    kern->store(tbuf, width, cb, map + q0, y + n * ys[0] + c0 * ys[3], ys[3]);
-                }
-            }
+            for (int64_t it = 0; it < nch * ntiles; it++)
+                FN(direct_tile)(kern, it / ntiles, it % ntiles, g, xp, plane, off, wpk, bias, act,
+                                act_alpha, map, y + n * ys[0], ys[3], tbuf);
         }
         fc_free(xp);
         fc_free(tbuf);
     }
+    fc_free(shared);
     fc_free(wpk);
     fc_free(off);
     fc_free(map);

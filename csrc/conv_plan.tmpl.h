@@ -163,11 +163,11 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             FC_SAY("auto: %lld groups of %lld input and %lld output channels, too narrow for "
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
-        } else if (!no_direct && d->n >= 2 && FN(few_channels)(pass, g->k, g->r * g->s)) {
+        } else if (!no_direct && (d->n >= 2 || pass != FC_PASS_DW) &&
+                   FN(few_channels)(pass, g->k, g->r * g->s)) {
             asked = FC_CONV_DIRECT;
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
-                   "pixels on the vector lanes (and there are %lld images to share out)",
-                   (long long)g->k, (long long)(g->r * g->s), (long long)d->n);
+                   "pixels on the vector lanes", (long long)g->k, (long long)(g->r * g->s));
         } else if (!no_inplace && d->r == 3 && d->s == 3 && d->c <= FC_INPLACE_DW_MAX_CHANNELS &&
                    d->k <= FC_INPLACE_DW_MAX_CHANNELS) {
             asked = FC_CONV_INPLACE;
@@ -184,7 +184,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    no_depthwise ? no_depthwise
                    : d->groups == 1 ? "for groups > 1"
                                     : "groups wide enough for GEMM tiles",
-                   no_direct ? no_direct : "more output channels than it wins with, or one image",
+                   no_direct ? no_direct : "more output channels than it wins with (dw: or one image)",
                    no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");
             return p->algo;
         }

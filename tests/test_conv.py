@@ -5,7 +5,7 @@ import pytest
 import fastconv
 from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, assert_conv_backward_close,
-                     conv_case_id, conv_inputs, conv_kwargs, rand)
+                     conv_case_id, conv_inputs, conv_kwargs, rand, threads)
 
 ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace", "depthwise"]
 
@@ -288,3 +288,21 @@ def test_grouped_by_depthwise_kernels(n, h, w, groups, cg, kg, r, stride, paddin
     dy = rand(rng, y.shape, dtype)
     got = fastconv.conv2d_backward(dy, x, wt, algorithm="depthwise", **kw)
     assert_conv_backward_close(got, dy, x, wt, **kw)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_direct_kernels_share_tiles_of_few_images(n, rng):
+    """With fewer images than threads the direct kernels share each image's
+    tiles among the threads: same bits with 1 and 2 threads, and right."""
+    x = rand(rng, (n, 37, 41, 3), np.float32)
+    w = rand(rng, (3, 3, 3, 16), np.float32)
+    b = rand(rng, (16,), np.float32)
+    assert fastconv.conv2d_plan(x.shape, w.shape, padding=1)["forward"]["algorithm"] == "direct"
+    outs = []
+    for t in (1, 2, 4):
+        with threads(t):
+            outs.append(fastconv.conv2d(x, w, b, padding=1, activation="relu"))
+    for y in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0])
+    assert_close(outs[0], ref.conv2d(x, w, b, padding=1, activation="relu"),
+                 magnitude(x, w, dict(padding=1), "NHWC", b))
