@@ -21,69 +21,115 @@ static int FN(dx_as_forward)(const fc_conv_desc *d, int algo, const FN(direct_ge
 }
 
 /* dx at stride > 1 by a blocked col2im: dcol = dy * W^T for a block of output
- * pixels, then each row is added back into the receptive field it came from.
- * The implicit-GEMM dx would multiply mostly zeros there (1 in stride_h *
- * stride_w taps is live).  One thread owns each image, so the scatter needs no
- * atomics and the summation order is fixed.  Workspace: one block per thread. */
+ * rows, then each dcol row is added back into the receptive field it came
+ * from.  The implicit-GEMM dx would multiply mostly zeros there (1 in
+ * stride_h * stride_w taps is live).
+ *
+ * Blocks are at least as tall as the rows two blocks' fields share, so the
+ * even blocks of an image touch disjoint dx rows, and so do the odd ones:
+ * every image runs its even blocks, then its odd blocks.  With enough images
+ * each thread owns whole images; with fewer images than threads each phase's
+ * blocks are shared out.  Either way every dx element receives its terms in
+ * the same order, so the bits do not depend on the thread count.  Workspace:
+ * one block of dcol per thread. */
+typedef struct {
+    const fc_conv_desc *d;
+    const T *dy, *wt_all;    /* wt_all: W_g^T per group, (kg, (r, s, c)) */
+    T *dx;
+    int64_t rows;            /* output rows per block */
+} FN(col2im_job);
+
+/* Block b of image n: dcol for its output rows, group by group, added into dx. */
+static int FN(col2im_block)(const FN(col2im_job) *job, int64_t n, int64_t b, T *dcol) {
+    const fc_conv_desc *d = job->d;
+    const int64_t *dxs = d->dxs, cg = d->cg, kg = d->kg, taps = d->r * d->s, width = taps * cg;
+    const int64_t m0 = b * job->rows * d->wo, m1 = FC_MIN(d->ho, (b + 1) * job->rows) * d->wo;
+    T *img = job->dx + n * dxs[0];
+    for (int64_t g = 0; g < d->groups; g++) {
+        FN(conv_src) src = {d, job->dy, d->ys, g, n, m0, 0};
+        MATRIX wt = {job->wt_all + g * kg * width, width, 1};
+        PLAN pl = {0};
+        pl.m = m1 - m0; pl.n = width; pl.k = kg;
+        pl.pack_a = FN(pack_a_pixels); pl.a_ctx = &src;
+        pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wt;
+        pl.c = dcol; pl.rsc = width; pl.csc = 1;
+        pl.alpha = 1; pl.beta = 0;
+        if (FN(fc_gemm_run)(&pl, 1) != FC_OK) return FC_ENOMEM;
+        for (int64_t i = 0; i < pl.m; i++) {
+            const int64_t ho = (m0 + i) / d->wo, wo = (m0 + i) % d->wo;
+            for (int64_t t = 0; t < taps; t++) {
+                const int64_t h = ho * d->stride_h - d->pad_top + (t / d->s) * d->dil_h;
+                const int64_t x = wo * d->stride_w - d->pad_left + (t % d->s) * d->dil_w;
+                if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
+                T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
+                const T *in = dcol + i * width + t * cg;
+                if (dxs[3] == 1)
+                    for (int64_t c = 0; c < cg; c++) out[c] += in[c];
+                else
+                    for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+            }
+        }
+    }
+    return FC_OK;
+}
+
+static void FN(zero_dx_row)(const fc_conv_desc *d, T *dx, int64_t n, int64_t h) {
+    T *row = dx + n * d->dxs[0] + h * d->dxs[1];
+    for (int64_t x = 0; x < d->w; x++)
+        for (int64_t c = 0; c < d->c; c++) row[x * d->dxs[2] + c * d->dxs[3]] = 0;
+}
+
 static int FN(dx_col2im)(const fc_conv_desc *d, const T *dy, const T *w, T *dx, int nthreads) {
-    const int64_t *dxs = d->dxs;
-    const int64_t cg = d->c / d->groups, kg = d->k / d->groups, taps = d->r * d->s;
-    const int64_t width = taps * cg, hw = d->ho * d->wo;
-    /* dcol blocks of at most 2^20 elements (4 MiB in float32) per thread */
+    const int64_t kg = d->kg, width = d->r * d->s * d->cg;
+    /* dcol blocks of whole output rows: at most about 2^20 elements (4 MiB in
+     * float32) and an eighth of the image (so one image's blocks can be shared
+     * out), but at least as many rows as two blocks' fields share */
     const int64_t block = FC_MAX(16, FC_MIN(1024, (1 << 20) / FC_MAX(width, 1)));
-    /* W_g^T, (kg, (r, s, c)) per group, contiguous so packing it is row copies */
+    const int64_t shared_rows = FC_CEIL_DIV((d->r - 1) * d->dil_h, d->stride_h);
+    const int64_t rows = FC_MIN(block / d->wo, FC_CEIL_DIV(d->ho, 8));
+    FN(col2im_job) job = {d, dy, NULL, dx, FC_MAX(FC_MAX(shared_rows, 1), rows)};
+    const int64_t nblocks = FC_CEIL_DIV(d->ho, job.rows);
     T *wt_all = (T *)fc_alloc(d->k * width, sizeof(T));
     if (!wt_all) return FC_ENOMEM;
     for (int64_t g = 0; g < d->groups; g++)
         for (int64_t q = 0; q < width; q++)
             for (int64_t k = 0; k < kg; k++)
                 wt_all[(g * kg + k) * width + q] = w[q * d->k + g * kg + k];
+    job.wt_all = wt_all;
+    const int share_blocks = d->n < nthreads;
     int status = FC_OK;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && (d->n > 1 || share_blocks))
     {
-        T *dcol = (T *)fc_alloc(block * width, sizeof(T));
+        T *dcol = (T *)fc_alloc(job.rows * d->wo * width, sizeof(T));
         if (!dcol) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
+        if (!share_blocks) {   /* whole images per thread */
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < d->n; n++) {
-            if (!dcol) continue;
-            T *img = dx + n * dxs[0];
-            for (int64_t h = 0; h < d->h; h++)
-                for (int64_t x = 0; x < d->w; x++)
-                    for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + x * dxs[2] + c * dxs[3]] = 0;
-            for (int64_t g = 0; g < d->groups; g++) {
-                FN(conv_src) src = {d, dy, d->ys, g, n, 0, 0};
-                MATRIX wt = {wt_all + g * kg * width, width, 1};
-                PLAN pl = {0};
-                pl.n = width; pl.k = kg;
-                pl.pack_a = FN(pack_a_pixels); pl.a_ctx = &src;
-                pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wt;
-                pl.c = dcol; pl.rsc = width; pl.csc = 1;
-                pl.alpha = 1; pl.beta = 0;
-                for (int64_t m0 = 0; m0 < hw; m0 += block) {
-                    pl.m = FC_MIN(block, hw - m0);
-                    src.row0 = m0;
-                    if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {
+            for (int64_t n = 0; n < d->n; n++) {
+                if (!dcol) continue;
+                for (int64_t h = 0; h < d->h; h++) FN(zero_dx_row)(d, dx, n, h);
+                for (int64_t q = 0; q < nblocks; q++) {   /* even blocks, then odd */
+                    const int64_t b = 2 * q < nblocks ? 2 * q : 2 * q - nblocks + (nblocks % 2 == 0);
+                    if (FN(col2im_block)(&job, n, b, dcol) != FC_OK) {
 #pragma omp atomic write
                         status = FC_ENOMEM;
                         break;
                     }
-                    for (int64_t i = 0; i < pl.m; i++) {
-                        const int64_t ho = (m0 + i) / d->wo, wo = (m0 + i) % d->wo;
-                        for (int64_t t = 0; t < taps; t++) {
-                            const int64_t h = ho * d->stride_h - d->pad_top + (t / d->s) * d->dil_h;
-                            const int64_t x = wo * d->stride_w - d->pad_left + (t % d->s) * d->dil_w;
-                            if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
-                            T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
-                            const T *in = dcol + i * width + t * cg;
-                            if (dxs[3] == 1)
-                                for (int64_t c = 0; c < cg; c++) out[c] += in[c];
-                            else
-                                for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+                }
+            }
+        } else {   /* each image's rows, then its even and its odd blocks, shared out */
+            for (int64_t n = 0; n < d->n; n++) {
+#pragma omp for schedule(static)
+                for (int64_t h = 0; h < d->h; h++) FN(zero_dx_row)(d, dx, n, h);
+                for (int64_t phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(static)
+                    for (int64_t i = 0; i < (nblocks - phase + 1) / 2; i++)
+                        if (dcol && FN(col2im_block)(&job, n, phase + 2 * i, dcol) != FC_OK) {
+#pragma omp atomic write
+                            status = FC_ENOMEM;
                         }
-                    }
                 }
             }
         }

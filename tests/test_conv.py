@@ -306,3 +306,25 @@ def test_direct_kernels_share_tiles_of_few_images(n, rng):
         np.testing.assert_array_equal(y, outs[0])
     assert_close(outs[0], ref.conv2d(x, w, b, padding=1, activation="relu"),
                  magnitude(x, w, dict(padding=1), "NHWC", b))
+
+
+@pytest.mark.parametrize("n, r, stride, dilation", [(1, 3, 2, 1), (2, 1, 2, 1), (1, 5, 2, 2), (1, 3, 3, 1)])
+def test_strided_dx_shares_blocks_of_few_images(n, r, stride, dilation, rng):
+    """dx at stride > 1 (col2im) with fewer images than threads shares each
+    image's blocks of rows (even blocks, then odd): same bits with 1, 2 and 3
+    threads, and right.  A wide image makes blocks of few rows (about 1024
+    output pixels each), so each image has several."""
+    x = rand(rng, (n, 61, 230, 12), np.float32)
+    w = rand(rng, (r, r, 12, 8), np.float32)
+    kw = dict(stride=stride, padding="same", dilation=dilation)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, **kw)
+    assert plan["dx"]["variant"] == "col2im", plan
+    dy = rand(rng, ref.conv2d(x, w, **kw).shape, np.float32)
+    outs = []
+    for t in (1, 2, 3):
+        with threads(t):
+            outs.append(fastconv.conv2d_backward(dy, x, w, **kw))
+    for got in outs[1:]:
+        for a, b in zip(got, outs[0]):
+            np.testing.assert_array_equal(a, b)
+    assert_conv_backward_close(outs[0], dy, x, w, **kw)
