@@ -67,14 +67,42 @@ static inline void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const
     for (int p = 0; p < FC_DW_PX; p++) FC_STORE(out + (wo + p) * g->out_ps + k, acc[p]);
 }
 
+/* The same for the common 3-tap rows at stride 1, no dilation: the
+ * FC_DW_PX + 2 input vectors a block reads are loaded once and each serves up
+ * to three taps (0.75 loads per FMA instead of 1.25). */
+static inline void FC_DIRECT_FN(dwf_px3, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                            const FC_T *w, const FC_T *bias, FC_T *out,
+                                            int64_t wo, int64_t k) {
+    FC_VEC acc[FC_DW_PX];
+    const FC_VEC b = bias ? FC_LOAD(bias + k) : FC_ZERO();
+    for (int p = 0; p < FC_DW_PX; p++) acc[p] = b;
+    for (int64_t r = 0; r < g->r; r++) {
+        if (!rows[r]) continue;
+        const FC_T *x0 = rows[r] + (wo - g->pad) * g->in_ps + k, *wr = w + r * 3 * g->k + k;
+        FC_VEC xv[FC_DW_PX + 2];
+        for (int j = 0; j < FC_DW_PX + 2; j++) xv[j] = FC_LOAD(x0 + j * g->in_ps);
+        for (int s = 0; s < 3; s++) {
+            const FC_VEC wv = FC_LOAD(wr + s * g->k);
+            for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_FMA(xv[p + s], wv, acc[p]);
+        }
+    }
+    for (int p = 0; p < FC_DW_PX; p++) FC_STORE(out + (wo + p) * g->out_ps + k, acc[p]);
+}
+
 static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                     const FC_T *bias, FC_T *out) {
+    const int slide3 = g->s == 3 && g->stride == 1 && g->dil == 1;
     int64_t lo, hi;   /* the output pixels whose taps all lie inside the row */
     FC_DIRECT_FN(dw_interior, _)(g, &lo, &hi);
     const int64_t kv = g->k / FC_VL * FC_VL;   /* channels in whole vectors */
     for (int64_t wo = 0; wo < g->out_w; wo++) {
         if (wo >= lo && wo + FC_DW_PX <= hi && kv > 0) {
-            for (int64_t k = 0; k < kv; k += FC_VL) FC_DIRECT_FN(dwf_px, _)(g, rows, w, bias, out, wo, k);
+            for (int64_t k = 0; k < kv; k += FC_VL) {
+                if (slide3)
+                    FC_DIRECT_FN(dwf_px3, _)(g, rows, w, bias, out, wo, k);
+                else
+                    FC_DIRECT_FN(dwf_px, _)(g, rows, w, bias, out, wo, k);
+            }
             if (kv == g->k) {
                 wo += FC_DW_PX - 1;
                 continue;
