@@ -104,7 +104,9 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
 }
 
 static const char *FN(depthwise_obstacle)(const fc_conv_desc *d) {
-    return FN(depthwise_applies)(d) ? NULL : "the depthwise kernels take at most 8 input channels per group";
+    if (FN(depthwise_applies)(d)) return NULL;
+    return d->cg > FC_DEPTHWISE_MAX_CG ? "the depthwise kernels take at most 8 input channels per group"
+                                       : "the depthwise kernels need channel offsets within int32";
 }
 
 static const char *FN(inplace_obstacle)(const fc_conv_desc *d, int pass) {
