@@ -26,18 +26,19 @@ typedef struct {
     int64_t n, h, w, c;    /* input */
     int64_t r, s, pt, pl;  /* kernel and padding */
     int64_t ho, wo, k;     /* output */
+    int64_t groups;        /* the direct kernels take groups (forward); Winograd one */
 } FN(direct_geom);
 
 static FN(direct_geom) FN(direct_geom_of)(const fc_conv_desc *d) {
     FN(direct_geom) g = {d->n, d->h, d->w, d->c, d->r, d->s, d->pad_top, d->pad_left,
-                         d->ho, d->wo, d->k};
+                         d->ho, d->wo, d->k, d->groups};
     return g;
 }
 
 /* dx as a forward convolution of dy: input dy (Ho x Wo, K channels), output dx. */
 static FN(direct_geom) FN(direct_geom_dx)(const fc_conv_desc *d) {
     FN(direct_geom) g = {d->n, d->ho, d->wo, d->k, d->r, d->s, d->r - 1 - d->pad_top,
-                         d->s - 1 - d->pad_left, d->h, d->w, d->c};
+                         d->s - 1 - d->pad_left, d->h, d->w, d->c, d->groups};
     return g;
 }
 
@@ -96,6 +97,21 @@ static inline void FN(direct_chunk)(int64_t k, int64_t i, int64_t *k0, int *kb) 
     *kb = (int)(base + (i < extra));
 }
 
+/* With groups, each group's output channels are split into chunks of their
+ * own (a chunk reads one group's input planes): chunk i is chunk i % cpg of
+ * group i / cpg, cpg chunks per group.  One group: direct_chunk. */
+static inline int64_t FN(direct_chunks)(const FN(direct_geom) *g) {
+    return g->groups * FC_CEIL_DIV(g->k / g->groups, FC_DIRECT_MAX_KB);
+}
+
+static inline void FN(direct_group_chunk)(const FN(direct_geom) *g, int64_t i, int64_t *k0, int *kb,
+                                          int64_t *grp) {
+    const int64_t kg = g->k / g->groups, cpg = FC_CEIL_DIV(kg, FC_DIRECT_MAX_KB);
+    *grp = i / cpg;
+    FN(direct_chunk)(kg, i % cpg, k0, kb);
+    *k0 += *grp * kg;
+}
+
 /* Tap offsets in the planar copy. */
 static void FN(direct_offsets)(const FN(direct_geom) *g, int64_t wp, int64_t *off) {
     for (int64_t t = 0; t < g->r * g->s; t++) off[t] = (t / g->s) * wp + t % g->s;
@@ -119,13 +135,14 @@ static void FN(direct_tile)(const CONV_KERNELS *kern, int64_t i, int64_t t, cons
                             const T *xp, int64_t plane, const int64_t *off, const T *wpk,
                             const T *bias, int act, T act_alpha, const int32_t *map, T *y_img,
                             int64_t ks, T *tbuf) {
-    int64_t c0, wp;
+    int64_t c0, wp, grp;
     int cb;
-    FN(direct_chunk)(g->k, i, &c0, &cb);
-    const int64_t width = kern->width[cb], q0 = t * width, taps = g->r * g->s;
+    FN(direct_group_chunk)(g, i, &c0, &cb, &grp);
+    const int64_t width = kern->width[cb], q0 = t * width, taps = g->r * g->s, cg = g->c / g->groups;
     wp = g->wo + g->s - 1;
     if (q0 >= g->ho * wp) return;
-    kern->fwd[cb](xp + q0, plane, off, taps, g->c, wpk + c0 * taps * g->c, bias ? bias + c0 : NULL, tbuf);
+    kern->fwd[cb](xp + grp * cg * plane + q0, plane, off, taps, cg, wpk + c0 * taps * cg,
+                  bias ? bias + c0 : NULL, tbuf);
     if (act != FC_ACT_NONE) FN(fc_activate_array)(tbuf, tbuf, cb * width, act, act_alpha);
     kern->store(tbuf, width, cb, map + q0, y_img + c0 * ks, ks);
 }
@@ -134,27 +151,27 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
                            const T *bias, int act, T act_alpha, T *y, const int64_t ys[4],
                            int nthreads) {
     const CONV_KERNELS *kern = FN(fc_conv_kernels_for)();
-    const int64_t taps = g->r * g->s, nch = FC_CEIL_DIV(g->k, FC_DIRECT_MAX_KB);
-    int64_t tile = 0, narrowest = INT64_MAX, k0, wp;   /* the widest and narrowest tiles */
+    const int64_t taps = g->r * g->s, nch = FN(direct_chunks)(g), cg = g->c / g->groups;
+    int64_t tile = 0, narrowest = INT64_MAX, k0, wp, grp;   /* the widest and narrowest tiles */
     int kb;
     for (int64_t i = 0; i < nch; i++) {
-        FN(direct_chunk)(g->k, i, &k0, &kb);
+        FN(direct_group_chunk)(g, i, &k0, &kb, &grp);
         tile = FC_MAX(tile, kern->width[kb]);
         narrowest = FC_MIN(narrowest, kern->width[kb]);
     }
     const int64_t plane = FN(direct_plane)(g, tile, &wp), q_total = g->ho * wp;
     assert(plane > 0);
-    /* weights regrouped per chunk as (t, c, kb), the order the kernel reads */
-    T *wpk = (T *)fc_alloc(taps * g->c * g->k, sizeof(T));
+    /* weights regrouped per chunk as (t, c, kb), c over the chunk's group */
+    T *wpk = (T *)fc_alloc(taps * cg * g->k, sizeof(T));
     int64_t *off = (int64_t *)fc_alloc(taps, sizeof(int64_t));
     int32_t *map = (int32_t *)fc_alloc(q_total + tile, sizeof(int32_t));
     int status = wpk && off && map ? FC_OK : FC_ENOMEM;
     if (status == FC_OK) {
         FN(direct_map)(g, wp, q_total + tile, ys, map);
         for (int64_t i = 0; i < nch; i++) {
-            FN(direct_chunk)(g->k, i, &k0, &kb);
-            T *dst = wpk + k0 * taps * g->c;
-            for (int64_t tc = 0; tc < taps * g->c; tc++)
+            FN(direct_group_chunk)(g, i, &k0, &kb, &grp);
+            T *dst = wpk + k0 * taps * cg;
+            for (int64_t tc = 0; tc < taps * cg; tc++)
                 for (int k = 0; k < kb; k++) dst[tc * kb + k] = w[tc * g->k + k0 + k];
         }
         FN(direct_offsets)(g, wp, off);
@@ -215,13 +232,14 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
 /* dx's kernel as a forward convolution of dy: w flipped in r and s, with c
  * and k swapped, as (r, s, k, c); NULL when out of memory. */
 static T *FN(flipped_kernel)(const fc_conv_desc *d, const T *w) {
-    const int64_t taps = d->r * d->s, c = d->c, k = d->k;
-    T *wf = (T *)fc_alloc(taps * c * k, sizeof(T));
+    const int64_t taps = d->r * d->s, c = d->c, k = d->k, cg = d->cg, kg = d->kg;
+    T *wf = (T *)fc_alloc(taps * kg * c, sizeof(T));   /* (R, S, kg, C) */
     if (!wf) return NULL;
     for (int64_t t = 0; t < taps; t++) {
-        const T *src = w + (taps - 1 - t) * c * k;   /* tap (r-1-r', s-1-s') */
-        for (int64_t kk = 0; kk < k; kk++)
-            for (int64_t cc = 0; cc < c; cc++) wf[(t * k + kk) * c + cc] = src[cc * k + kk];
+        const T *src = w + (taps - 1 - t) * cg * k;   /* tap (r-1-r', s-1-s') */
+        for (int64_t kk = 0; kk < kg; kk++)
+            for (int64_t cc = 0; cc < c; cc++)   /* dx channel cc of group cc / cg */
+                wf[(t * kg + kk) * c + cc] = src[(cc % cg) * k + (cc / cg) * kg + kk];
     }
     return wf;
 }

@@ -70,9 +70,9 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
     }
 }
 
-/* Why no algorithm but the GEMM can run this pass, or NULL when one may. */
-static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
-    if (d->groups != 1) return "groups > 1";
+/* Why no algorithm but the GEMM (and the depthwise kernels) can run this pass,
+ * groups aside, or NULL when one may. */
+static const char *FN(stride1_obstacle_any_groups)(const fc_conv_desc *d, int pass) {
     if (d->stride_h != 1 || d->stride_w != 1) return "stride > 1";
     if (d->dil_h != 1 || d->dil_w != 1) return "dilation > 1";
     if (pass == FC_PASS_DX && (d->pad_top >= d->r || d->pad_left >= d->s ||
@@ -81,15 +81,22 @@ static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
     return NULL;
 }
 
-/* Why the direct kernels cannot run the pass, or NULL when they can. */
+static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
+    if (d->groups != 1) return "groups > 1";
+    return FN(stride1_obstacle_any_groups)(d, pass);
+}
+
+/* The direct kernels also take groups, for the forward pass and dx. */
 static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
-    const char *why = FN(stride1_obstacle)(d, pass);
+    const char *why = pass == FC_PASS_DW ? FN(stride1_obstacle)(d, pass)
+                                         : FN(stride1_obstacle_any_groups)(d, pass);
     if (why) return why;
     if (!FN(direct_applies)(g, pass, pass == FC_PASS_DX ? d->dxs : d->ys))
         return "the padded planar image (or dw's partial sums) exceeds the 8 MiB workspace "
                "cap, or the output offsets exceed int32";
     return NULL;
 }
+
 
 static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
     const char *why = FN(stride1_obstacle)(d, pass);
@@ -160,7 +167,13 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
-        if (!no_depthwise && d->groups > 1 && d->cg * d->kg <= FC_DEPTHWISE_MAX_CG * FC_DEPTHWISE_MAX_CG) {
+        if (!no_direct && d->groups > 1 && pass != FC_PASS_DW && d->cg >= 2 &&
+            FC_MAX(d->cg, d->kg) <= FC_DIRECT_MAX_KB) {
+            asked = FC_CONV_DIRECT;
+            FC_SAY("auto: %lld groups of %lld input and %lld output channels at stride 1: "
+                   "output pixels on the vector lanes, one pass per group",
+                   (long long)d->groups, (long long)d->cg, (long long)d->kg);
+        } else if (!no_depthwise && d->groups > 1 && d->cg * d->kg <= FC_DEPTHWISE_MAX_CG * FC_DEPTHWISE_MAX_CG) {
             asked = FC_CONV_DEPTHWISE;
             FC_SAY("auto: %lld groups of %lld input and %lld output channels, too narrow for "
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,

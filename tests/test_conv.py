@@ -328,3 +328,30 @@ def test_strided_dx_shares_blocks_of_few_images(n, r, stride, dilation, rng):
         for a, b in zip(got, outs[0]):
             np.testing.assert_array_equal(a, b)
     assert_conv_backward_close(outs[0], dy, x, w, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, groups, cg, kg, r, padding", [
+    (2, 14, 15, 32, 4, 4, 3, 1),                 # ResNeXt-50 32x4d, first stage
+    (1, 9, 10, 4, 8, 8, 3, "same"),              # 8 per group, batch 1 (tiles shared)
+    (3, 11, 9, 3, 5, 7, 3, 2),                   # odd widths, padding 2
+    (2, 8, 9, 2, 3, 11, 2, 0),                   # 11 outputs per group: two chunks each
+])
+def test_grouped_by_direct_kernels(n, h, w, groups, cg, kg, r, padding, dtype, rng):
+    """The direct kernels on grouped stride-1 convolutions (each chunk of
+    output channels reads its group's planes): forward with bias and
+    activation, and dx (a grouped forward convolution of dy), which "auto"
+    runs this way for 2..8 channels per group."""
+    x = rand(rng, (n, h, w, groups * cg), dtype)
+    wt = rand(rng, (r, r, cg, groups * kg), dtype)
+    b = rand(rng, (groups * kg,), dtype)
+    kw = dict(padding=padding, groups=groups)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="direct", **kw)
+    assert plan["forward"]["algorithm"] == plan["dx"]["algorithm"] == "direct", plan
+    y = fastconv.conv2d(x, wt, b, activation="tanh", algorithm="direct", **kw)
+    assert_close(y, ref.conv2d(x, wt, b, activation="tanh", **kw), magnitude(x, wt, kw, "NHWC", b))
+    dy = rand(rng, y.shape, dtype)
+    auto = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
+    if max(cg, kg) <= 8:
+        assert auto["dx"]["algorithm"] == "direct", auto
+    assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
