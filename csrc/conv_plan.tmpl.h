@@ -33,6 +33,12 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
            (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
 }
 
+/* One image goes to the direct kernels (which then share its tiles among
+ * threads) only when it is this large: YOLOv3-tiny conv0 (416x416, 3->16)
+ * forward 3.60 -> 2.12 ms, but GoogLeNet 5a's 5x5 dx (7x7, 128->32) 0.20 ->
+ * 0.37 ms, its padded rows mostly waste the lanes. */
+#define FC_DIRECT_MIN_B1_PIXELS 4096
+
 /* The in-place dw GEMM for 3x3 layers up to this many channels each way:
  * resnet-3x3 (64) dw 20.9 -> 17.5 ms at 1 thread, 12.6 -> 10.2 at 2; but
  * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5. */
@@ -178,8 +184,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             FC_SAY("auto: %lld groups of %lld input and %lld output channels, too narrow for "
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
-        } else if (!no_direct && (d->n >= 2 || pass != FC_PASS_DW) &&
-                   FN(few_channels)(pass, g->k, g->r * g->s)) {
+        } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
+                   (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {
             asked = FC_CONV_DIRECT;
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
                    "pixels on the vector lanes", (long long)g->k, (long long)(g->r * g->s));
@@ -199,7 +205,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    no_depthwise ? no_depthwise
                    : d->groups == 1 ? "for groups > 1"
                                     : "groups wide enough for GEMM tiles",
-                   no_direct ? no_direct : "more output channels than it wins with (dw: or one image)",
+                   no_direct ? no_direct : "more output channels than it wins with, or one small image",
                    no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");
             return p->algo;
         }

@@ -112,11 +112,14 @@ def test_winograd_needs_nhwc():
 def test_plan_follows_dtype_and_unbatched_input():
     plan = fastconv.conv2d_plan((56, 56, 64), (3, 3, 64, 64), padding=1, dtype=np.float64)
     assert plan["forward"]["micro_kernel"].startswith("f64 gemm")
-    # one image: the direct kernels share its tiles among threads (forward, dx);
-    # their dw shares out images, so one image's dw stays a GEMM
-    plan = fastconv.conv2d_plan((32, 32, 1), (5, 5, 1, 6))
+    # one large image: the direct kernels share its tiles among threads (forward,
+    # dx); their dw shares out images, so one image's dw goes elsewhere
+    plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 16), padding=1)
     assert observed(plan) == {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
-                              "dw": ("gemm", "dy_t_col")}, plan
+                              "dw": ("inplace", "none")}, plan
+    # one small image: its padded rows would mostly waste the lanes
+    plan = fastconv.conv2d_plan((32, 32, 1), (5, 5, 1, 6))
+    assert plan["forward"]["algorithm"] == "gemm", plan
 
 
 def test_plan_does_not_depend_on_threads():
