@@ -1,6 +1,6 @@
-/* Direct convolution for few output channels (stride 1, no dilation, one
- * group): the forward pass, dx (a forward convolution of dy with the flipped,
- * channel-swapped kernel) and dw.  A GEMM would put those few channels on the
+/* Direct convolution for few output channels (stride 1, no dilation): the
+ * forward pass and dx (a forward convolution of dy with the flipped,
+ * channel-swapped kernel), also with groups, and dw (one group).  A GEMM would put those few channels on the
  * vector lanes and leave most of each tile as padding; these kernels put output
  * pixels on the lanes (ukernels/conv_simd.tmpl.h).  Included by conv.tmpl.h
  * with T, SFX and FN defined.
@@ -64,7 +64,7 @@ static int FN(direct_offsets_fit)(int64_t ho, int64_t wo, int64_t k, const int64
 
 /* Whether the direct kernels can run pass `pass`, the stride-1 convolution g
  * (dx: on dy) writing strides os (unused for dw), which the caller has checked
- * is undilated, of one group and (for dx) flippable: a planar image within the
+ * is undilated, (for dw) of one group and (for dx) flippable: a planar image within the
  * workspace cap; for dw, a bounded buffer of partial sums. */
 static int FN(direct_applies)(const FN(direct_geom) *g, int pass, const int64_t os[4]) {
     int64_t wp;

@@ -7,8 +7,9 @@
  * channels on the vector lanes (one input channel per group); direct kernels
  * with output pixels on the vector lanes (few output channels); Winograd
  * F(2x2, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
- * in-place need stride 1, no dilation and one group; dx by a forward algorithm
- * also needs padding that leaves the flipped convolution a non-negative one.  The automatic choice
+ * in-place need stride 1 and no dilation, and all but the direct forward pass
+ * and dx one group; dx by a forward algorithm also needs padding that leaves
+ * the flipped convolution a non-negative one.  The automatic choice
  * never depends on the thread count, so neither do results. */
 #ifndef FC_INSTANTIATING
 #error "conv_plan.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
