@@ -1,6 +1,7 @@
 """Forward / backward (dx + dw + db) median ms of each forced conv2d algorithm
-on the DESIGN.md section 5 shapes it applies to (fastconv only), 1 and 2
-threads, as markdown table rows.  Run: python bench/compare_algorithms.py"""
+on the shapes of the convolution suite (bench/test_bench_conv.py) it applies
+to (fastconv only), 1 and 2 threads, as markdown table rows.
+Run: python bench/compare_algorithms.py"""
 import timeit
 
 import numpy as np

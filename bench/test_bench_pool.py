@@ -1,4 +1,4 @@
-"""DESIGN.md section 5 pooling suite: fastconv vs reference vs PyTorch channels_last."""
+"""The pooling suite (max 2x2/2 and 3x3/2, average 2x2/2, global average): fastconv vs reference vs PyTorch channels_last."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,5 @@
-"""Thread scaling of fastconv against PyTorch (channels_last) on a few DESIGN.md
-section 5 cases, 1 to all cores: median ms and the ratio torch / fastconv.
+"""Thread scaling of fastconv against PyTorch (channels_last) on a few cases of
+bench/test_bench_conv.py, 1 to all cores: median ms and the ratio torch / fastconv.
 Run: python bench/thread_scaling.py [max_threads]"""
 import os
 import sys
