@@ -133,6 +133,7 @@ static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int6
 /* Per-thread buffers (see dw_scratch_t), carved from one block.  Returns the
  * block to free, NULL when out of memory. */
 static void *FN(dw_scratch)(const fc_conv_desc *d, int pass, FN(dw_scratch_t) *sc) {
+    memset(sc, 0, sizeof *sc);   /* defined pointers even when out of memory */
     const int64_t nrows = d->r * d->cg, K = d->k;
     const int64_t planes = pass != FC_PASS_DX && FN(dw_expands)(d) ? nrows * d->w * K : 0;
     const int64_t line = pass == FC_PASS_FORWARD ? (d->ys[3] != 1 ? d->wo * K : 0)

@@ -203,16 +203,17 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
             fc_free(tbuf);
         }
     }
-#pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && g->n > 1)
-    {
-        T *xp = status == FC_OK && !share_tiles ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
-        T *tbuf = status == FC_OK && !share_tiles ? (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T)) : NULL;
-        if (!share_tiles && (!xp || !tbuf)) {
+    const int per_image = !share_tiles && status == FC_OK;   /* whole images per thread */
+#pragma omp parallel num_threads(nthreads) if (per_image && nthreads > 1 && g->n > 1)
+    if (per_image) {
+        T *xp = (T *)fc_alloc(g->c * plane, sizeof(T));
+        T *tbuf = (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T));
+        if (!xp || !tbuf) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < (share_tiles ? 0 : g->n); n++) {
+        for (int64_t n = 0; n < g->n; n++) {
             if (!xp || !tbuf) continue;
             FN(to_planar)(x + n * xs[0], xs, g->h, g->w, g->c, g->pt, g->pl, wp, plane, xp);
             for (int64_t it = 0; it < nch * ntiles; it++)
