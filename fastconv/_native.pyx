@@ -187,13 +187,12 @@ cdef dict plan_of(const fc_conv_desc *d, bint f64):
 
 def conv_plan(geo, bint f64, xs, ys, dxs):
     """The plan for geometry geo with element strides xs, ys and dxs (tuples of 4)."""
-    cdef Py_ssize_t bx[4]
-    cdef Py_ssize_t by[4]
-    cdef Py_ssize_t bdx[4]
-    cdef Py_ssize_t isz = 8 if f64 else 4
+    cdef Py_ssize_t ex[4]
+    cdef Py_ssize_t ey[4]
+    cdef Py_ssize_t edx[4]
     for i in range(4):
-        bx[i], by[i], bdx[i] = xs[i] * isz, ys[i] * isz, dxs[i] * isz
-    cdef fc_conv_desc d = conv_desc(geo, isz, bx, by, bdx)
+        ex[i], ey[i], edx[i] = xs[i], ys[i], dxs[i]
+    cdef fc_conv_desc d = conv_desc(geo, 1, ex, ey, edx)   # strides already in elements
     return plan_of(&d, f64)
 
 
