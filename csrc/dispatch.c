@@ -32,22 +32,54 @@ const char *fc_isa_name(int isa) {
 }
 
 /* ---- the registered kernels, in fc_ukernel_info's numbering: f32 GEMM,
- * f64 GEMM, then the conv tables ---- */
-#define FC_GEMM_ENTRY(name_, isa_, mr_, nr_, mc_, kc_, nc_, narrow_)                       \
-    {.name = #name_, .isa = FC_ISA_##isa_, .mr = mr_, .nr = nr_, .mc = mc_, .kc = kc_,     \
-     .nc = nc_, .narrow = narrow_, .run = fc_uk_##name_},
-static const fc_gemm_kernel_f32 sgemm_kernels[] = {FC_SGEMM_UKERNELS(FC_GEMM_ENTRY)};
-static const fc_gemm_kernel_f64 dgemm_kernels[] = {FC_DGEMM_UKERNELS(FC_GEMM_ENTRY)};
+ * f64 GEMM, then the conv tables.  The GEMM tables are filled in at first use
+ * with cache blocks derived from the detected caches (derive_blocks). ---- */
+#define FC_GEMM_ENTRY(name_, isa_, mr_, nr_, narrow_) \
+    {.name = #name_, .isa = FC_ISA_##isa_, .mr = mr_, .nr = nr_, .narrow = narrow_, .run = fc_uk_##name_},
+static fc_gemm_kernel_f32 sgemm_kernels[] = {FC_SGEMM_UKERNELS(FC_GEMM_ENTRY)};
+static fc_gemm_kernel_f64 dgemm_kernels[] = {FC_DGEMM_UKERNELS(FC_GEMM_ENTRY)};
 #undef FC_GEMM_ENTRY
 
-/* Scratch tiles and rows on the stack are sized for the largest kernel. */
-#define FC_CHECK_TILE(name_, isa_, mr_, nr_, mc_, kc_, nc_, narrow_)                       \
-    _Static_assert(mr_ <= FC_MAX_MR && nr_ <= FC_MAX_NR && nc_ <= FC_GEMM_MAX_NC &&         \
-                       mc_ % mr_ == 0 && nc_ % nr_ == 0,                                   \
-                   #name_ ": tile or blocks outside FC_MAX_MR / FC_MAX_NR / FC_GEMM_MAX_NC");
+/* Scratch tiles on the stack are sized for the largest kernel. */
+#define FC_CHECK_TILE(name_, isa_, mr_, nr_, narrow_) \
+    _Static_assert(mr_ <= FC_MAX_MR && nr_ <= FC_MAX_NR && FC_GEMM_MAX_NC % nr_ == 0, \
+                   #name_ ": tile outside FC_MAX_MR / FC_MAX_NR, or FC_GEMM_MAX_NC not a multiple of nr");
 FC_SGEMM_UKERNELS(FC_CHECK_TILE)
 FC_DGEMM_UKERNELS(FC_CHECK_TILE)
 #undef FC_CHECK_TILE
+
+/* The largest multiple of step, within [lo, hi], that fits budget / unit. */
+static int fit_block(int64_t budget, int64_t unit, int step, int lo, int hi) {
+    int64_t v = budget / unit / step * step;
+    if (v > hi) v = hi / step * step;
+    if (v < lo) v = lo;
+    return (int)v;
+}
+
+/* Cache blocks of a kernel with an mr x nr tile and elements of `size` bytes,
+ * for the loop order of gemm.tmpl.h:
+ *   kc: an A micro-panel (mr x kc), which the innermost loop reads for every
+ *       B panel, fills half of L1 (the other half streams the B panels);
+ *   nc: the packed B block (kc x nc), which every A micro-panel meets, fills
+ *       half of L2;
+ *   mc: a thread's packed A block (mc x kc) fills a quarter of L2. */
+#define FC_DERIVE_BLOCKS(k, size, caches)                                                      \
+    do {                                                                                       \
+        (k)->kc = fit_block((caches)->l1d / 2, (int64_t)(k)->mr * (size), 16, 64, 1024);      \
+        (k)->nc = fit_block((caches)->l2 / 2, (int64_t)(k)->kc * (size), (k)->nr, (k)->nr,     \
+                            FC_GEMM_MAX_NC);                                                   \
+        (k)->mc = fit_block((caches)->l2 / 4, (int64_t)(k)->kc * (size), (k)->mr, (k)->mr,     \
+                            40 * (k)->mr);                                                     \
+    } while (0)
+
+static void derive_blocks(void) {
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    for (size_t i = 0; i < sizeof sgemm_kernels / sizeof *sgemm_kernels; i++)
+        FC_DERIVE_BLOCKS(&sgemm_kernels[i], (int64_t)sizeof(float), &caches);
+    for (size_t i = 0; i < sizeof dgemm_kernels / sizeof *dgemm_kernels; i++)
+        FC_DERIVE_BLOCKS(&dgemm_kernels[i], (int64_t)sizeof(double), &caches);
+}
 
 typedef struct { const char *name, *dtype; int is_f64, isa; const void *table; } conv_entry;
 #define FC_IS_F64_f32 0
@@ -83,6 +115,7 @@ static struct {
 
 void fc_set_isa(int isa) {
     if (!fc_isa_supported(isa)) isa = fc_best_isa();
+    if (active.isa < 0) derive_blocks();
     FC_PICK_GEMM(sgemm_kernels, N_SGEMM, isa, active.swide, active.snarrow);
     FC_PICK_GEMM(dgemm_kernels, N_DGEMM, isa, active.dwide, active.dnarrow);
     for (int i = 0; i < N_CONV; i++) {
@@ -120,10 +153,12 @@ const fc_conv_kernels_f64 *fc_conv_kernels_for_f64(void) {
 }
 
 const fc_gemm_kernel_f32 *fc_gemm_kernel_at_f32(int i) {
+    fc_get_isa();
     return i >= 0 && i < N_SGEMM ? &sgemm_kernels[i] : NULL;
 }
 
 const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i) {
+    fc_get_isa();
     return i >= N_SGEMM && i < N_SGEMM + N_DGEMM ? &dgemm_kernels[i - N_SGEMM] : NULL;
 }
 

@@ -16,6 +16,19 @@ static inline int fc_thread_id(void) { return 0; }
 static inline int fc_thread_count(void) { return 1; }
 #endif
 
+/* A barrier of a team of nth threads that splits its work by hand; nothing
+ * for a lone thread, which may be inside another parallel region whose team
+ * it must not wait for. */
+static inline void fc_team_barrier(int nth) {
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp barrier
+    }
+#else
+    (void)nth;
+#endif
+}
+
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FC_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
@@ -156,6 +169,9 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
  *   a_direct (optional): A itself when it is row-major (unit column stride):
  *           element (i, p) at a_direct[i*lda_direct + p].  Full MR-row panels
  *           are then read in place and only the last partial panel is packed.
+ *   b_direct (optional): B itself when row-major: element (p, j) at
+ *           b_direct[p*ldb_direct + j].  Full NR-column panels are then read
+ *           in place and only the last partial panel is packed.
  *   pack_b: rows [p0, p0+kc) and columns [j0, j0+cols) (cols <= nr) of B into
  *           dst[p*nr + j], zero for j >= cols.
  *   pack_b_rows (optional, used instead of pack_b): rows [p0, p0+rows) and
@@ -178,6 +194,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
         fc_pack_b_##SFX pack_b; const void *b_ctx;                                       \
         fc_pack_b_rows_##SFX pack_b_rows;                                                \
         const T *a_direct; int64_t lda_direct;                                           \
+        const T *b_direct; int64_t ldb_direct;                                           \
         T *c; int64_t rsc, csc;                                                          \
         T alpha, beta;                                                                   \
         const T *bias; int bias_per_row;                                                 \

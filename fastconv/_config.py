@@ -72,7 +72,8 @@ def active_ukernels():
 
 def show_config(mode="stdout"):
     """Print (mode='stdout') or return (mode='dicts') the build and run-time
-    configuration: kernel set, the micro-kernels in use, threads, compiler, OpenMP."""
+    configuration: kernel set, the detected caches, the micro-kernels in use and
+    their cache blocks, threads, compiler, OpenMP."""
     from . import __version__
 
     info = {
@@ -85,6 +86,7 @@ def show_config(mode="stdout"):
         "compiler": _native.compiler(),
         "numpy": np.__version__,
         "micro_kernels": [k["title"] for k in active_ukernels()],
+        "caches": _native.cpu_caches(),
     }
     if mode == "dicts":
         return info
@@ -94,6 +96,10 @@ def show_config(mode="stdout"):
     print(f"fastconv {info['version']}")
     print(f"  kernels:  {info['kernels']}{forced}; this CPU supports "
           f"{', '.join(info['supported_kernels'])}")
+    caches = info["caches"]
+    l3 = f", L3 {caches['l3'] // 1024} KiB" if caches["l3"] else ""
+    print(f"  caches:   L1d {caches['l1d'] // 1024} KiB, L2 {caches['l2'] // 1024} KiB{l3} "
+          f"(from {caches['source']}); GEMM blocks derived from them:")
     for k in active_ukernels():
         blocks = f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']}" if k["kind"] == "gemm" else ""
         print(f"    {k['title']:32s} {blocks}")

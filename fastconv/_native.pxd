@@ -44,6 +44,10 @@ cdef extern from "fastconv/fastconv.h":
     int fc_max_threads()
     void fc_set_max_threads(int n)
     const char *fc_compiler()
+    ctypedef struct fc_cpu_caches:
+        int64_t l1d, l2, l3
+        const char *source
+    void fc_cpu_caches_get(fc_cpu_caches *out)
     ctypedef struct fc_ukernel_info:
         const char *name
         const char *kind

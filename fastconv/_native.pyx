@@ -6,6 +6,8 @@ modules; this file only unpacks pointers and strides.
 """
 from libc.stdint cimport int64_t
 from libc.string cimport memset
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
+                            PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT)
 
 ctypedef fused real:
     float
@@ -46,6 +48,12 @@ def set_max_threads(int n):
 
 def compiler():
     return fc_compiler().decode()
+
+def cpu_caches():
+    """The detected data caches in bytes (l1d, l2 per core; l3) and their source."""
+    cdef fc_cpu_caches c
+    fc_cpu_caches_get(&c)
+    return dict(l1d=c.l1d, l2=c.l2, l3=c.l3, source=c.source.decode())
 
 
 def ukernels():
@@ -89,19 +97,58 @@ cdef fc_gemm_args gemm_args(const real[:, :] a, const real[:, :] b, real[:, :] c
     return g
 
 
-def gemm(const real[:, :] a, const real[:, :] b, real[:, :] c, double alpha, double beta,
-         const real[::1] bias, bint bias_per_row, int act, double act_alpha, int nthreads):
-    """c = act(alpha * a @ b + beta * c + bias), in place in c."""
-    cdef fc_gemm_args g = gemm_args(a, b, c, alpha, beta, act, act_alpha)
-    cdef int status
-    if bias is not None:
-        g.bias, g.bias_per_row = &bias[0], bias_per_row
-    with nogil:
-        if real is float:
-            status = fc_gemm_f32(&g, nthreads)
-        else:
-            status = fc_gemm_f64(&g, nthreads)
-    check(status)
+cdef int matrix_view(object arr, Py_buffer *view, int flags, Py_ssize_t isz,
+                     const char *name) except -1:
+    """Acquires arr's buffer and checks it holds elements of isz bytes (the caller
+    releases the view whether or not this raises)."""
+    PyObject_GetBuffer(arr, view, flags)
+    if view.itemsize != isz or view.format[0] not in b"fd" or view.format[1] != 0:
+        raise TypeError(f"gemm: {name} must hold the same float type as c")
+    return 0
+
+
+def gemm(a, b, c, double alpha, double beta, bias, bint bias_per_row, int act,
+         double act_alpha, int nthreads):
+    """c = act(alpha * a @ b + beta * c + bias), in place in c (2-D float32 or
+    float64 buffers of one dtype; bias None or 1-D contiguous).  Raw buffers,
+    not typed memoryviews: acquiring those dominated the call on tiny products."""
+    cdef Py_buffer views[4]
+    cdef int held = 0, status, f64
+    cdef fc_gemm_args g
+    cdef Py_ssize_t isz
+    try:
+        PyObject_GetBuffer(c, &views[0], PyBUF_RECORDS)
+        held = 1
+        isz = views[0].itemsize
+        if views[0].ndim != 2 or isz not in (4, 8):
+            raise TypeError("gemm: c must be a 2-D float32 or float64 array")
+        f64 = isz == 8
+        matrix_view(a, &views[1], PyBUF_RECORDS_RO, isz, "a")
+        held = 2
+        matrix_view(b, &views[2], PyBUF_RECORDS_RO, isz, "b")
+        held = 3
+        if views[1].ndim != 2 or views[2].ndim != 2:
+            raise TypeError("gemm: a and b must be 2-D")
+        g.m, g.n, g.k = views[0].shape[0], views[0].shape[1], views[1].shape[1]
+        g.a, g.rsa, g.csa = views[1].buf, views[1].strides[0] // isz, views[1].strides[1] // isz
+        g.b, g.rsb, g.csb = views[2].buf, views[2].strides[0] // isz, views[2].strides[1] // isz
+        g.c, g.rsc, g.csc = views[0].buf, views[0].strides[0] // isz, views[0].strides[1] // isz
+        g.alpha, g.beta = alpha, beta
+        g.bias, g.bias_per_row = NULL, 0
+        g.act, g.act_alpha = act, act_alpha
+        if bias is not None:
+            matrix_view(bias, &views[3], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT, isz, "bias")
+            held = 4
+            g.bias, g.bias_per_row = views[3].buf, bias_per_row
+        with nogil:
+            if f64:
+                status = fc_gemm_f64(&g, nthreads)
+            else:
+                status = fc_gemm_f32(&g, nthreads)
+        check(status)
+    finally:
+        for i in range(held):
+            PyBuffer_Release(&views[i])
 
 
 def gemm_with_ukernel(int index, const real[:, :] a, const real[:, :] b, real[:, :] c,

@@ -18,4 +18,5 @@ def test_show_config(capsys):
     assert fastconv.show_config() is None
     text = capsys.readouterr().out
     assert "kernels:" in text and "threads:" in text and "compiler:" in text
+    assert "caches:" in text and f"L1d {info['caches']['l1d'] // 1024} KiB" in text
     assert info["kernels"] in text

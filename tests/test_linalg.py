@@ -4,7 +4,7 @@ import pytest
 
 import fastconv
 from fastconv import reference as ref
-from helpers import DTYPES, assert_close, rand
+from helpers import DTYPES, assert_close, rand, threads
 
 SHAPES = [(1, 1, 1), (3, 5, 7), (13, 1, 17), (1, 31, 9), (37, 29, 41), (64, 64, 64),
           (97, 385, 33), (250, 70, 530), (12, 0, 5), (0, 4, 3), (5, 4, 0)]
@@ -81,3 +81,20 @@ def test_integer_inputs_give_float64(rng):
     out = fastconv.matmul(a, b)
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, a @ b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_few_row_products_read_b_in_place_on_every_edge(dtype, rng):
+    # m <= 64 reads B in place: full column panels in place, the last partial
+    # one packed; depths past one cache block; the bits do not depend on threads
+    for m in (1, 5, 13, 64):
+        for n in (1, 33, 100):
+            for k in (3, 1100):
+                a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+                with threads(1):
+                    one = fastconv.matmul(a, b)
+                with threads(2):
+                    two = fastconv.matmul(a, b)
+                np.testing.assert_array_equal(one, two)
+                assert_close(one, (a.astype(np.float64) @ b).astype(dtype),
+                             np.max(np.abs(a) @ np.abs(b)))

@@ -31,15 +31,30 @@ def test_gemm_ukernel_edge_tiles(k, rng):
             for depth in (1, kc - 1, kc + 1):
                 a = rng.standard_normal((m, depth)).astype(dtype)
                 b = rng.standard_normal((depth, n)).astype(dtype)
-                c = np.full((m, n), np.nan, dtype)       # beta = 0 must not read c
-                _native.gemm_with_ukernel(k["index"], a, b, c, 1.0, 0.0)
-                assert_close(c, (a.astype(np.float64) @ b).astype(dtype),
-                             np.max(np.abs(a) @ np.abs(b)))
+                # few rows: B is read in place (row-major) or packed (column-major)
+                for b_layout in (b, np.asfortranarray(b)):
+                    c = np.full((m, n), np.nan, dtype)       # beta = 0 must not read c
+                    _native.gemm_with_ukernel(k["index"], a, b_layout, c, 1.0, 0.0)
+                    assert_close(c, (a.astype(np.float64) @ b).astype(dtype),
+                                 np.max(np.abs(a) @ np.abs(b)))
                 c0 = rng.standard_normal((m, n)).astype(dtype)
                 c = c0.copy()
                 _native.gemm_with_ukernel(k["index"], a, b, c, -0.5, 2.0)
                 want = (-0.5 * (a.astype(np.float64) @ b) + 2.0 * c0).astype(dtype)
                 assert_close(c, want, np.max(np.abs(a) @ np.abs(b)) + 2 * np.max(np.abs(c0)))
+
+
+def test_cache_blocks_are_derived_from_the_detected_caches():
+    caches = _native.cpu_caches()
+    assert caches["source"] in ("cpuid", "sysfs", "default")
+    assert caches["l1d"] >= 4096 and caches["l2"] >= caches["l1d"]
+    for k in GEMM_KERNELS:
+        size = np.dtype(DTYPE[k["dtype"]]).itemsize
+        assert k["mc"] % k["mr"] == 0 and k["nc"] % k["nr"] == 0 and k["kc"] % 16 == 0
+        # an A micro-panel fills at most half of L1 and a B block half of L2,
+        # unless the block is at its floor (64 deep, one panel wide)
+        assert k["mr"] * k["kc"] * size <= caches["l1d"] // 2 or k["kc"] == 64, k
+        assert k["kc"] * k["nc"] * size <= caches["l2"] // 2 or k["nc"] == k["nr"], k
 
 
 def test_gemm_ukernel_rejects_other_dtypes_and_kinds():

@@ -7,27 +7,26 @@
  *   name    the function is fc_uk_<name>
  *   isa     FC_ISA_<isa> must be supported to run it
  *   mr, nr  the register tile (rows of A, columns of B)
- *   mc      rows of A per packed block (L2)
- *   kc      depth of a packed panel (L1)
- *   nc      columns of B per packed block (L3)
- *   narrow  1: the half-width tile the dispatcher picks when C has at most nr columns */
+ *   narrow  1: the half-width tile the dispatcher picks when C has at most nr columns
+ * The cache blocks (mc, kc, nc) are not listed: dispatch.c derives them from
+ * the caches detected at run time (cpuinfo.c). */
 #ifndef FASTCONV_UKERNELS_REGISTRY_H
 #define FASTCONV_UKERNELS_REGISTRY_H
 
-/*  X(name,               isa,     mr, nr,  mc,  kc,  nc, narrow) */
-#define FC_SGEMM_UKERNELS(X)                                        \
-    X(sgemm_generic_4x8,   GENERIC,  4,  8, 128, 256, 512, 0)      \
-    X(sgemm_avx2_6x16,     AVX2,     6, 16, 240, 384, 768, 0)      \
-    X(sgemm_avx2_6x8,      AVX2,     6,  8, 240, 384, 768, 1)      \
-    X(sgemm_avx512_12x32,  AVX512,  12, 32, 240, 384, 768, 0)      \
-    X(sgemm_avx512_12x16,  AVX512,  12, 16, 240, 384, 768, 1)
+/*  X(name,               isa,     mr, nr, narrow) */
+#define FC_SGEMM_UKERNELS(X)                   \
+    X(sgemm_generic_4x8,   GENERIC,  4,  8, 0) \
+    X(sgemm_avx2_6x16,     AVX2,     6, 16, 0) \
+    X(sgemm_avx2_6x8,      AVX2,     6,  8, 1) \
+    X(sgemm_avx512_12x32,  AVX512,  12, 32, 0) \
+    X(sgemm_avx512_12x16,  AVX512,  12, 16, 1)
 
-#define FC_DGEMM_UKERNELS(X)                                        \
-    X(dgemm_generic_4x8,   GENERIC,  4,  8, 128, 256, 512, 0)      \
-    X(dgemm_avx2_6x8,      AVX2,     6,  8, 240, 256, 768, 0)      \
-    X(dgemm_avx2_6x4,      AVX2,     6,  4, 240, 256, 768, 1)      \
-    X(dgemm_avx512_12x16,  AVX512,  12, 16, 240, 256, 768, 0)      \
-    X(dgemm_avx512_12x8,   AVX512,  12,  8, 240, 256, 768, 1)
+#define FC_DGEMM_UKERNELS(X)                   \
+    X(dgemm_generic_4x8,   GENERIC,  4,  8, 0) \
+    X(dgemm_avx2_6x8,      AVX2,     6,  8, 0) \
+    X(dgemm_avx2_6x4,      AVX2,     6,  4, 1) \
+    X(dgemm_avx512_12x16,  AVX512,  12, 16, 0) \
+    X(dgemm_avx512_12x8,   AVX512,  12,  8, 1)
 
 /* Convolution kernel tables (direct kernels for few output channels and the
  * Winograd transforms, ukernels/conv_simd.tmpl.h): X(name, isa, dtype); the

@@ -32,6 +32,11 @@ int fc_have_openmp(void);
 int fc_max_threads(void);        /* omp_get_max_threads(), 1 without OpenMP */
 void fc_set_max_threads(int n);  /* omp_set_num_threads(n) */
 const char *fc_compiler(void);
+/* The data caches the GEMM blocking is derived from: L1 data and L2 per core,
+ * L3 (0: none reported) in bytes, and where the sizes came from ("cpuid",
+ * "sysfs" or "default"). */
+typedef struct { int64_t l1d, l2, l3; const char *source; } fc_cpu_caches;
+void fc_cpu_caches_get(fc_cpu_caches *out);
 
 /* The registered micro-kernels, numbered 0 .. fc_ukernel_count() - 1. */
 typedef struct {
@@ -39,7 +44,7 @@ typedef struct {
     const char *kind;      /* "gemm", or "conv" (direct kernels and Winograd transforms) */
     const char *dtype;     /* "f32" or "f64" */
     int isa;               /* FC_ISA_* it needs */
-    int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile and cache blocks (see ukernels/registry.h) */
+    int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile, and cache blocks derived from fc_cpu_caches */
     int lanes;             /* conv: pixels per vector */
     int supported;         /* this CPU can run it */
     int active;            /* the active kernel set uses it */
