@@ -100,10 +100,11 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
     if (last && (pl->bias || pl->act != FC_ACT_NONE)) FN(epilogue)(pl, i0, j0, rows, cols);
 }
 
-/* How fc_gemm_run splits one product: row blocks of mc_blk rows (each split
- * into nsplit column groups when there are fewer row blocks than threads). */
+/* How fc_gemm_run splits one product: column blocks of nc_blk columns; row
+ * blocks of mc_blk rows, each split into nsplit column groups when there are
+ * fewer row blocks than threads. */
 typedef struct {
-    int64_t mc_blk, nsplit, items, kc_max;
+    int64_t nc_blk, mc_blk, nsplit, items, kc_max;
 } FN(gemm_split);
 
 /* B packed into bbuf by thread tid of nth, or read in place when the plan
@@ -133,7 +134,7 @@ static void FN(pack_b_block)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t pc, 
 static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_split) *sp,
                           T *abuf, T *bbuf, int tid, int nth) {
     const int64_t m = pl->m, n = pl->n, k = pl->k;
-    const int64_t MR = kd->mr, NR = kd->nr, KC = kd->kc, NC = kd->nc;
+    const int64_t MR = kd->mr, NR = kd->nr, KC = kd->kc, NC = sp->nc_blk;
     T *ap = abuf + (int64_t)tid * sp->mc_blk * sp->kc_max;
     const int64_t it0 = sp->items * tid / nth, it1 = sp->items * (tid + 1) / nth;
     for (int64_t jc = 0; jc < n; jc += NC) {
@@ -182,7 +183,8 @@ static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_s
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
     const int64_t m = pl->m, n = pl->n, k = pl->k;
-    const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc, NC = kd->nc;
+    const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc;
+    const int64_t NC = pl->b_direct ? kd->nc_direct : kd->nc;
     if (m == 0 || n == 0) return FC_OK;
     if (k == 0) {
         FN(scale_only)(pl);
@@ -196,8 +198,14 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     if (nthreads > 1 && mblocks >= nthreads) mblocks = FC_CEIL_DIV(mblocks, nthreads) * nthreads;
     sp.mc_blk = FC_CEIL_DIV(FC_CEIL_DIV(m, mblocks), MR) * MR;
     mblocks = FC_CEIL_DIV(m, sp.mc_blk);
-    const int64_t nc_max = FC_MIN(NC, FC_CEIL_DIV(n, NR) * NR);
+    /* Column blocks: the B block (kc x nc) keeps the kernel's byte budget
+     * (kd->kc x NC), so a product shallower than KC gets wider blocks and
+     * passes over A fewer times; the blocks are balanced, so a few columns past
+     * a multiple of the budget do not cost a whole extra pass. */
     sp.kc_max = FC_MIN(KC, k);
+    const int64_t nc_budget = FC_MAX(NR, FC_MIN(FC_GEMM_MAX_NC, NC * KC / sp.kc_max) / NR * NR);
+    sp.nc_blk = FC_CEIL_DIV(FC_CEIL_DIV(n, FC_CEIL_DIV(n, nc_budget)), NR) * NR;
+    const int64_t nc_max = sp.nc_blk;
     const int64_t max_panels = nc_max / NR;
     sp.nsplit = mblocks >= nthreads ? 1 : FC_MIN(max_panels, FC_CEIL_DIV(nthreads, mblocks));
     sp.items = mblocks * sp.nsplit;

@@ -77,9 +77,10 @@ typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t 
                                const double *b, int64_t ldb, double *c, int64_t ldc,
                                double alpha, double beta);
 
-/* A micro-kernel with the cache blocking tuned for it (see ukernels/registry.h). */
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, narrow; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, narrow; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
+/* A micro-kernel with its cache blocks (derived at first use, dispatch.c);
+ * nc_direct is the column block when B is read in place. */
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
 
 #define FC_DECLARE_SGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \

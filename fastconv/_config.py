@@ -101,7 +101,8 @@ def show_config(mode="stdout"):
     print(f"  caches:   L1d {caches['l1d'] // 1024} KiB, L2 {caches['l2'] // 1024} KiB{l3} "
           f"(from {caches['source']}); GEMM blocks derived from them:")
     for k in active_ukernels():
-        blocks = f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']}" if k["kind"] == "gemm" else ""
+        blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place)"
+                  if k["kind"] == "gemm" else "")
         print(f"    {k['title']:32s} {blocks}")
     print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'})")
     print(f"  compiler: {info['compiler']}")

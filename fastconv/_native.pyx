@@ -64,7 +64,8 @@ def ukernels():
         fc_ukernel_get(i, &info)
         out.append(dict(index=i, name=info.name.decode(), kind=info.kind.decode(),
                         dtype=info.dtype.decode(), isa=info.isa, mr=info.mr, nr=info.nr,
-                        mc=info.mc, kc=info.kc, nc=info.nc, narrow=bool(info.narrow),
+                        mc=info.mc, kc=info.kc, nc=info.nc, nc_direct=info.nc_direct,
+                        narrow=bool(info.narrow),
                         lanes=info.lanes, supported=bool(info.supported),
                         active=bool(info.active)))
     return out

@@ -51,10 +51,12 @@ def test_cache_blocks_are_derived_from_the_detected_caches():
     for k in GEMM_KERNELS:
         size = np.dtype(DTYPE[k["dtype"]]).itemsize
         assert k["mc"] % k["mr"] == 0 and k["nc"] % k["nr"] == 0 and k["kc"] % 16 == 0
-        # an A micro-panel fills at most half of L1 and a B block half of L2,
-        # unless the block is at its floor (64 deep, one panel wide)
+        # an A micro-panel fills at most half of L1 and a B block read in place
+        # half of L2, unless the block is at its floor (64 deep, one panel wide);
+        # packed B blocks are at least as wide
         assert k["mr"] * k["kc"] * size <= caches["l1d"] // 2 or k["kc"] == 64, k
-        assert k["kc"] * k["nc"] * size <= caches["l2"] // 2 or k["nc"] == k["nr"], k
+        assert k["kc"] * k["nc_direct"] * size <= caches["l2"] // 2 or k["nc_direct"] == k["nr"], k
+        assert k["nc"] >= k["nc_direct"] and k["nc"] % k["nr"] == 0, k
 
 
 def test_gemm_ukernel_rejects_other_dtypes_and_kinds():

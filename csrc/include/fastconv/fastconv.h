@@ -45,6 +45,7 @@ typedef struct {
     const char *dtype;     /* "f32" or "f64" */
     int isa;               /* FC_ISA_* it needs */
     int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile, and cache blocks derived from fc_cpu_caches */
+    int nc_direct;         /* GEMM: the column block when B is read in place */
     int lanes;             /* conv: pixels per vector */
     int supported;         /* this CPU can run it */
     int active;            /* the active kernel set uses it */
