@@ -13,7 +13,8 @@ typedef struct {
     const int64_t *ts;          /* its strides in (n, h, w, c) order */
     int64_t g;                  /* group */
     int64_t n0;                 /* first image of the rows (per-image GEMMs) */
-    int64_t row0;               /* first pixel of the rows within the image (col2im blocks) */
+    int64_t row0;               /* first pixel of the rows within the image (col2im blocks,
+                                   the grouped forward pass's pixel blocks) */
     int64_t col0;               /* first column of the columns packed (dx by tap chunks) */
 } FN(conv_src);
 
@@ -21,7 +22,7 @@ typedef struct {
 static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t len) {
     if (!src)
         memset(dst, 0, (size_t)len * sizeof(T));
-    else if (stride == 1 && len > 8)   /* short runs (few channels) skip the call */
+    else if (stride == 1 && len > 64)   /* short runs (a group's channels) skip the call */
         memcpy(dst, src, (size_t)len * sizeof(T));
     else
         for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];

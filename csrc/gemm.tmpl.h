@@ -180,64 +180,74 @@ static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_s
 /* Products whose scratch fits here use the stack, not the allocator. */
 #define FC_GEMM_STACK_SCRATCH 8192
 
-int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
-    const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
+/* The split of plan pl (m, n, k > 0) among up to nthreads threads; returns
+ * how many threads it uses. */
+static int FN(split_product)(const PLAN *pl, const KERNEL_TYPE *kd, int nthreads,
+                             FN(gemm_split) *sp) {
     const int64_t m = pl->m, n = pl->n, k = pl->k;
     const int64_t MR = kd->mr, NR = kd->nr, MC = kd->mc, KC = kd->kc;
     const int64_t NC = pl->b_direct ? kd->nc_direct : kd->nc;
-    if (m == 0 || n == 0) return FC_OK;
-    if (k == 0) {
-        FN(scale_only)(pl);
-        return FC_OK;
-    }
     /* Row blocks: at most MC rows, a multiple of MR (so the micro-panels, and
      * hence the results, do not depend on the thread count), and as many blocks
      * as a multiple of the thread count, so that threads get equal shares. */
-    FN(gemm_split) sp;
     int64_t mblocks = FC_CEIL_DIV(m, MC);
     if (nthreads > 1 && mblocks >= nthreads) mblocks = FC_CEIL_DIV(mblocks, nthreads) * nthreads;
-    sp.mc_blk = FC_CEIL_DIV(FC_CEIL_DIV(m, mblocks), MR) * MR;
-    mblocks = FC_CEIL_DIV(m, sp.mc_blk);
+    sp->mc_blk = FC_CEIL_DIV(FC_CEIL_DIV(m, mblocks), MR) * MR;
+    mblocks = FC_CEIL_DIV(m, sp->mc_blk);
     /* Column blocks: the B block (kc x nc) keeps the kernel's byte budget
      * (kd->kc x NC), so a product shallower than KC gets wider blocks and
      * passes over A fewer times; the blocks are balanced, so a few columns past
      * a multiple of the budget do not cost a whole extra pass. */
-    sp.kc_max = FC_MIN(KC, k);
-    const int64_t nc_budget = FC_MAX(NR, FC_MIN(FC_GEMM_MAX_NC, NC * KC / sp.kc_max) / NR * NR);
-    sp.nc_blk = FC_CEIL_DIV(FC_CEIL_DIV(n, FC_CEIL_DIV(n, nc_budget)), NR) * NR;
-    const int64_t nc_max = sp.nc_blk;
-    const int64_t max_panels = nc_max / NR;
-    sp.nsplit = mblocks >= nthreads ? 1 : FC_MIN(max_panels, FC_CEIL_DIV(nthreads, mblocks));
-    sp.items = mblocks * sp.nsplit;
-    if (nthreads > sp.items) nthreads = (int)sp.items;
-    if (nthreads < 1) nthreads = 1;
+    sp->kc_max = FC_MIN(KC, k);
+    const int64_t nc_budget = FC_MAX(NR, FC_MIN(FC_GEMM_MAX_NC, NC * KC / sp->kc_max) / NR * NR);
+    sp->nc_blk = FC_CEIL_DIV(FC_CEIL_DIV(n, FC_CEIL_DIV(n, nc_budget)), NR) * NR;
+    sp->nsplit = mblocks >= nthreads ? 1 : FC_MIN(sp->nc_blk / NR, FC_CEIL_DIV(nthreads, mblocks));
+    sp->items = mblocks * sp->nsplit;
+    if (nthreads > sp->items) nthreads = (int)sp->items;
+    return nthreads < 1 ? 1 : nthreads;
+}
 
-    const int64_t b_elems = sp.kc_max * nc_max, a_elems = (int64_t)nthreads * sp.mc_blk * sp.kc_max;
-    T stack_scratch[FC_GEMM_STACK_SCRATCH / sizeof(T)] __attribute__((aligned(64)));
-    T *bbuf, *abuf;
-    const int on_stack = (b_elems + a_elems) * (int64_t)sizeof(T) <= FC_GEMM_STACK_SCRATCH;
-    if (on_stack) {   /* b_elems is a multiple of NR, so abuf stays vector-aligned */
-        bbuf = stack_scratch;
-        abuf = stack_scratch + b_elems;
-    } else {
-        bbuf = (T *)fc_alloc(b_elems, sizeof(T));
-        abuf = (T *)fc_alloc(a_elems, sizeof(T));
-        if (!bbuf || !abuf) {
-            fc_free(bbuf);
-            fc_free(abuf);
-            return FC_ENOMEM;
-        }
+/* Elements of scratch fc_gemm_run needs for pl on nthreads threads: the packed
+ * B block, then one packed A block per thread. */
+static int64_t FN(scratch_elems)(const FN(gemm_split) *sp, int nthreads) {
+    return sp->kc_max * sp->nc_blk + (int64_t)nthreads * sp->mc_blk * sp->kc_max;
+}
+
+int64_t FN(fc_gemm_scratch_len)(const PLAN *pl, int nthreads) {
+    const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
+    if (pl->m == 0 || pl->n == 0 || pl->k == 0) return 0;
+    FN(gemm_split) sp;
+    nthreads = FN(split_product)(pl, kd, nthreads, &sp);
+    return FN(scratch_elems)(&sp, nthreads);
+}
+
+/* Products whose scratch fits here use the stack, not the allocator. */
+#define FC_GEMM_STACK_SCRATCH 8192
+
+int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
+    const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
+    if (pl->m == 0 || pl->n == 0) return FC_OK;
+    if (pl->k == 0) {
+        FN(scale_only)(pl);
+        return FC_OK;
     }
+    FN(gemm_split) sp;
+    nthreads = FN(split_product)(pl, kd, nthreads, &sp);
+    const int64_t need = FN(scratch_elems)(&sp, nthreads);
+    T stack_scratch[FC_GEMM_STACK_SCRATCH / sizeof(T)] __attribute__((aligned(64)));
+    const int on_stack = need * (int64_t)sizeof(T) <= FC_GEMM_STACK_SCRATCH;
+    const int given = !on_stack && pl->scratch && pl->scratch_len >= need;
+    T *bbuf = on_stack ? stack_scratch : given ? pl->scratch : (T *)fc_alloc(need, sizeof(T));
+    if (!bbuf) return FC_ENOMEM;
+    /* the B block has a multiple of NR columns, so abuf stays vector-aligned */
+    T *abuf = bbuf + sp.kc_max * sp.nc_blk;
     if (nthreads > 1) {
 #pragma omp parallel num_threads(nthreads)
         FN(gemm_team)(pl, kd, &sp, abuf, bbuf, fc_thread_id(), fc_thread_count());
     } else {
         FN(gemm_team)(pl, kd, &sp, abuf, bbuf, 0, 1);
     }
-    if (!on_stack) {
-        fc_free(bbuf);
-        fc_free(abuf);
-    }
+    if (!on_stack && !given) fc_free(bbuf);
     return FC_OK;
 }
 

@@ -201,6 +201,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
         const T *bias; int bias_per_row;                                                 \
         int act; T act_alpha;                                                            \
         const fc_gemm_kernel_##SFX *kernel; /* NULL: the active ISA's choice for n */     \
+        T *scratch; int64_t scratch_len;    /* optional workspace, used when large enough */ \
     } fc_gemm_plan_##SFX;                                                                \
     /* A strided matrix as a packing source. */                                          \
     typedef struct { const T *p; int64_t rs, cs; } fc_matrix_##SFX;                      \
@@ -209,7 +210,9 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
     void fc_pack_b_matrix_##SFX(const void *ctx, int64_t p0, int64_t kc, int64_t j0,     \
                                 int64_t cols, int nr, T *dst);                           \
     /* Runs the plan with up to nthreads threads (1: no parallel region). */             \
-    int fc_gemm_run_##SFX(const fc_gemm_plan_##SFX *plan, int nthreads);
+    int fc_gemm_run_##SFX(const fc_gemm_plan_##SFX *plan, int nthreads);                 \
+    /* The scratch (elements) the plan needs on nthreads threads, for plan->scratch. */   \
+    int64_t fc_gemm_scratch_len_##SFX(const fc_gemm_plan_##SFX *plan, int nthreads);
 
 FC_DECLARE_GEMM_ENGINE(float, f32)
 FC_DECLARE_GEMM_ENGINE(double, f64)

@@ -5,7 +5,7 @@ import pytest
 import fastconv
 from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, assert_conv_backward_close,
-                     conv_case_id, conv_inputs, conv_kwargs, rand, threads)
+                     conv_case_id, conv_inputs, conv_kwargs, rand, threads, to_layout)
 
 ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace", "depthwise"]
 
@@ -355,3 +355,33 @@ def test_grouped_by_direct_kernels(n, h, w, groups, cg, kg, r, padding, dtype, r
     if max(cg, kg) <= 8:
         assert auto["dx"]["algorithm"] == "direct", auto
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, groups, cg, kg, r, stride, padding, dilation", [
+    (2, 15, 13, 32, 8, 8, 3, 2, 1, 1),           # ResNeXt-50 layer2.0: stride 2, 8 per group
+    (3, 12, 11, 4, 16, 24, 3, 1, 1, 1),          # several pixel blocks of 96
+    (1, 9, 10, 6, 64, 8, 3, 1, "same", 2),       # wide groups: few packed per chunk
+    (2, 7, 9, 4, 12, 20, 1, 1, 0, 1),            # 1x1 stride 1: rows read in place (NHWC)
+    (1, 8, 9, 2, 33, 5, 2, 3, 0, 1),             # odd sizes, stride 3
+], ids=lambda v: str(v).replace(" ", ""))
+def test_grouped_gemm_runs_every_group_in_one_pass(n, h, w, groups, cg, kg, r, stride, padding,
+                                                    dilation, layout, dtype, rng):
+    """The grouped forward GEMM (blocks of output pixels, im2col rows packed
+    for several groups at once, then each group's GEMM): bias, activation,
+    both layouts, and the same bits with 1 and 2 threads."""
+    x, wt = to_layout(rand(rng, (n, h, w, groups * cg), dtype),
+                      rand(rng, (r, r, cg, groups * kg), dtype), layout)
+    b = rand(rng, (groups * kg,), dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="gemm", **kw)
+    assert plan["forward"]["algorithm"] == "gemm", plan
+    outs = []
+    for t in (1, 2):
+        with threads(t):
+            outs.append(fastconv.conv2d(x, wt, b, activation="relu", algorithm="gemm", **kw))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    geo = {k: v for k, v in kw.items() if k != "layout"}
+    assert_close(outs[0], ref.conv2d(x, wt, b, activation="relu", **kw),
+                 magnitude(x, wt, geo, layout, b))

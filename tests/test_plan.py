@@ -37,7 +37,7 @@ PLAN_TABLE = {
                         {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
                          "dw": ("depthwise", "grouped")}),
     "resnext-grouped-s2": ((8, 56, 56, 256), (3, 3, 8, 256), {"padding": 1, "stride": 2, "groups": 32},
-                           {"forward": ("depthwise", "grouped"), "dx": ("depthwise", "grouped"),
+                           {"forward": ("gemm", "im2col"), "dx": ("depthwise", "grouped"),
                             "dw": ("depthwise", "grouped")}),
     "wide-groups": ((8, 14, 14, 512), (3, 3, 16, 512), {"padding": 1, "groups": 32},
                     {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
