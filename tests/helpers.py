@@ -188,3 +188,25 @@ def pool_case_id(case):
 def distinct_nchw(shape):
     """Whether an (N, H, W, C) shape tells NCHW from NHWC in every axis."""
     return len(set(shape)) == 4
+
+
+def run_with_deadline(fn, seconds, what="the call"):
+    """fn() in a daemon thread; its result, or its exception raised here, or a
+    test failure when it has not finished within `seconds` (the thread is left
+    behind, and cannot keep the interpreter from exiting)."""
+    import threading
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:        # handed to the test's thread
+            box["error"] = exc
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{what} did not finish within {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
