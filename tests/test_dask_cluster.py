@@ -23,7 +23,7 @@ DEADLINE = 60
 def client():
     def start():
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None,
+                                           host="127.0.0.1", dashboard_address=":0",
                                            silence_logs=40)
         return cluster, distributed.Client(cluster, timeout=DEADLINE)
     cluster, client = run_with_deadline(start, DEADLINE, "starting the LocalCluster")
@@ -70,16 +70,20 @@ def test_workers_share_their_machine(client):
 
 @pytest.mark.parametrize("batch_size", [5, None])
 def test_predict_over_batch_chunks(client, batch_size, rng):
-    model = models.lenet5(num_classes=5)
+    # 4 MB of weights against 20 kB blocks: blocks must not all go where the model is
+    model = nn.Model(nn.Sequential(nn.Conv2D(1, 3, 3, padding=1), nn.Flatten(),
+                                   nn.Dense(32 * 32 * 3, 320, "relu"), nn.Dense(320, 5)),
+                     nn.SoftmaxCrossEntropy())
     x = rng.random((23, 32, 32, 1)).astype(np.float32)
     y = fd.predict(model, x, batch_size=batch_size)
     assert y.shape == (23, 5) and y.npartitions > 1
     size = batch_size or y.chunks[0][0]
-    np.testing.assert_array_equal(on_cluster(client, y), model.predict(x, batch_size=size))
-    # the model is one key of the graph, on which every block depends
-    graph = dict(y.__dask_graph__())
-    model_keys = [k for k in graph if "fastconv-model" in str(k)]
-    assert len(model_keys) == 1
+    with distributed.get_task_stream(client) as tasks:
+        got = on_cluster(client, y)
+    np.testing.assert_array_equal(got, model.predict(x, batch_size=size))
+    # the model is on every worker before the blocks are placed, so both work
+    ran = {t["worker"] for t in tasks.data if "predict_block" in str(t["key"])}
+    assert len(ran) == 2, tasks.data
 
 
 def test_predict_a_dask_array_chunked_by_the_data(client, rng):
@@ -167,3 +171,26 @@ def test_fit_checks_its_arguments(client):
         fd.fit(model, x, y, client=client, batch_size=0)
     with pytest.raises(TypeError, match="predict: model must be a fastconv.nn.Model"):
         fd.predict(object(), x)
+
+
+def test_threads_of_in_process_workers_share_one_model(rng):
+    # workers in this process, two threads each: tasks running at once on the same
+    # model object must not share its per-call caches
+    def start():
+        return distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                                        dashboard_address=":0", silence_logs=40)
+    cluster = run_with_deadline(start, DEADLINE, "starting an in-process cluster")
+    try:
+        with distributed.Client(cluster, timeout=DEADLINE) as inproc:
+            local = nn.Model(small_net(), nn.SoftmaxCrossEntropy(), nn.Adam(1e-2))
+            remote = pickle.loads(pickle.dumps(local))
+            x = rng.random((40, 8, 8, 1)).astype(np.float32)
+            y = rng.integers(0, 3, 40)
+            got = on_cluster(inproc, fd.predict(local, x, batch_size=3))
+            np.testing.assert_array_equal(got, local.predict(x, batch_size=3))
+            want = local.fit(x, y, epochs=1, batch_size=10, verbose=False)
+            hist = fit_on_cluster(remote, inproc, x, y, epochs=1, batch_size=10)
+            np.testing.assert_allclose(hist["loss"], want["loss"], rtol=1e-5)
+            np.testing.assert_allclose(remote.predict(x), local.predict(x), rtol=0, atol=1e-4)
+    finally:
+        cluster.close(timeout=DEADLINE)

@@ -135,6 +135,17 @@ def test_weights_are_one_key_of_the_graph(rng):
     assert len(keys) == 1 and y.npartitions > 8
 
 
+def test_predict_on_the_threaded_scheduler_holds_the_model_once(rng):
+    from fastconv import models
+    model = models.lenet5(num_classes=4)
+    x = rng.random((9, 32, 32, 1)).astype(np.float32)
+    y = fd.predict(model, x, batch_size=2)
+    assert y.chunks == ((2, 2, 2, 2, 1), (4,))
+    assert len([k for k in dict(y.__dask_graph__()) if "fastconv-model" in str(k)]) == 1
+    # threads share the model object: each predicts with its own copy
+    np.testing.assert_array_equal(compute(y, num_workers=4), model.predict(x, batch_size=2))
+
+
 def test_threaded_scheduler_tasks_share_the_cores():
     def seen(block):
         with workers.use_task_threads():

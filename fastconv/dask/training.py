@@ -22,7 +22,7 @@ import numpy as np
 from .. import _args
 from ..nn import Model
 from ..nn.model import _batches
-from .workers import configure_workers, thread_copy, use_task_threads, worker_info
+from .workers import configure_workers, private, use_task_threads, worker_info
 
 
 def fit(model, x, y, *, client, epochs=1, batch_size=32, shuffle=True, seed=0):
@@ -103,8 +103,7 @@ def shard_step(x, y, model, state, idx, with_buffers):
     """On a worker: forward and backward of the samples idx with the step's
     parameters; returns the gradients, the mean loss and accuracy of the shard
     and (with_buffers) the buffers after the forward pass."""
-    with use_task_threads():
-        replica = thread_copy(model)
+    with use_task_threads(), private(model) as replica:
         network = replica.network
         for path, layer, key in network.parameters():
             layer.params[key] = state["params"][path]
@@ -115,7 +114,7 @@ def shard_step(x, y, model, state, idx, with_buffers):
         pred = network.forward(xb, training=True)
         loss = replica.loss.forward(pred, yb)
         network.backward(replica.loss.backward())
-    return {"grads": {p: layer.grads[k] for p, layer, k in network.parameters()
-                      if k in layer.grads},
-            "buffers": network_state(network)["buffers"] if with_buffers else None,
-            "loss": loss, "accuracy": replica.loss.accuracy(pred, yb)}
+        return {"grads": {p: layer.grads[k] for p, layer, k in network.parameters()
+                          if k in layer.grads},
+                "buffers": network_state(network)["buffers"] if with_buffers else None,
+                "loss": loss, "accuracy": replica.loss.accuracy(pred, yb)}
