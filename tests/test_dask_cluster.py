@@ -86,6 +86,21 @@ def test_predict_over_batch_chunks(client, batch_size, rng):
     assert len(ran) == 2, tasks.data
 
 
+def test_predict_sends_an_unchanged_model_once(client, rng):
+    from fastconv.dask import inference
+    model = models.lenet5(num_classes=3)
+    x = rng.random((6, 32, 32, 1)).astype(np.float32)
+    first = on_cluster(client, fd.predict(model, x, batch_size=3))
+    sent = inference._sent[client.id][1]
+    model.predict(x)                                   # caches do not count as a change
+    on_cluster(client, fd.predict(model, x, batch_size=2))
+    assert inference._sent[client.id][1] is sent
+    model.network.layers[-1].params["b"] += 1.0        # a changed weight is sent again
+    again = on_cluster(client, fd.predict(model, x, batch_size=3))
+    assert inference._sent[client.id][1] is not sent
+    np.testing.assert_allclose(again, first + 1.0, rtol=1e-6)
+
+
 def test_predict_a_dask_array_chunked_by_the_data(client, rng):
     model = models.small_resnet(num_classes=4, in_channels=1, width=8)
     x = rng.random((10, 32, 32, 1)).astype(np.float32)

@@ -1,6 +1,8 @@
 """fastconv.dask's convolution and pooling on Dask's threaded scheduler: the
 halo plan, and results equal to fastconv's on the computed array (the same
 algorithm for every block, so the same bits)."""
+import platform
+
 import numpy as np
 import pytest
 
@@ -157,6 +159,11 @@ def test_threaded_scheduler_tasks_share_the_cores():
         with dask.config.set(num_workers=pool):
             got = compute(x.map_blocks(seen, dtype=float))
         assert (got == max(1, cores // pool)).all(), (pool, got)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_workers_can_serve_mid_sized_allocations_from_the_heap():
+    assert workers.heap_below_32_mib()
 
 
 def test_bad_input_is_named():
