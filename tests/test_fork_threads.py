@@ -53,13 +53,15 @@ def test_a_process_forked_after_threads_ran_computes_on_one_thread():
     run_script("""
         ctx = mp.get_context("fork")
         queue = ctx.Queue()
-        child = ctx.Process(target=lambda: queue.put(work()), daemon=True)   # killed if this script fails
+        # daemon: killed when this script exits, also when it fails
+        child = ctx.Process(target=lambda: queue.put(work()), daemon=True)
         child.start()
         got = queue.get(timeout=60)
         child.join(60)
         assert child.exitcode == 0, child.exitcode
         check(got)
-        assert fastconv.get_num_threads() == 2 and not _config.forked_serial()   # the parent keeps its threads
+        # the parent keeps its threads
+        assert fastconv.get_num_threads() == 2 and not _config.forked_serial()
         print("child-ok")
     """)
 
@@ -93,7 +95,8 @@ def test_a_child_forked_from_a_thread_that_never_ran_threads_keeps_them():
     # the pool belongs to the side thread; the forking main thread owns none
     run_script("""
         results = []
-        side = threading.Thread(target=lambda: (fastconv.set_num_threads(2), results.append(work())))
+        side = threading.Thread(
+            target=lambda: (fastconv.set_num_threads(2), results.append(work())))
         side.start(); side.join()
         expected = results[0]
         assert expected[4] == 2 and not expected[5]
