@@ -33,6 +33,7 @@ def active_isa():
 
 
 def _init_from_environment():
+    _check_omp_num_threads()
     forced = os.environ.get("FASTCONV_ISA", "").strip()
     if not forced:
         _native.set_isa(_native.best_isa())
@@ -43,18 +44,59 @@ def _init_from_environment():
         raise ValueError(f"FASTCONV_ISA={forced!r}: {exc}") from None
 
 
+def thread_bound():
+    """The most threads a call may use: 4 x the usable cores, at most OpenMP's
+    thread limit (OMP_THREAD_LIMIT)."""
+    return _native.thread_bound()
+
+
+def _bound_text():
+    return (f"{thread_bound()} (4 x the {_native.usable_cores()} usable cores, at most "
+            f"OpenMP's thread limit)")
+
+
 def set_num_threads(n):
-    """Use n threads in every following call (OpenMP's omp_set_num_threads)."""
+    """Use n threads in every following call made from this thread (OpenMP's
+    omp_set_num_threads, whose setting belongs to the calling thread)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads: n must be an integer, got {n!r}")
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    if n > thread_bound():
+        raise ValueError(f"set_num_threads: n must be at most {_bound_text()}, got {n}")
     _native.set_max_threads(int(n))
 
 
 def get_num_threads():
-    """The number of threads the next call will use (1 without OpenMP)."""
+    """The number of threads the next call from this thread will use: 1 without
+    OpenMP, and 1 in a process forked after fastconv had run threads."""
     return _native.max_threads()
+
+
+def forked_serial():
+    """Whether this process is a child forked after fastconv had run threads,
+    where every call runs on one thread (GNU OpenMP's pool does not survive fork)."""
+    return _native.forked_serial()
+
+
+def _check_omp_num_threads():
+    """Warn (instead of failing later) about an OMP_NUM_THREADS that OpenMP
+    ignores or that fastconv caps.  OpenMP reads the variable itself; this only
+    says what happened."""
+    value = os.environ.get("OMP_NUM_THREADS")
+    if value is None or not _native.have_openmp():
+        return
+    import warnings
+    first = value.split(",")[0].strip()
+    if not (first.isdigit() and int(first) >= 1 and
+            all(v.strip().isdigit() and int(v) >= 1 for v in value.split(","))):
+        warnings.warn(f"fastconv: OMP_NUM_THREADS={value!r} is not a positive integer (or a "
+                      f"comma-separated list of them); OpenMP ignores it and fastconv uses "
+                      f"{get_num_threads()} threads", RuntimeWarning, stacklevel=3)
+    elif int(first) > thread_bound():
+        warnings.warn(f"fastconv: OMP_NUM_THREADS={value!r} asks for more threads than "
+                      f"{_bound_text()}; fastconv uses {get_num_threads()}",
+                      RuntimeWarning, stacklevel=3)
 
 
 def ukernel_name(k):
@@ -82,6 +124,7 @@ def show_config(mode="stdout"):
         "supported_kernels": supported_isas(),
         "forced_by_env": os.environ.get("FASTCONV_ISA") or None,
         "threads": get_num_threads(),
+        "thread_bound": thread_bound(),
         "openmp": _native.have_openmp(),
         "compiler": _native.compiler(),
         "numpy": np.__version__,
@@ -104,7 +147,9 @@ def show_config(mode="stdout"):
         blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place)"
                   if k["kind"] == "gemm" else "")
         print(f"    {k['title']:32s} {blocks}")
-    print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'})")
+    forked = ("; a forked child: one thread" if forked_serial() else "")
+    print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'}, at most "
+          f"{info['thread_bound']}{forked})")
     print(f"  compiler: {info['compiler']}")
     print(f"  numpy:    {info['numpy']}")
     return None

@@ -43,6 +43,9 @@ cdef extern from "fastconv/fastconv.h":
     int fc_have_openmp()
     int fc_max_threads()
     void fc_set_max_threads(int n)
+    int fc_usable_cores()
+    int fc_thread_bound()
+    int fc_forked_serial()
     const char *fc_compiler()
     ctypedef struct fc_cpu_caches:
         int64_t l1d, l2, l3

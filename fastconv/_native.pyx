@@ -46,6 +46,15 @@ def max_threads():
 def set_max_threads(int n):
     fc_set_max_threads(n)
 
+def usable_cores():
+    return fc_usable_cores()
+
+def thread_bound():
+    return fc_thread_bound()
+
+def forked_serial():
+    return bool(fc_forked_serial())
+
 def compiler():
     return fc_compiler().decode()
 

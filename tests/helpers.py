@@ -65,17 +65,18 @@ def numeric_grad(f, arr, idx=None, eps=1e-6):
     return grads.reshape(arr.shape) if idx is None else grads
 
 
-def run_python(*args, cwd=None, same_build=True, **env):
+def run_python(*args, cwd=None, same_build=True, timeout=None, **env):
     """Run `python *args` in a new interpreter, by default in a temporary folder
     outside the source tree.  With same_build, the child imports the same
     fastconv as this process (its folder goes first on PYTHONPATH); env adds
-    environment variables."""
+    environment variables; past `timeout` seconds the child is killed and
+    subprocess.TimeoutExpired raised."""
     full_env = dict(os.environ, **env)
     if same_build:
         here = os.path.dirname(os.path.dirname(fastconv.__file__))
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, full_env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or tempfile.gettempdir())
+                          env=full_env, cwd=cwd or tempfile.gettempdir(), timeout=timeout)
 
 
 def rand(rng, shape, dtype):
@@ -187,3 +188,25 @@ def pool_case_id(case):
 def distinct_nchw(shape):
     """Whether an (N, H, W, C) shape tells NCHW from NHWC in every axis."""
     return len(set(shape)) == 4
+
+
+def run_with_deadline(fn, seconds, what="the call"):
+    """fn() in a daemon thread; its result, or its exception raised here, or a
+    test failure when it has not finished within `seconds` (the thread is left
+    behind, and cannot keep the interpreter from exiting)."""
+    import threading
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:        # handed to the test's thread
+            box["error"] = exc
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{what} did not finish within {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -3,7 +3,8 @@
 Every layer has forward(x, training=False) -> y, backward(dy) -> dx (the
 gradient with respect to its input, after filling self.grads), and the dicts
 params / grads (same keys).  Containers (Sequential, Residual, Concat) hold
-child layers.  get_config() / layer_from_config() describe the architecture
+child layers.  What a forward pass keeps for backward lives in attributes
+named with a leading underscore, which pickling leaves out (caches.py).  get_config() / layer_from_config() describe the architecture
 for Model.save / Model.load.
 """
 import numpy as np
@@ -17,6 +18,7 @@ from ..linear import linear, linear_backward
 from ..pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, max_pool2d,
                     max_pool2d_backward)
 from . import init
+from .caches import DropsCaches
 
 # forward and backward of each activation; the backward takes the forward
 # output y, which carries the sign of the input for relu and leaky_relu
@@ -41,7 +43,7 @@ def _positive(value, name, layer):
     return _args.check_int(value, name, layer, 1)
 
 
-class Layer:
+class Layer(DropsCaches):
     """Base class: a layer without parameters that passes its input through."""
 
     def __init__(self):

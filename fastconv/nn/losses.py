@@ -10,6 +10,7 @@ import importlib
 import numpy as np
 
 from ..activations import sigmoid
+from .caches import DropsCaches
 
 LOSSES = {}
 
@@ -30,7 +31,9 @@ def register_loss(cls):
     return cls
 
 
-class Loss:
+class Loss(DropsCaches):
+    """Base class; forward keeps the gradient for backward in self._grad (not pickled)."""
+
     def __call__(self, pred, target):
         return self.forward(pred, target)
 

@@ -29,8 +29,14 @@ int fc_best_isa(void);
 void fc_set_isa(int isa);   /* isa must be supported */
 int fc_get_isa(void);
 int fc_have_openmp(void);
-int fc_max_threads(void);        /* omp_get_max_threads(), 1 without OpenMP */
-void fc_set_max_threads(int n);  /* omp_set_num_threads(n) */
+/* Threads a call made now from this thread should use: omp_get_max_threads()
+ * capped at fc_thread_bound(); 1 without OpenMP, and 1 in a child forked from
+ * a thread that had run threads (GNU libgomp's pool does not survive fork). */
+int fc_max_threads(void);
+void fc_set_max_threads(int n);  /* omp_set_num_threads(n): this thread's setting */
+int fc_usable_cores(void);       /* the cores this process may run on */
+int fc_thread_bound(void);       /* 4 x fc_usable_cores(), at most OpenMP's thread limit */
+int fc_forked_serial(void);      /* 1 in a forked child that runs single-threaded */
 const char *fc_compiler(void);
 /* The data caches the GEMM blocking is derived from: L1 data and L2 per core,
  * L3 (0: none reported) in bytes, and where the sizes came from ("cpuid",
