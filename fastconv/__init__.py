@@ -38,15 +38,16 @@ from .batchnorm import batch_norm, batch_norm_backward, batch_norm_train
 from .conv import conv2d, conv2d_backward, conv2d_plan
 from .linalg import gemm, matmul
 from .linear import linear, linear_backward
-from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, max_pool2d,
-                   max_pool2d_backward)
+from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_max_pool2d,
+                   global_max_pool2d_backward, max_pool2d, max_pool2d_backward, max_unpool2d)
 from . import reference
 
 _config._init_from_environment()
 
 __all__ = [
     "conv2d", "conv2d_backward", "conv2d_plan", "max_pool2d", "max_pool2d_backward",
-    "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "matmul", "gemm", "linear",
+    "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
+    "global_max_pool2d_backward", "max_unpool2d", "matmul", "gemm", "linear",
     "linear_backward", "batch_norm", "batch_norm_train", "batch_norm_backward", "relu",
     "relu_backward",
     "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward", "tanh",

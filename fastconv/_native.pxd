@@ -108,11 +108,14 @@ cdef extern from "fastconv/fastconv.h":
 
     ctypedef struct fc_pool_desc:
         int64_t n, h, w, c, r, s, stride_h, stride_w, pad_top, pad_left, ho, wo
+        int64_t dil_h, dil_w, pad_bottom, pad_right, count_include_pad
         int64_t xs[4]
         int64_t ys[4]
         int64_t dxs[4]
-    int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
-    int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
+    int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int64_t *idx,
+                          int nthreads) nogil
+    int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int64_t *idx,
+                          int nthreads) nogil
     int fc_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
     int fc_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
     int fc_max_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, const float *x,
@@ -127,6 +130,10 @@ cdef extern from "fastconv/fastconv.h":
                                  int nthreads) nogil
     int fc_global_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y,
                                  int nthreads) nogil
+    int fc_max_unpool2d_f32(const fc_pool_desc *d, const float *inp, const int64_t *idx,
+                            float *out, int nthreads) nogil
+    int fc_max_unpool2d_f64(const fc_pool_desc *d, const double *inp, const int64_t *idx,
+                            double *out, int nthreads) nogil
 
     int fc_activation_f32(int act, double alpha, const float *x, float *y, int64_t n,
                           int nthreads) nogil

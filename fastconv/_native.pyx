@@ -245,6 +245,15 @@ def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
 
 
 # ---- pooling ---------------------------------------------------------------
+cdef int same_strides(const Py_ssize_t *index_strides, const Py_ssize_t *strides,
+                      Py_ssize_t isz) except -1:
+    """The kernels address an int64 index tensor with its values' element strides."""
+    for i in range(4):
+        if index_strides[i] // 8 != strides[i] // isz:
+            raise ValueError("fastconv: an index tensor must be laid out like its values")
+    return 0
+
+
 cdef fc_pool_desc pool_desc(geo):
     """The C descriptor of a pool.PoolGeometry, field by field (strides are
     filled by the caller)."""
@@ -253,30 +262,60 @@ cdef fc_pool_desc pool_desc(geo):
     d.n, d.h, d.w, d.c = geo.n, geo.h, geo.w, geo.c
     d.r, d.s = geo.size
     d.stride_h, d.stride_w = geo.stride
-    d.pad_top, d.pad_left = geo.pads[0][0], geo.pads[1][0]
+    d.dil_h, d.dil_w = geo.dilation
+    (d.pad_top, d.pad_bottom), (d.pad_left, d.pad_right) = geo.pads
+    d.count_include_pad = geo.count_include_pad
     d.ho, d.wo = geo.ho, geo.wo
     return d
 
 
-def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, geometry, int nthreads):
-    """kind 'max' or 'avg': y = pool(x); NHWC-ordered views."""
+def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, int64_t[:, :, :, :] idx,
+           geometry, int nthreads):
+    """kind 'max' or 'avg': y = pool(x), and for max the argmax positions in
+    idx (None to skip); NHWC-ordered views, idx strided like y."""
     cdef fc_pool_desc d = pool_desc(geometry)
     cdef bint is_max = kind == "max"
+    cdef int64_t *ip = NULL
     cdef int status
+    if idx is not None:
+        same_strides(idx.strides, y.strides, sizeof(real))
+        ip = &idx[0, 0, 0, 0]
     fill_strides(d.xs, x.strides, sizeof(real))
     fill_strides(d.ys, y.strides, sizeof(real))
     with nogil:
         if real is float:
             if is_max:
-                status = fc_max_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
+                status = fc_max_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, nthreads)
             else:
                 status = fc_avg_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
         else:
             if is_max:
-                status = fc_max_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
+                status = fc_max_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, nthreads)
             else:
                 status = fc_avg_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
     check(status)
+
+
+def max_unpool2d(const real[:, :, :, :] x, const int64_t[:, :, :, :] idx, real[:, :, :, :] out,
+                 geometry, int nthreads):
+    """out = the inverse of max pooling; NHWC-ordered views, idx strided like x.
+    Returns False when an index was outside its plane."""
+    cdef fc_pool_desc d = pool_desc(geometry)
+    cdef int status
+    same_strides(idx.strides, x.strides, sizeof(real))
+    fill_strides(d.ys, x.strides, sizeof(real))
+    fill_strides(d.dxs, out.strides, sizeof(real))
+    with nogil:
+        if real is float:
+            status = fc_max_unpool2d_f32(&d, &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &out[0, 0, 0, 0],
+                                         nthreads)
+        else:
+            status = fc_max_unpool2d_f64(&d, &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &out[0, 0, 0, 0],
+                                         nthreads)
+    if status == FC_EINVAL:
+        return False
+    check(status)
+    return True
 
 
 def pool2d_backward(str kind, const real[:, :, :, :] dy, const real[:, :, :, :] x,

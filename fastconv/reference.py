@@ -160,61 +160,159 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
 
 
 # ---- pooling -----------------------------------------------------------------
-def _pool_windows(x, size, stride, padding, fill):
-    """(N, Ho, Wo, C, R, S) windows of x padded with `fill`, and the geometry."""
+def _pool_geometry(hw, size, stride, padding, dilation, ceil_mode):
+    """(window, stride, dilation, pads, (ho, wo), overhang): overhang is how far
+    ceil mode's last windows reach past the padded input, per axis."""
     r, s = _pair(size)
     stride = (r, s) if stride is None else _pair(stride)
-    pads = _pads(padding, x.shape[1:3], (r, s), stride)
+    dilation = _pair(dilation)
+    extent = (dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1)
+    pads = _pads(padding, hw, extent, stride)
+    out, overhang = [], []
+    for n, k, st, (p0, p1) in zip(hw, extent, stride, pads):
+        span = n + p0 + p1 - k
+        o = (-(-span // st) if ceil_mode else span // st) + 1
+        if ceil_mode and (o - 1) * st >= n + p0:      # would start in the padding
+            o -= 1
+        out.append(o)
+        overhang.append(max((o - 1) * st + k - (n + p0 + p1), 0))
+    return (r, s), stride, dilation, pads, tuple(out), tuple(overhang)
+
+
+def _pool_windows(x, geometry, fill, overhang_fill=None):
+    """(N, Ho, Wo, C, R, S): the taps of every window of x padded with `fill`
+    (and past the padding, in ceil mode, with overhang_fill)."""
+    (r, s), stride, dilation, pads, (ho, wo), (oh, ow) = geometry
     xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill)
-    win = sliding_window_view(xp, (r, s), axis=(1, 2))[:, ::stride[0], ::stride[1]]
-    return win, (r, s), stride, pads
+    xp = np.pad(xp, ((0, 0), (0, oh), (0, ow), (0, 0)),
+                constant_values=fill if overhang_fill is None else overhang_fill)
+    extent = (dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1)
+    win = sliding_window_view(xp, extent, axis=(1, 2))[:, ::stride[0], ::stride[1]]
+    return win[:, :ho, :wo, :, ::dilation[0], ::dilation[1]]
 
 
-def max_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+def _avg_divisor(x_shape, geometry, count_include_pad):
+    """(1, Ho, Wo, 1): the pixels each window averages."""
+    ones = np.ones((1,) + tuple(x_shape[1:3]) + (1,))
+    count = _pool_windows(ones, geometry, 1.0 if count_include_pad else 0.0, 0.0)
+    return count.sum(axis=(-2, -1))
+
+
+def _padded_zeros(x, geometry):
+    """Zeros the size of x padded, overhang included, to scatter gradients into."""
+    _, _, _, pads, _, (oh, ow) = geometry
+    return np.zeros((x.shape[0], x.shape[1] + sum(pads[0]) + oh, x.shape[2] + sum(pads[1]) + ow,
+                     x.shape[3]))
+
+
+def _crop(xp, x_shape, geometry):
+    pads = geometry[3]
+    return xp[:, pads[0][0]:pads[0][0] + x_shape[1], pads[1][0]:pads[1][0] + x_shape[2]]
+
+
+def _window_argmax(x, geometry):
+    """Per window and channel the padded-input row and column of its first
+    maximum (np.argmax: the first NaN, else the first maximum, row-major)."""
+    (r, s), stride, dilation, *_ = geometry
+    win = _pool_windows(x, geometry, -np.inf)
+    n, ho, wo, c = win.shape[:4]
+    arg = win.reshape(n, ho, wo, c, r * s).argmax(axis=-1)
+    _, ii, jj, _ = np.indices((n, ho, wo, c))
+    return ii * stride[0] + (arg // s) * dilation[0], jj * stride[1] + (arg % s) * dilation[1]
+
+
+def max_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+               return_indices=False, layout="NHWC"):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
-    win, *_ = _pool_windows(x, size, stride, padding, -np.inf)
-    return _from_nhwc(win.max(axis=(-2, -1)), layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    y = _from_nhwc(_pool_windows(x, geometry, -np.inf).max(axis=(-2, -1)), layout, single, dtype)
+    if not return_indices:
+        return y
+    hp, wp = _window_argmax(x, geometry)
+    pads = geometry[3]
+    index = (hp - pads[0][0]) * x.shape[2] + (wp - pads[1][0])
+    return y, _from_nhwc(index, layout, single, np.int64)
 
 
-def avg_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+def avg_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+               count_include_pad=False, layout="NHWC"):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
-    win, *_ = _pool_windows(x, size, stride, padding, 0.0)
-    count, *_ = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
-    return _from_nhwc(win.sum(axis=(-2, -1)) / count.sum(axis=(-2, -1)), layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    total = _pool_windows(x, geometry, 0.0).sum(axis=(-2, -1))
+    y = total / _avg_divisor(x.shape, geometry, count_include_pad)
+    return _from_nhwc(y, layout, single, dtype)
 
 
-def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        layout="NHWC"):
     """Each dy goes to the first maximum of its window (np.argmax: first NaN,
     else first maximum, in row-major order)."""
     dtype = _dtype(dy, x)
     x, single = _nhwc(x, layout)
     dy, _ = _nhwc(dy, layout)
-    win, (r, s), stride, pads = _pool_windows(x, size, stride, padding, -np.inf)
-    n, ho, wo, c = win.shape[:4]
-    arg = win.reshape(n, ho, wo, c, r * s).argmax(axis=-1)
-    nn, ii, jj, cc = np.indices((n, ho, wo, c))
-    dxp = np.zeros((n, x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), c))
-    np.add.at(dxp, (nn, ii * stride[0] + arg // s, jj * stride[1] + arg % s, cc), dy)
-    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
-    return _from_nhwc(dx, layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    hp, wp = _window_argmax(x, geometry)
+    nn, _, _, cc = np.indices(hp.shape)
+    dxp = _padded_zeros(x, geometry)
+    np.add.at(dxp, (nn, hp, wp, cc), dy)
+    return _from_nhwc(_crop(dxp, x.shape, geometry), layout, single, dtype)
 
 
-def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        count_include_pad=False, layout="NHWC"):
     dtype = _dtype(dy, x)
     x, single = _nhwc(x, layout)
     dy, _ = _nhwc(dy, layout)
-    count, (r, s), stride, pads = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
-    share = dy / count.sum(axis=(-2, -1))
-    ho, wo = share.shape[1:3]
-    dxp = np.zeros((x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3]))
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    (r, s), stride, dilation, _, (ho, wo), _ = geometry
+    share = dy / _avg_divisor(x.shape, geometry, count_include_pad)
+    dxp = _padded_zeros(x, geometry)
     for i in range(r):
         for j in range(s):
-            hs, ws = _window_slices(i, j, stride, (1, 1), ho, wo)
+            hs, ws = _window_slices(i, j, stride, dilation, ho, wo)
             dxp[:, hs, ws, :] += share
-    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
-    return _from_nhwc(dx, layout, single, dtype)
+    return _from_nhwc(_crop(dxp, x.shape, geometry), layout, single, dtype)
+
+
+def global_max_pool2d(x, *, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    y = x.max(axis=(1, 2)).astype(dtype)
+    return y[0] if single else y
+
+
+def global_max_pool2d_backward(dy, x, *, layout="NHWC"):
+    dtype = _dtype(dy, x)
+    x, single = _nhwc(x, layout)
+    dy = np.asarray(dy, np.float64).reshape(x.shape[0], x.shape[3])
+    n, h, w, c = x.shape
+    arg = x.reshape(n, h * w, c).argmax(axis=1)
+    dx = np.zeros((n, h * w, c))
+    for i in range(n):
+        dx[i, arg[i], np.arange(c)] = dy[i]
+    return _from_nhwc(dx.reshape(x.shape), layout, single, dtype)
+
+
+def max_unpool2d(x, indices, size, stride=None, padding=0, *, output_size=None, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    index, _ = _nhwc(indices, layout)
+    index = index.astype(np.int64)
+    n, ho, wo, c = x.shape
+    r, s = _pair(size)
+    stride = (r, s) if stride is None else _pair(stride)
+    pads = _pads(padding, (ho, wo), (r, s), stride)
+    if output_size is None:
+        output_size = ((ho - 1) * stride[0] - sum(pads[0]) + r,
+                       (wo - 1) * stride[1] - sum(pads[1]) + s)
+    h, w = _pair(output_size)
+    out = np.zeros((n, h * w, c))
+    for i in range(n):
+        for k in range(c):
+            out[i, index[i, :, :, k].reshape(-1), k] = x[i, :, :, k].reshape(-1)
+    return _from_nhwc(out.reshape(n, h, w, c), layout, single, dtype)
 
 
 def global_avg_pool2d(x, *, layout="NHWC"):

@@ -146,18 +146,30 @@ int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double
                            const double *w, double *dx, double *dw, double *db, int nthreads);
 
 /* ---- pooling ---------------------------------------------------------- */
+/* Window (ho, wo) reads the taps x[ho * stride_h - pad_top + i * dil_h,
+ * wo * stride_w - pad_left + j * dil_w], 0 <= i < r, 0 <= j < s, that lie
+ * inside the input.  Average pooling divides by the number of those taps, or
+ * with count_include_pad by the number inside the padded input (pad_bottom
+ * and pad_right bound it; ceil mode's windows may reach past it). */
 typedef struct {
     int64_t n, h, w, c;
     int64_t r, s;                  /* window rows, columns */
     int64_t stride_h, stride_w, pad_top, pad_left;
     int64_t ho, wo;
+    int64_t dil_h, dil_w;          /* tap spacing, >= 1 */
+    int64_t pad_bottom, pad_right;
+    int64_t count_include_pad;     /* 0 or 1 (average pooling) */
     int64_t xs[4];                 /* x (forward input, backward input) */
     int64_t ys[4];                 /* y (forward output) or dy (backward) */
     int64_t dxs[4];                /* dx (backward output) */
 } fc_pool_desc;
 
-int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
-int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
+/* idx: NULL, or (with strides d->ys) the position h * W + w of each maximum
+ * in its image's plane (the first maximum, a NaN counting as the maximum). */
+int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int64_t *idx,
+                      int nthreads);
+int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int64_t *idx,
+                      int nthreads);
 int fc_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
 int fc_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
 int fc_max_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, const float *x,
@@ -170,6 +182,14 @@ int fc_avg_pool2d_backward_f64(const fc_pool_desc *d, const double *dy, double *
 /* y[n, c] = mean over h, w of x; x strides d->xs, y is (N, C) contiguous. */
 int fc_global_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
 int fc_global_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
+/* The inverse of max pooling with indices: out (n, h, w, c; strides d->dxs)
+ * is zero but for out[n, p / w, p % w, c] = in[n, i, j, c] with
+ * p = idx[n, i, j, c]; in and idx are (n, ho, wo, c) with strides d->ys.
+ * Returns FC_EINVAL (out partly written) when an index is outside [0, h * w). */
+int fc_max_unpool2d_f32(const fc_pool_desc *d, const float *in, const int64_t *idx, float *out,
+                        int nthreads);
+int fc_max_unpool2d_f64(const fc_pool_desc *d, const double *in, const int64_t *idx,
+                        double *out, int nthreads);
 
 /* ---- element-wise ----------------------------------------------------- */
 /* Contiguous arrays of n elements.  Backward takes x for relu/leaky_relu and
