@@ -168,5 +168,6 @@ cdef extern from "fastconv/fastconv.h":
                                   double *dbeta, int nthreads) nogil
 
     void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out) nogil
-    int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
-                          double iou_threshold, int64_t *keep) nogil
+    int64_t fc_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+                   double iou_threshold, double score_threshold, int64_t max_keep,
+                   int64_t *keep) nogil

@@ -452,13 +452,14 @@ def batchnorm_backward(const real[:, ::1] dy, const real[:, ::1] x, const double
 
 
 # ---- detection -----------------------------------------------------------------
-def nms_sorted(const double[:, ::1] boxes, const int64_t[::1] classes, double iou_threshold,
-               int64_t[::1] keep):
-    """Greedy NMS over score-sorted boxes; returns how many positions were kept."""
+def nms(const double[:, ::1] boxes, const double[::1] scores, const int64_t[::1] classes,
+        double iou_threshold, double score_threshold, int64_t max_keep, int64_t[::1] keep):
+    """Greedy NMS; writes the kept indices to keep and returns how many."""
     cdef const int64_t *cp = &classes[0] if classes is not None else NULL
     cdef int64_t kept
     with nogil:
-        kept = fc_nms_sorted(&boxes[0, 0], cp, boxes.shape[0], iou_threshold, &keep[0])
+        kept = fc_nms(&boxes[0, 0], &scores[0], cp, boxes.shape[0], iou_threshold,
+                      score_threshold, max_keep, &keep[0])
     if kept < 0:
         raise MemoryError("fastconv: could not allocate the NMS workspace")
     return kept

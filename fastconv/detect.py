@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _args, nn
 # box operations live in fastconv.boxes (below nn and data); re-exported here
-from .boxes import as_boxes, iou, non_max_suppression, to_center, to_xyxy  # noqa: F401
+from .boxes import (as_boxes, batched_non_max_suppression, iou,  # noqa: F401
+                    non_max_suppression, to_center, to_xyxy)
 
 
 # ---- YOLO grid encoding -------------------------------------------------------------

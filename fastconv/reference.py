@@ -488,18 +488,34 @@ def iou(boxes_a, boxes_b, format="xyxy"):
     return out
 
 
-def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None):
+def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None, *,
+                        max_output=None):
     """Greedy NMS written as the course describes it: take the highest-scoring
     remaining box, discard the remaining boxes (of its class) that overlap it by
-    more than iou_threshold, repeat."""
+    more than iou_threshold, repeat (until max_output boxes are kept)."""
     boxes = np.asarray(boxes, dtype=np.float64)
-    remaining = [i for i in sorted(range(len(boxes)), key=lambda i: (-scores[i], i))
-                 if scores[i] >= score_threshold]
+    remaining = sorted((i for i in range(len(boxes)) if scores[i] >= score_threshold),
+                       key=lambda i: (-scores[i], i))
     keep = []
-    while remaining:
+    while remaining and (max_output is None or len(keep) < max_output):
         best = remaining.pop(0)
         keep.append(best)
         remaining = [j for j in remaining
                      if (classes is not None and classes[j] != classes[best])
                      or iou(boxes[best:best + 1], boxes[j:j + 1])[0, 0] <= iou_threshold]
     return np.array(keep, dtype=np.int64)
+
+
+def batched_non_max_suppression(boxes, scores, batch_index, iou_threshold=0.5,
+                                score_threshold=0.0, classes=None):
+    """NMS image by image (and class by class), merged in descending score order."""
+    scores = np.asarray(scores, dtype=np.float64)
+    batch_index = np.asarray(batch_index)
+    keep = []
+    for image in np.unique(batch_index):
+        members = np.flatnonzero(batch_index == image)
+        sub_classes = None if classes is None else np.asarray(classes)[members]
+        kept = non_max_suppression(np.asarray(boxes)[members], scores[members], iou_threshold,
+                                   score_threshold, sub_classes)
+        keep.extend(members[kept])
+    return np.array(sorted(keep, key=lambda i: (-scores[i], i)), dtype=np.int64)

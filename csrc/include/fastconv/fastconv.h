@@ -231,11 +231,14 @@ int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, i
 /* ---- detection -------------------------------------------------------- */
 /* out (n, m) = IoU of xyxy boxes a (n, 4) and b (m, 4); 0 where the union is empty. */
 void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out);
-/* Greedy NMS over n boxes (x1, y1, x2, y2) sorted by descending score; classes
- * NULL or per-box labels.  Writes kept positions to keep; returns their count,
- * or -1 when out of memory. */
-int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
-                      double iou_threshold, int64_t *keep);
+/* Greedy NMS over n boxes (x1, y1, x2, y2) with scores, of those scoring at
+ * least score_threshold, highest score first (ties: lower index first);
+ * classes NULL or per-box labels (boxes of different labels never suppress
+ * each other).  Writes the kept indices to keep (n long), stopping after
+ * max_keep of them (< 0: no limit); returns their count, or -1 when out of
+ * memory. */
+int64_t fc_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+               double iou_threshold, double score_threshold, int64_t max_keep, int64_t *keep);
 
 #ifdef __cplusplus
 }
