@@ -227,21 +227,45 @@ def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1]
 def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
                     const real[:, :, :, ::1] w, real[:, :, :, :] dx, real[:, :, :, ::1] dw,
                     real[::1] db, geo, int nthreads):
-    """dx (None to skip), dw and db of a convolution; NHWC-ordered views."""
-    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, dy.strides,
-                                    dx.strides if dx is not None else NULL)
+    """dx, dw and db of a convolution, each None to skip it (x too when dw is
+    skipped); NHWC-ordered views.  dx alone is a transposed convolution of dy."""
+    cdef const Py_ssize_t *xs = &dx.strides[0] if x is None else &x.strides[0]
+    cdef const Py_ssize_t *dxs = &dx.strides[0] if dx is not None else NULL
+    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), xs, dy.strides, dxs)
+    cdef const real *xp = &x[0, 0, 0, 0] if x is not None else NULL
     cdef real *dxp = &dx[0, 0, 0, 0] if dx is not None else NULL
+    cdef real *dwp = &dw[0, 0, 0, 0] if dw is not None else NULL
     cdef real *dbp = &db[0] if db is not None else NULL
     cdef int status
     with nogil:
         if real is float:
-            status = fc_conv2d_backward_f32(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
+            status = fc_conv2d_backward_f32(&d, &dy[0, 0, 0, 0], xp, &w[0, 0, 0, 0], dxp, dwp,
+                                            dbp, nthreads)
         else:
-            status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
+            status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], xp, &w[0, 0, 0, 0], dxp, dwp,
+                                            dbp, nthreads)
     check_conv(status, &d, real is double, "conv2d_backward",
-               ("dw", "dx") if dx is not None else ("dw",))
+               (("dw",) if dw is not None else ()) + (("dx",) if dx is not None else ()))
+
+
+def bias_activation(real[:, :, :, :] y, const real[::1] bias, int act, double act_alpha,
+                    int nthreads):
+    """y = act(y + bias) in place; y an NHWC-ordered view."""
+    cdef int64_t shape[4]
+    cdef int64_t ys[4]
+    cdef const real *bp = &bias[0] if bias is not None else NULL
+    cdef int status
+    for i in range(4):
+        shape[i] = y.shape[i]
+    fill_strides(ys, y.strides, sizeof(real))
+    with nogil:
+        if real is float:
+            status = fc_bias_activation_f32(&y[0, 0, 0, 0], shape, ys, bp, act, act_alpha,
+                                            nthreads)
+        else:
+            status = fc_bias_activation_f64(&y[0, 0, 0, 0], shape, ys, bp, act, act_alpha,
+                                            nthreads)
+    check(status)
 
 
 # ---- pooling ---------------------------------------------------------------

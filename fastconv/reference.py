@@ -159,6 +159,93 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     return dx, np.ascontiguousarray(dw.astype(dtype)), db
 
 
+def _transpose_geometry(x, w, stride, padding, output_padding, dilation):
+    """(stride, dilation, pads, output padding, (Ho, Wo)); w is (R, S, K/g, C)."""
+    sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
+    r, s = w.shape[:2]
+    extent = (dh * (r - 1) + 1, dw * (s - 1) + 1)
+    op = _pair(output_padding)
+    if isinstance(padding, str) and padding.lower() == "same":   # out = in * stride
+        pads = tuple((max(k - st, 0) // 2, max(k - st, 0) - max(k - st, 0) // 2)
+                     for k, st in zip(extent, (sh, sw)))
+        op = tuple(st - k + sum(p) for k, st, p in zip(extent, (sh, sw), pads))
+    else:
+        pads = _pads(padding, x.shape[1:3], extent, (sh, sw))
+    out = tuple((n - 1) * st + k - sum(p) + o
+                for n, st, k, p, o in zip(x.shape[1:3], (sh, sw), extent, pads, op))
+    return (sh, sw), (dh, dw), pads, out
+
+
+def _transpose_weights(w, layout):
+    """(R, S, K/g, C) from either layout's weights."""
+    w = np.asarray(w, dtype=np.float64)
+    return w if layout == "NHWC" else w.transpose(2, 3, 1, 0)
+
+
+def _full_output_slices(i, j, stride, dilation, h, w):
+    """The rows and columns of the unpadded, uncropped output that input pixel
+    rows/columns 0..h-1, 0..w-1 reach through tap (i, j)."""
+    return (slice(i * dilation[0], i * dilation[0] + stride[0] * (h - 1) + 1, stride[0]),
+            slice(j * dilation[1], j * dilation[1] + stride[1] * (w - 1) + 1, stride[1]))
+
+
+def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1,
+                     groups=1, layout="NHWC", activation=None):
+    """Every input pixel adds x[n, h, w, :] @ W[i, j]^T to output pixel
+    (h * stride - pad_top + i * dilation, w * stride - pad_left + j * dilation)."""
+    dtype = _dtype(x, w)
+    x, single = _nhwc(x, layout)
+    w = _transpose_weights(w, layout)
+    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, w, stride, padding,
+                                                           output_padding, dilation)
+    r, s, kg, c = w.shape
+    cg = c // groups
+    n, h, wd, _ = x.shape
+    full = np.zeros((n, pads[0][0] + ho + stride[0] + r * dilation[0],
+                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
+    for g in range(groups):
+        for i in range(r):
+            for j in range(s):
+                hs, ws = _full_output_slices(i, j, stride, dilation, h, wd)
+                full[:, hs, ws, g * kg:(g + 1) * kg] += \
+                    x[..., g * cg:(g + 1) * cg] @ w[i, j, :, g * cg:(g + 1) * cg].T
+    y = full[:, pads[0][0]:pads[0][0] + ho, pads[1][0]:pads[1][0] + wo]
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64)
+    return _from_nhwc(_ACTIVATIONS[activation](y), layout, single, dtype)
+
+
+def conv_transpose2d_backward(dy, x, w, *, stride=1, padding=0, output_padding=0, dilation=1,
+                              groups=1, layout="NHWC", need_dx=True):
+    dtype = _dtype(dy, x, w)
+    x, single = _nhwc(x, layout)
+    dy, _ = _nhwc(dy, layout)
+    wl = _transpose_weights(w, layout)
+    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, wl, stride, padding,
+                                                           output_padding, dilation)
+    r, s, kg, c = wl.shape
+    cg = c // groups
+    n, h, wd, _ = x.shape
+    full = np.zeros((n, pads[0][0] + ho + stride[0] + r * dilation[0],
+                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
+    full[:, pads[0][0]:pads[0][0] + ho, pads[1][0]:pads[1][0] + wo] = dy
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(wl)
+    for g in range(groups):
+        for i in range(r):
+            for j in range(s):
+                hs, ws = _full_output_slices(i, j, stride, dilation, h, wd)
+                tap = full[:, hs, ws, g * kg:(g + 1) * kg]
+                dx[..., g * cg:(g + 1) * cg] += tap @ wl[i, j, :, g * cg:(g + 1) * cg]
+                dw[i, j, :, g * cg:(g + 1) * cg] = \
+                    tap.reshape(-1, kg).T @ x[..., g * cg:(g + 1) * cg].reshape(-1, cg)
+    if layout == "NCHW":
+        dw = dw.transpose(3, 2, 0, 1)
+    return (_from_nhwc(dx, layout, single, dtype) if need_dx else None,
+            np.ascontiguousarray(dw.astype(dtype)), dy.sum(axis=(0, 1, 2)).astype(dtype))
+
+
 # ---- pooling -----------------------------------------------------------------
 def _pool_geometry(hw, size, stride, padding, dilation, ceil_mode):
     """(window, stride, dilation, pads, (ho, wo), overhang): overhang is how far

@@ -138,8 +138,9 @@ int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const f
 int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,
                   int act, double act_alpha, double *y, int nthreads);
 
-/* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous) and db (K;
- * NULL skips it) from dy (strides d->ys), x (strides d->xs) and w. */
+/* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous; NULL
+ * skips it, and x is then not read) and db (K; NULL skips it) from dy (strides
+ * d->ys), x (strides d->xs) and w.  dx alone is a transposed convolution of dy. */
 int fc_conv2d_backward_f32(const fc_conv_desc *d, const float *dy, const float *x,
                            const float *w, float *dx, float *dw, float *db, int nthreads);
 int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double *x,
@@ -201,6 +202,12 @@ int fc_activation_backward_f32(int act, double alpha, const float *dy, const flo
                                float *dx, int64_t n, int nthreads);
 int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                double *dx, int64_t n, int nthreads);
+/* y[n, h, w, c] = act(y + bias[c]) in place (bias NULL: no bias); shape
+ * (n, h, w, c), element strides ys. */
+int fc_bias_activation_f32(float *y, const int64_t shape[4], const int64_t ys[4],
+                           const float *bias, int act, double alpha, int nthreads);
+int fc_bias_activation_f64(double *y, const int64_t shape[4], const int64_t ys[4],
+                           const double *bias, int act, double alpha, int nthreads);
 /* Row-wise softmax over contiguous (rows, cols). */
 int fc_softmax_f32(const float *x, float *y, int64_t rows, int64_t cols, int nthreads);
 int fc_softmax_f64(const double *x, double *y, int64_t rows, int64_t cols, int nthreads);
