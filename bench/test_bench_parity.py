@@ -12,7 +12,8 @@ import pytest
 import fastconv
 from fastconv import detect
 from fastconv import reference as ref
-from conftest import need_torch, rng, run
+from conftest import rng, run
+from test_bench_conv import torch_conv
 from test_bench_detect import detector_like_boxes, numpy_nms
 
 # name, N, H, W, C (in), K (out), kernel, stride, pad, output_padding
@@ -40,12 +41,8 @@ def flops(case):
 
 
 def torch_inputs(x, wt):
-    torch = need_torch()
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2)               # NCHW view of NHWC memory
-    # PyTorch's (C, K, R, S) weights, channels_last like the data
-    wt_t = torch.from_numpy(np.ascontiguousarray(wt.transpose(3, 2, 0, 1))).contiguous(
-        memory_format=torch.channels_last)
-    return torch, xt, wt_t
+    # (R, S, K, C) -> PyTorch's (C, K, R, S): the same transposition as conv2d's weights
+    return torch_conv(None, x, wt)
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -121,6 +121,25 @@ static inline void FN(argmax_step)(T *restrict best, T *restrict arg, const T *r
     }
 }
 
+/* Per-thread scratch of the argmax: best and arg (c values each), pix (r * s). */
+typedef struct {
+    T *best, *arg;
+    int64_t *pix;
+} FN(argmax_scratch);
+
+static int FN(argmax_scratch_alloc)(const fc_pool_desc *d, FN(argmax_scratch) *a) {
+    a->best = (T *)fc_alloc(d->c, sizeof(T));
+    a->arg = (T *)fc_alloc(d->c, sizeof(T));
+    a->pix = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
+    return a->best && a->arg && a->pix;
+}
+
+static void FN(argmax_scratch_free)(FN(argmax_scratch) *a) {
+    fc_free(a->best);
+    fc_free(a->arg);
+    fc_free(a->pix);
+}
+
 /* Windows that tile the input (stride = size, no padding), channels at unit
  * strides: every dx element is written once, no zeroing pass and no
  * scatter.  max: dx = dy at the window's first maximum (arg), 0 elsewhere;
@@ -133,9 +152,9 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
     {
-        T *best = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
-        T *arg = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
-        const int ok = !is_max || (best && arg);
+        FN(argmax_scratch) a = {NULL, NULL, NULL};
+        const int ok = !is_max || FN(argmax_scratch_alloc)(d, &a);
+        T *best = a.best, *arg = a.arg;
         if (!ok) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -175,8 +194,7 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
                 for (int64_t w = h < d->ho * r ? d->wo * s : 0; w < d->w; w++)
                     memset(img + h * dxs[1] + w * dxs[2], 0, (size_t)c * sizeof(T));
         }
-        fc_free(best);
-        fc_free(arg);
+        FN(argmax_scratch_free)(&a);
     }
     if (d->ho == 0)   /* no window at all: dx is 0 */
         for (int64_t n = 0; n < d->n; n++)
@@ -219,25 +237,6 @@ static int64_t FN(window_argmax)(const fc_pool_desc *d, const T *x, int64_t n, i
             }
         }
     return t;
-}
-
-/* Per-thread scratch of the argmax: best and arg (c values each), pix (r * s). */
-typedef struct {
-    T *best, *arg;
-    int64_t *pix;
-} FN(argmax_scratch);
-
-static int FN(argmax_scratch_alloc)(const fc_pool_desc *d, FN(argmax_scratch) *a) {
-    a->best = (T *)fc_alloc(d->c, sizeof(T));
-    a->arg = (T *)fc_alloc(d->c, sizeof(T));
-    a->pix = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
-    return a->best && a->arg && a->pix;
-}
-
-static void FN(argmax_scratch_free)(FN(argmax_scratch) *a) {
-    fc_free(a->best);
-    fc_free(a->arg);
-    fc_free(a->pix);
 }
 
 /* Max pooling that also records where each maximum is. */

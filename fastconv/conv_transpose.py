@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _args, _native
 from ._config import get_num_threads
-from .conv import ConvGeometry, _algorithm_code, _weights_rsck
+from .conv import ConvGeometry, _algorithm_code, _weights_rsck, backward_args, forward_args
 
 
 def _output_padding(output_padding, stride, dilation, func):
@@ -94,15 +94,7 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dil
     padding as for conv2d; "same" gives Ho = H * stride.  output_padding must
     be smaller than the stride or the dilation."""
     func = "conv_transpose2d"
-    x = _args.as_array(x, "x", func)
-    w = _args.as_array(w, "w", func)
-    b = None if b is None else _args.as_array(b, "b", func)
-    layout = _args.check_layout(layout, func)
-    dtype = _args.result_dtype(func, x=x, w=w)
-    if b is not None:
-        _args.result_dtype(func, b=b)
-    act = _args.check_activation(activation, func)
-    x4, unbatched = _args.batched4(x, "x", func)
+    x, w, b, layout, dtype, act, x4, unbatched = forward_args(func, x, w, b, layout, activation)
     geo, grow = _geometry(func, x4, w, layout, stride, padding, output_padding, dilation,
                           groups, algorithm)
     if b is not None and b.shape != (geo.c,):
@@ -129,12 +121,7 @@ def conv_transpose2d_backward(dy, x, w, *, stride=1, padding=0, output_padding=0
     bias, given dy = dL/dy: dx is conv2d of dy with w, dw the weight gradient
     of that convolution, db the sum of dy.  need_dx=False returns None for dx."""
     func = "conv_transpose2d_backward"
-    dy = _args.as_array(dy, "dy", func)
-    x = _args.as_array(x, "x", func)
-    w = _args.as_array(w, "w", func)
-    layout = _args.check_layout(layout, func)
-    dtype = _args.result_dtype(func, dy=dy, x=x, w=w)
-    x4, unbatched = _args.batched4(x, "x", func)
+    dy, x, w, layout, dtype, x4, unbatched = backward_args(func, dy, x, w, layout)
     geo, grow = _geometry(func, x4, w, layout, stride, padding, output_padding, dilation,
                           groups, algorithm)
     expected = _args.from_nhwc_shape((geo.n, geo.h, geo.w, geo.c), layout)[unbatched:]

@@ -183,6 +183,17 @@ def _transpose_weights(w, layout):
     return w if layout == "NHWC" else w.transpose(2, 3, 1, 0)
 
 
+def _transpose_setup(x, w, stride, padding, output_padding, dilation, groups):
+    """The geometry, and zeros for the output before padding is cropped (room
+    for every tap of every input pixel)."""
+    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, w, stride, padding,
+                                                           output_padding, dilation)
+    r, s, kg, _ = w.shape
+    full = np.zeros((x.shape[0], pads[0][0] + ho + stride[0] + r * dilation[0],
+                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
+    return stride, dilation, pads, (ho, wo), full
+
+
 def _full_output_slices(i, j, stride, dilation, h, w):
     """The rows and columns of the unpadded, uncropped output that input pixel
     rows/columns 0..h-1, 0..w-1 reach through tap (i, j)."""
@@ -197,13 +208,11 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dil
     dtype = _dtype(x, w)
     x, single = _nhwc(x, layout)
     w = _transpose_weights(w, layout)
-    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, w, stride, padding,
-                                                           output_padding, dilation)
+    stride, dilation, pads, (ho, wo), full = _transpose_setup(x, w, stride, padding,
+                                                              output_padding, dilation, groups)
     r, s, kg, c = w.shape
     cg = c // groups
     n, h, wd, _ = x.shape
-    full = np.zeros((n, pads[0][0] + ho + stride[0] + r * dilation[0],
-                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
     for g in range(groups):
         for i in range(r):
             for j in range(s):
@@ -222,13 +231,11 @@ def conv_transpose2d_backward(dy, x, w, *, stride=1, padding=0, output_padding=0
     x, single = _nhwc(x, layout)
     dy, _ = _nhwc(dy, layout)
     wl = _transpose_weights(w, layout)
-    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, wl, stride, padding,
-                                                           output_padding, dilation)
+    stride, dilation, pads, (ho, wo), full = _transpose_setup(x, wl, stride, padding,
+                                                              output_padding, dilation, groups)
     r, s, kg, c = wl.shape
     cg = c // groups
     n, h, wd, _ = x.shape
-    full = np.zeros((n, pads[0][0] + ho + stride[0] + r * dilation[0],
-                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
     full[:, pads[0][0]:pads[0][0] + ho, pads[1][0]:pads[1][0] + wo] = dy
     dx = np.zeros_like(x)
     dw = np.zeros_like(wl)
