@@ -57,8 +57,8 @@ def bench(repeats):
         print(f"{name:36s} {fast * 1e3:12.2f} {slow * 1e3:13.2f} {slow / fast:8.1f}x")
 
 
-def _training_options(parser, batch_size, train_samples, test_samples):
-    parser.add_argument("--epochs", type=int, default=8)
+def _training_options(parser, batch_size, train_samples, test_samples, epochs=8):
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--test-samples", type=int, default=test_samples)
@@ -83,7 +83,7 @@ def main(argv=None):
     d = sub.add_parser("detect", help="train and evaluate the tiny detector")
     _training_options(d, batch_size=32, train_samples=3000, test_samples=300)
     m = sub.add_parser("landmarks", help="train and evaluate the landmark network")
-    _training_options(m, batch_size=32, train_samples=4000, test_samples=500)
+    _training_options(m, batch_size=32, train_samples=4000, test_samples=500, epochs=20)
     args = parser.parse_args(argv)
     if args.threads:
         fastconv.set_num_threads(args.threads)

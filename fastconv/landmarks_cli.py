@@ -13,7 +13,7 @@ TRUE_COLOUR = (40, 220, 40)        # green crosses: the annotation
 PRED_COLOUR = (240, 40, 40)        # red squares: the prediction
 
 
-def train_landmarks(epochs=10, train_samples=4000, test_samples=500, batch_size=32, seed=0,
+def train_landmarks(epochs=20, train_samples=4000, test_samples=500, batch_size=32, seed=0,
                     out_dir=".", plot=True, verbose=True):
     """Train, evaluate and optionally draw; returns a dict of results."""
     x, points, present = data.faces(train_samples, seed=seed)
