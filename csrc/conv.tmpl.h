@@ -214,11 +214,11 @@ static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            T *dw, T *db, int nthreads) {
     FN(pass_plan) pdw, pdx;
-    if (FN(plan_pass)(d, FC_PASS_DW, &pdw, NULL, 0) == FC_EINVAL ||
+    if ((dw && FN(plan_pass)(d, FC_PASS_DW, &pdw, NULL, 0) == FC_EINVAL) ||
         (dx && FN(plan_pass)(d, FC_PASS_DX, &pdx, NULL, 0) == FC_EINVAL))
         return FC_EINVAL;
     int status = db ? FN(bias_grad)(d, dy, db, nthreads) : FC_OK;
-    if (status == FC_OK) status = FN(run_dw)(d, &pdw, dy, x, dw, nthreads);
+    if (status == FC_OK && dw) status = FN(run_dw)(d, &pdw, dy, x, dw, nthreads);
     if (status == FC_OK && dx) status = FN(run_dx)(d, &pdx, dy, w, dx, nthreads);
     return status;
 }

@@ -251,18 +251,18 @@ static void FN(pack_b_pixels)(const void *ctx, int64_t p0, int64_t kc, int64_t j
     }
 }
 
-/* col2im A: rows are output pixels of image src->n0 (from src->row0 on),
- * columns the group's output channels of dy. */
+/* col2im A: rows are output pixels from pixel src->row0 of image src->n0 on
+ * (running on into the next images), columns the group's output channels of dy. */
 static void FN(pack_a_pixels)(const void *ctx, int64_t i0, int64_t rows, int64_t p0,
                               int64_t kc, int mr, T *dst) {
     const FN(conv_src) *src = (const FN(conv_src) *)ctx;
     const fc_conv_desc *d = src->d;
-    const int64_t *ys = src->ts, kg = d->k / d->groups;
+    const int64_t *ys = src->ts, kg = d->k / d->groups, pixels = d->ho * d->wo;
     for (int64_t i = 0; i < mr; i++) {
-        const int64_t m = src->row0 + i0 + i;
+        const int64_t m = src->row0 + i0 + i, p = m % pixels;
         FN(copy_run)(dst + i * kc,
-                     i < rows ? src->t + src->n0 * ys[0] + (m / d->wo) * ys[1] +
-                                    (m % d->wo) * ys[2] + (src->g * kg + p0) * ys[3]
+                     i < rows ? src->t + (src->n0 + m / pixels) * ys[0] + (p / d->wo) * ys[1] +
+                                    (p % d->wo) * ys[2] + (src->g * kg + p0) * ys[3]
                               : NULL,
                      ys[3], kc);
     }

@@ -35,6 +35,40 @@ int FN(fc_activation_backward)(int act, double alpha, const T *restrict dy, cons
     return FC_OK;
 }
 
+/* In memory order: channels innermost when they are the unit stride
+ * (NHWC), else each channel's rows (NCHW); rows are shared among threads. */
+int FN(fc_bias_activation)(T *y, const int64_t shape[4], const int64_t ys[4], const T *bias,
+                           int act, double alpha, int nthreads) {
+    const int64_t n = shape[0], h = shape[1], w = shape[2], c = shape[3];
+    const T a = (T)alpha;
+    const int channels_last = ys[3] == 1;
+    const int64_t rows = channels_last ? n * h : n * c * h;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && n * h * w * c >= FC_ELTWISE_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        if (channels_last) {
+            T *row = y + (r / h) * ys[0] + (r % h) * ys[1];
+            for (int64_t x = 0; x < w; x++) {
+                T *px = row + x * ys[2];
+                if (bias)
+                    for (int64_t k = 0; k < c; k++) px[k] += bias[k];
+                FN(fc_activate_array)(px, px, c, act, a);
+            }
+        } else {
+            const int64_t k = (r / h) % c;
+            T *row = y + (r / (h * c)) * ys[0] + k * ys[3] + (r % h) * ys[1];
+            const T b = bias ? bias[k] : 0;
+            if (ys[2] == 1) {
+                for (int64_t x = 0; x < w; x++) row[x] += b;
+                FN(fc_activate_array)(row, row, w, act, a);
+            } else {
+                for (int64_t x = 0; x < w; x++)
+                    row[x * ys[2]] = FN(fc_activate)(row[x * ys[2]] + b, act, a);
+            }
+        }
+    }
+    return FC_OK;
+}
+
 int FN(fc_softmax)(const T *x, T *y, int64_t rows, int64_t cols, int nthreads) {
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rows * cols >= FC_ELTWISE_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {

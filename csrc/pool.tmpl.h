@@ -1,16 +1,41 @@
-/* Max, average and global-average pooling for one dtype (included by pool.c
+/* Max, average and global-average pooling and max unpooling for one dtype (included by pool.c
  * with T and SFX defined).  Tensors are addressed through (n, h, w, c) element
  * strides; the channel loop is innermost so NHWC data vectorises. */
 #ifndef FC_INSTANTIATING
 #error "pool.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
 
-/* The valid window rows [*lo, *hi) of output row o over an input of extent n. */
-static inline void FN(window)(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t n,
-                              int64_t *lo, int64_t *hi) {
+/* The taps [*t0, *t1) of output o, in one axis, whose positions
+ * o * stride - pad + t * dil lie in [lo, hi). */
+static inline void FN(taps)(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t dil,
+                            int64_t lo, int64_t hi, int64_t *t0, int64_t *t1) {
     const int64_t start = o * stride - pad;
-    *lo = FC_MAX(start, 0);
-    *hi = FC_MIN(start + size, n);
+    *t0 = start >= lo ? 0 : FC_MIN(size, FC_CEIL_DIV(lo - start, dil));
+    *t1 = hi > start ? FC_MIN(size, FC_CEIL_DIV(hi - start, dil)) : 0;
+    if (*t1 < *t0) *t1 = *t0;
+}
+
+/* The real taps of window (ho, wo): rows [*i0, *i1), columns [*j0, *j1). */
+static inline void FN(window)(const fc_pool_desc *d, int64_t ho, int64_t wo, int64_t *i0,
+                              int64_t *i1, int64_t *j0, int64_t *j1) {
+    FN(taps)(ho, d->stride_h, d->pad_top, d->r, d->dil_h, 0, d->h, i0, i1);
+    FN(taps)(wo, d->stride_w, d->pad_left, d->s, d->dil_w, 0, d->w, j0, j1);
+}
+
+/* The row and column of tap (i, j) of window (ho, wo). */
+#define FC_TAP_H(d, ho, i) ((ho) * (d)->stride_h - (d)->pad_top + (i) * (d)->dil_h)
+#define FC_TAP_W(d, wo, j) ((wo) * (d)->stride_w - (d)->pad_left + (j) * (d)->dil_w)
+
+/* What average pooling divides window (ho, wo) by: its real taps, or with
+ * count_include_pad its taps inside the padded input. */
+static inline T FN(avg_divisor)(const fc_pool_desc *d, int64_t ho, int64_t wo) {
+    const int64_t inc = d->count_include_pad;
+    int64_t i0, i1, j0, j1;
+    FN(taps)(ho, d->stride_h, d->pad_top, d->r, d->dil_h, inc ? -d->pad_top : 0,
+             d->h + (inc ? d->pad_bottom : 0), &i0, &i1);
+    FN(taps)(wo, d->stride_w, d->pad_left, d->s, d->dil_w, inc ? -d->pad_left : 0,
+             d->w + (inc ? d->pad_right : 0), &j0, &j1);
+    return (T)((i1 - i0) * (j1 - j0));
 }
 
 /* out = max(out, in) element-wise, keeping NaN; unit strides vectorise. */
@@ -37,47 +62,38 @@ static inline void FN(add_into)(T *restrict out, const T *restrict in, int64_t n
     for (int64_t c = 0; c < n; c++) out[c * os] += in[c * is];
 }
 
-int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
+/* max (is_max) or sum over the real taps of every window into y; the sums
+ * are then divided by avg_divisor. */
+static void FN(pool_forward)(const fc_pool_desc *d, int is_max, const T *x, T *y, int nthreads) {
     const int64_t *xs = d->xs, *ys = d->ys;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
     for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
         const int64_t n = nh / d->ho, ho = nh % d->ho;
-        int64_t h0, h1;
-        FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
         for (int64_t wo = 0; wo < d->wo; wo++) {
-            int64_t w0, w1;
-            FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
+            int64_t i0, i1, j0, j1;
+            FN(window)(d, ho, wo, &i0, &i1, &j0, &j1);
             T *out = y + n * ys[0] + ho * ys[1] + wo * ys[2];
-            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = -(T)INFINITY;
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    FN(max_into)(out, x + n * xs[0] + h * xs[1] + w * xs[2], d->c, ys[3], xs[3]);
+            const T init = is_max ? -(T)INFINITY : 0;
+            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = init;
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++) {
+                    const T *in = x + n * xs[0] + FC_TAP_H(d, ho, i) * xs[1] +
+                                  FC_TAP_W(d, wo, j) * xs[2];
+                    if (is_max)
+                        FN(max_into)(out, in, d->c, ys[3], xs[3]);
+                    else
+                        FN(add_into)(out, in, d->c, ys[3], xs[3]);
                 }
+            if (!is_max) {
+                const T inv = (T)1 / FN(avg_divisor)(d, ho, wo);
+                for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] *= inv;
+            }
         }
     }
-    return FC_OK;
 }
 
 int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
-    const int64_t *xs = d->xs, *ys = d->ys;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-    for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
-        const int64_t n = nh / d->ho, ho = nh % d->ho;
-        int64_t h0, h1;
-        FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
-        for (int64_t wo = 0; wo < d->wo; wo++) {
-            int64_t w0, w1;
-            FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
-            T *out = y + n * ys[0] + ho * ys[1] + wo * ys[2];
-            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] = 0;
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    FN(add_into)(out, x + n * xs[0] + h * xs[1] + w * xs[2], d->c, ys[3], xs[3]);
-                }
-            const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
-            for (int64_t c = 0; c < d->c; c++) out[c * ys[3]] *= inv;
-        }
-    }
+    FN(pool_forward)(d, 0, x, y, nthreads);
     return FC_OK;
 }
 
@@ -105,6 +121,25 @@ static inline void FN(argmax_step)(T *restrict best, T *restrict arg, const T *r
     }
 }
 
+/* Per-thread scratch of the argmax: best and arg (c values each), pix (r * s). */
+typedef struct {
+    T *best, *arg;
+    int64_t *pix;
+} FN(argmax_scratch);
+
+static int FN(argmax_scratch_alloc)(const fc_pool_desc *d, FN(argmax_scratch) *a) {
+    a->best = (T *)fc_alloc(d->c, sizeof(T));
+    a->arg = (T *)fc_alloc(d->c, sizeof(T));
+    a->pix = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
+    return a->best && a->arg && a->pix;
+}
+
+static void FN(argmax_scratch_free)(FN(argmax_scratch) *a) {
+    fc_free(a->best);
+    fc_free(a->arg);
+    fc_free(a->pix);
+}
+
 /* Windows that tile the input (stride = size, no padding), channels at unit
  * strides: every dx element is written once, no zeroing pass and no
  * scatter.  max: dx = dy at the window's first maximum (arg), 0 elsewhere;
@@ -117,9 +152,9 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
     {
-        T *best = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
-        T *arg = is_max ? (T *)fc_alloc(c, sizeof(T)) : NULL;
-        const int ok = !is_max || (best && arg);
+        FN(argmax_scratch) a = {NULL, NULL, NULL};
+        const int ok = !is_max || FN(argmax_scratch_alloc)(d, &a);
+        T *best = a.best, *arg = a.arg;
         if (!ok) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -159,8 +194,7 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
                 for (int64_t w = h < d->ho * r ? d->wo * s : 0; w < d->w; w++)
                     memset(img + h * dxs[1] + w * dxs[2], 0, (size_t)c * sizeof(T));
         }
-        fc_free(best);
-        fc_free(arg);
+        FN(argmax_scratch_free)(&a);
     }
     if (d->ho == 0)   /* no window at all: dx is 0 */
         for (int64_t n = 0; n < d->n; n++)
@@ -170,13 +204,87 @@ static int FN(tiled_pool_backward)(const fc_pool_desc *d, int is_max, const T *d
     return status;
 }
 
-/* Whether tiled_pool_backward applies: non-overlapping windows from the
- * origin that stay inside the input (bottom/right padding, as "same" adds,
- * would put the last windows partly outside it), unit channel strides. */
+/* Whether tiled_pool_backward applies: non-overlapping undilated windows
+ * from the origin that stay inside the input (bottom/right padding, as "same"
+ * or ceil mode adds, would put the last windows partly outside it), unit
+ * channel strides. */
 static int FN(pool_is_tiled)(const fc_pool_desc *d) {
-    return d->stride_h == d->r && d->stride_w == d->s && d->pad_top == 0 && d->pad_left == 0 &&
+    return d->stride_h == d->r && d->stride_w == d->s && d->dil_h == 1 && d->dil_w == 1 &&
+           d->pad_top == 0 && d->pad_left == 0 &&
            d->ho * d->r <= d->h && d->wo * d->s <= d->w && d->xs[3] == 1 && d->ys[3] == 1 &&
            d->dxs[3] == 1;
+}
+
+/* The first maximum of window (n, ho, wo) of every channel, over its real
+ * taps in row-major order, a NaN counting as the maximum: its value in best,
+ * its tap number in arg, and the position h * W + w of tap number t in pix[t].
+ * Returns the number of real taps (>= 1 for a valid geometry). */
+static int64_t FN(window_argmax)(const fc_pool_desc *d, const T *x, int64_t n, int64_t ho,
+                                 int64_t wo, T *best, T *arg, int64_t *pix) {
+    const int64_t *xs = d->xs;
+    int64_t i0, i1, j0, j1, t = 0;
+    FN(window)(d, ho, wo, &i0, &i1, &j0, &j1);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++, t++) {
+            const int64_t h = FC_TAP_H(d, ho, i), w = FC_TAP_W(d, wo, j);
+            const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
+            pix[t] = h * d->w + w;
+            if (t == 0) {
+                for (int64_t c = 0; c < d->c; c++) best[c] = in[c * xs[3]];
+                memset(arg, 0, (size_t)d->c * sizeof(T));
+            } else {
+                FN(argmax_step)(best, arg, in, d->c, xs[3], (T)t);
+            }
+        }
+    return t;
+}
+
+/* Max pooling that also records where each maximum is. */
+static int FN(max_pool_indices)(const fc_pool_desc *d, const T *x, T *y, int64_t *idx,
+                                int nthreads) {
+    const int64_t *ys = d->ys;
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
+    {
+        FN(argmax_scratch) a;
+        const int ok = FN(argmax_scratch_alloc)(d, &a);
+        if (!ok) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
+            if (!ok) continue;
+            const int64_t n = nh / d->ho, ho = nh % d->ho;
+            for (int64_t wo = 0; wo < d->wo; wo++) {
+                FN(window_argmax)(d, x, n, ho, wo, a.best, a.arg, a.pix);
+                const int64_t at = n * ys[0] + ho * ys[1] + wo * ys[2];
+                for (int64_t c = 0; c < d->c; c++) {
+                    y[at + c * ys[3]] = a.best[c];
+                    idx[at + c * ys[3]] = a.pix[(int64_t)a.arg[c]];
+                }
+            }
+        }
+        FN(argmax_scratch_free)(&a);
+    }
+    return status;
+}
+
+int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int64_t *idx, int nthreads) {
+    if (idx) return FN(max_pool_indices)(d, x, y, idx, nthreads);
+    FN(pool_forward)(d, 1, x, y, nthreads);
+    return FC_OK;
+}
+
+/* Zeroes image n of a tensor shaped like the input (strides s). */
+static void FN(zero_image)(const fc_pool_desc *d, T *img, const int64_t *s) {
+    if (s[3] == 1 && s[2] == d->c && s[1] == d->w * d->c) {
+        memset(img, 0, (size_t)(d->h * d->w * d->c) * sizeof(T));
+        return;
+    }
+    for (int64_t h = 0; h < d->h; h++)
+        for (int64_t w = 0; w < d->w; w++)
+            for (int64_t c = 0; c < d->c; c++) img[h * s[1] + w * s[2] + c * s[3]] = 0;
 }
 
 /* Each gradient goes to the first maximum of its window (row-major), a NaN
@@ -186,81 +294,64 @@ static int FN(pool_is_tiled)(const fc_pool_desc *d) {
 int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T *dx,
                                int nthreads) {
     if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 1, dy, x, dx, nthreads);
-    const int64_t *xs = d->xs, *ys = d->ys, *dxs = d->dxs;
-    const int dense = dxs[3] == 1 && dxs[2] == d->c && dxs[1] == d->w * d->c;
+    const int64_t *ys = d->ys, *dxs = d->dxs;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && d->n > 1)
     {
-        T *best = (T *)fc_alloc(d->c, sizeof(T));
-        T *arg = (T *)fc_alloc(d->c, sizeof(T));
-        int64_t *off = (int64_t *)fc_alloc(d->r * d->s, sizeof(int64_t));
-        if (!best || !arg || !off) {
+        FN(argmax_scratch) a;
+        const int ok = FN(argmax_scratch_alloc)(d, &a);
+        if (!ok) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < d->n; n++) {
-            if (!best || !arg || !off) continue;
+            if (!ok) continue;
             T *img = dx + n * dxs[0];
-            if (dense)
-                memset(img, 0, (size_t)(d->h * d->w * d->c) * sizeof(T));
-            else
-                for (int64_t h = 0; h < d->h; h++)
-                    for (int64_t w = 0; w < d->w; w++)
-                        for (int64_t c = 0; c < d->c; c++) img[h * dxs[1] + w * dxs[2] + c * dxs[3]] = 0;
-            for (int64_t ho = 0; ho < d->ho; ho++) {
-                int64_t h0, h1;
-                FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
+            FN(zero_image)(d, img, dxs);
+            for (int64_t ho = 0; ho < d->ho; ho++)
                 for (int64_t wo = 0; wo < d->wo; wo++) {
-                    int64_t w0, w1;
-                    FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
-                    int32_t t = 0;   /* valid window positions in row-major order */
-                    for (int64_t h = h0; h < h1; h++)
-                        for (int64_t w = w0; w < w1; w++, t++) {
-                            const T *in = x + n * xs[0] + h * xs[1] + w * xs[2];
-                            off[t] = h * dxs[1] + w * dxs[2];
-                            if (t == 0) {
-                                for (int64_t c = 0; c < d->c; c++) best[c] = in[c * xs[3]];
-                                memset(arg, 0, (size_t)d->c * sizeof(T));
-                            } else {
-                                FN(argmax_step)(best, arg, in, d->c, xs[3], (T)t);
-                            }
-                        }
+                    const int64_t taps = FN(window_argmax)(d, x, n, ho, wo, a.best, a.arg, a.pix);
+                    for (int64_t t = 0; t < taps; t++)     /* positions to dx offsets */
+                        a.pix[t] = (a.pix[t] / d->w) * dxs[1] + (a.pix[t] % d->w) * dxs[2];
                     const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
                     for (int64_t c = 0; c < d->c; c++)
-                        img[off[(int64_t)arg[c]] + c * dxs[3]] += g[c * ys[3]];
+                        img[a.pix[(int64_t)a.arg[c]] + c * dxs[3]] += g[c * ys[3]];
                 }
-            }
         }
-        fc_free(best);
-        fc_free(arg);
-        fc_free(off);
+        FN(argmax_scratch_free)(&a);
     }
     return status;
 }
 
-/* dx[h, w] gathers dy / count from every window that covers (h, w). */
+/* The window index o (in one axis) whose tap t lands on input position p, or
+ * -1 when none does. */
+static inline int64_t FN(window_of)(int64_t p, int64_t t, int64_t stride, int64_t pad,
+                                    int64_t dil, int64_t count) {
+    const int64_t num = p + pad - t * dil;
+    if (num < 0 || num % stride) return -1;
+    return num / stride < count ? num / stride : -1;
+}
+
+/* dx[h, w] gathers dy / divisor from every window that has a tap on (h, w)
+ * (windows in increasing order: taps in decreasing order). */
 int FN(fc_avg_pool2d_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nthreads) {
     if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 0, dy, NULL, dx, nthreads);
     const int64_t *ys = d->ys, *dxs = d->dxs;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
     for (int64_t nh = 0; nh < d->n * d->h; nh++) {
         const int64_t n = nh / d->h, h = nh % d->h;
-        /* windows ho with ho*sh - pt <= h < ho*sh - pt + r */
-        const int64_t ho0 = FC_MAX(0, FC_CEIL_DIV(FC_MAX(h + d->pad_top - d->r + 1, 0), d->stride_h));
-        const int64_t ho1 = FC_MIN(d->ho - 1, (h + d->pad_top) / d->stride_h);
         for (int64_t w = 0; w < d->w; w++) {
-            const int64_t wo0 = FC_MAX(0, FC_CEIL_DIV(FC_MAX(w + d->pad_left - d->s + 1, 0), d->stride_w));
-            const int64_t wo1 = FC_MIN(d->wo - 1, (w + d->pad_left) / d->stride_w);
             T *out = dx + n * dxs[0] + h * dxs[1] + w * dxs[2];
             for (int64_t c = 0; c < d->c; c++) out[c * dxs[3]] = 0;
-            for (int64_t ho = ho0; ho <= ho1; ho++) {
-                int64_t h0, h1;
-                FN(window)(ho, d->stride_h, d->pad_top, d->r, d->h, &h0, &h1);
-                for (int64_t wo = wo0; wo <= wo1; wo++) {
-                    int64_t w0, w1;
-                    FN(window)(wo, d->stride_w, d->pad_left, d->s, d->w, &w0, &w1);
-                    const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));
+            for (int64_t i = d->r - 1; i >= 0; i--) {
+                const int64_t ho = FN(window_of)(h, i, d->stride_h, d->pad_top, d->dil_h, d->ho);
+                if (ho < 0) continue;
+                for (int64_t j = d->s - 1; j >= 0; j--) {
+                    const int64_t wo = FN(window_of)(w, j, d->stride_w, d->pad_left, d->dil_w,
+                                                     d->wo);
+                    if (wo < 0) continue;
+                    const T inv = (T)1 / FN(avg_divisor)(d, ho, wo);
                     const T *g = dy + n * ys[0] + ho * ys[1] + wo * ys[2];
                     for (int64_t c = 0; c < d->c; c++) out[c * dxs[3]] += g[c * ys[3]] * inv;
                 }
@@ -268,6 +359,32 @@ int FN(fc_avg_pool2d_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nt
         }
     }
     return FC_OK;
+}
+
+/* One thread per image, inputs in row-major order: where windows overlap and
+ * two inputs name one position, the later one is kept, whatever the thread count. */
+int FN(fc_max_unpool2d)(const fc_pool_desc *d, const T *in, const int64_t *idx, T *out,
+                        int nthreads) {
+    const int64_t *ys = d->ys, *os = d->dxs, plane = d->h * d->w;
+    int status = FC_OK;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && d->n > 1)
+    for (int64_t n = 0; n < d->n; n++) {
+        T *img = out + n * os[0];
+        FN(zero_image)(d, img, os);
+        for (int64_t i = 0; i < d->ho; i++)
+            for (int64_t j = 0; j < d->wo; j++)
+                for (int64_t c = 0; c < d->c; c++) {
+                    const int64_t at = n * ys[0] + i * ys[1] + j * ys[2] + c * ys[3];
+                    const int64_t p = idx[at];
+                    if (p < 0 || p >= plane) {
+#pragma omp atomic write
+                        status = FC_EINVAL;
+                        continue;
+                    }
+                    img[(p / d->w) * os[1] + (p % d->w) * os[2] + c * os[3]] = in[at];
+                }
+    }
+    return status;
 }
 
 /* Pixels summed in the input's precision before joining the double total:

@@ -36,17 +36,19 @@ from .activations import (leaky_relu, leaky_relu_backward, relu, relu_backward, 
                           sigmoid_backward, softmax, softmax_backward, tanh, tanh_backward)
 from .batchnorm import batch_norm, batch_norm_backward, batch_norm_train
 from .conv import conv2d, conv2d_backward, conv2d_plan
+from .conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from .linalg import gemm, matmul
 from .linear import linear, linear_backward
-from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, max_pool2d,
-                   max_pool2d_backward)
+from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_max_pool2d,
+                   global_max_pool2d_backward, max_pool2d, max_pool2d_backward, max_unpool2d)
 from . import reference
 
 _config._init_from_environment()
 
 __all__ = [
-    "conv2d", "conv2d_backward", "conv2d_plan", "max_pool2d", "max_pool2d_backward",
-    "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "matmul", "gemm", "linear",
+    "conv2d", "conv2d_backward", "conv2d_plan", "conv_transpose2d", "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward",
+    "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_max_pool2d",
+    "global_max_pool2d_backward", "max_unpool2d", "matmul", "gemm", "linear",
     "linear_backward", "batch_norm", "batch_norm_train", "batch_norm_backward", "relu",
     "relu_backward",
     "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward", "tanh",

@@ -1,4 +1,4 @@
-"""python -m fastconv [bench|train|detect]
+"""python -m fastconv [bench|train|detect|landmarks]
 
   bench (default): print the configuration and a short timing table of
                    fastconv against the pure-NumPy reference.
@@ -6,6 +6,9 @@
                    print the test accuracy, write a PNG of the curves and filters.
   detect:          train the tiny YOLO-style detector on synthetic scenes, print
                    mAP@0.5 on held-out scenes, write a PNG of the detections.
+  landmarks:       train the landmark network on synthetic faces, print the
+                   mean normalised point error on held-out faces, write a PNG
+                   of predicted against true key points.
 """
 import argparse
 import time
@@ -54,8 +57,8 @@ def bench(repeats):
         print(f"{name:36s} {fast * 1e3:12.2f} {slow * 1e3:13.2f} {slow / fast:8.1f}x")
 
 
-def _training_options(parser, batch_size, train_samples, test_samples):
-    parser.add_argument("--epochs", type=int, default=8)
+def _training_options(parser, batch_size, train_samples, test_samples, epochs=8):
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--train-samples", type=int, default=train_samples)
     parser.add_argument("--test-samples", type=int, default=test_samples)
@@ -79,10 +82,24 @@ def main(argv=None):
     _training_options(t, batch_size=64, train_samples=8000, test_samples=2000)
     d = sub.add_parser("detect", help="train and evaluate the tiny detector")
     _training_options(d, batch_size=32, train_samples=3000, test_samples=300)
+    m = sub.add_parser("landmarks", help="train and evaluate the landmark network")
+    _training_options(m, batch_size=32, train_samples=4000, test_samples=500, epochs=20)
     args = parser.parse_args(argv)
     if args.threads:
         fastconv.set_num_threads(args.threads)
-    if args.command == "detect":
+    if args.command == "landmarks":
+        from fastconv.landmarks_cli import train_landmarks
+        result = train_landmarks(args.epochs, args.train_samples, args.test_samples,
+                                 args.batch_size, args.seed, args.out, not args.no_plot,
+                                 not args.quiet)
+        print(f"mean normalised point error {result['error']:.4f} (of the inter-ocular "
+              f"distance) on the {result['faces']} faces of {args.test_samples} held-out "
+              f"images; face presence accuracy {result['presence_accuracy']:.3f}  (training "
+              f"{result['seconds']:.1f} s on {fastconv.get_num_threads()} threads)")
+        if not args.no_plot:
+            print(f"wrote {result['png']}: held-out images, true key points as green crosses, "
+                  f"predicted ones as red squares")
+    elif args.command == "detect":
         from fastconv.detect_cli import train_detector
         result = train_detector(args.epochs, args.train_samples, args.test_samples,
                                 args.batch_size, args.seed, args.out, not args.no_plot,

@@ -71,6 +71,13 @@ def check_int(value, name, func, minimum):
     return value
 
 
+def check_flag(value, name, func):
+    """A bool (NumPy's too) as a Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_real(value, name, func):
     """A real scalar as a float (bools and complex numbers are rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -119,12 +126,36 @@ def parse_padding(padding, func, size, kernel, stride):
     return pads
 
 
-def window_geometry(func, size, kernel, stride, padding, dilation=1, *, pool=False):
+def _pooled_size(padded, extent, stride, start_limit, ceil_mode):
+    """Windows along one axis: floor mode, or ceil mode without the last window
+    when it would start in the bottom/right padding (start_limit = size + top pad)."""
+    out = (padded - extent) // stride + 1
+    if ceil_mode:
+        out = -(-(padded - extent) // stride) + 1
+        if (out - 1) * stride >= start_limit:
+            out -= 1
+    return out
+
+
+def _check_windows_hold_pixels(func, size, kernel, stride, dilation, top, out, axis):
+    """With dilation a window's taps can all fall in the padding; that is an error."""
+    starts = np.arange(out) * stride - top
+    taps = starts[:, None] + np.arange(kernel) * dilation
+    empty = np.flatnonzero(((taps < 0) | (taps >= size)).all(axis=1))
+    if len(empty):
+        raise ValueError(f"{func}: window {int(empty[0])} along {axis} has every tap in the "
+                         f"padding (size {kernel}, dilation {dilation}, stride {stride}, "
+                         f"input {size})")
+
+
+def window_geometry(func, size, kernel, stride, padding, dilation=1, *, pool=False,
+                    ceil_mode=False):
     """Where a (r, s) kernel slides over an input of size (h, w): returns
     (stride, dilation, pads, (ho, wo)) with stride and dilation as pairs and
     pads as ((top, bottom), (left, right)).  pool=True calls the kernel "the
     window" and also requires every pad to be smaller than the window, so that
-    no window lies wholly in the padding (it would have no pixel to pool)."""
+    no window lies wholly in the padding (it would have no pixel to pool);
+    ceil_mode (pooling) rounds the window count up, as PyTorch."""
     # written out per axis: this runs on every call, and generator expressions
     # cost a microsecond more than the call's own C overhead
     stride = as_pair(stride, "stride", func, 1)
@@ -141,7 +172,13 @@ def window_geometry(func, size, kernel, stride, padding, dilation=1, *, pool=Fal
                 f"kernel ({extent[0]}x{extent[1]} after dilation)")
         raise ValueError(f"{func}: the {what} is larger than the padded input "
                          f"({padded[0]}x{padded[1]})")
-    out = ((padded[0] - extent[0]) // stride[0] + 1, (padded[1] - extent[1]) // stride[1] + 1)
+    out = (_pooled_size(padded[0], extent[0], stride[0], size[0] + top, ceil_mode),
+           _pooled_size(padded[1], extent[1], stride[1], size[1] + left, ceil_mode))
+    if pool and dilation != (1, 1):
+        _check_windows_hold_pixels(func, size[0], kernel[0], stride[0], dilation[0], top,
+                                   out[0], "H")
+        _check_windows_hold_pixels(func, size[1], kernel[1], stride[1], dilation[1], left,
+                                   out[1], "W")
     return stride, dilation, pads, out
 
 

@@ -115,11 +115,14 @@ cdef extern from "fastconv/fastconv.h":
 
     ctypedef struct fc_pool_desc:
         int64_t n, h, w, c, r, s, stride_h, stride_w, pad_top, pad_left, ho, wo
+        int64_t dil_h, dil_w, pad_bottom, pad_right, count_include_pad
         int64_t xs[4]
         int64_t ys[4]
         int64_t dxs[4]
-    int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
-    int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
+    int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int64_t *idx,
+                          int nthreads) nogil
+    int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int64_t *idx,
+                          int nthreads) nogil
     int fc_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads) nogil
     int fc_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads) nogil
     int fc_max_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, const float *x,
@@ -134,6 +137,10 @@ cdef extern from "fastconv/fastconv.h":
                                  int nthreads) nogil
     int fc_global_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y,
                                  int nthreads) nogil
+    int fc_max_unpool2d_f32(const fc_pool_desc *d, const float *inp, const int64_t *idx,
+                            float *out, int nthreads) nogil
+    int fc_max_unpool2d_f64(const fc_pool_desc *d, const double *inp, const int64_t *idx,
+                            double *out, int nthreads) nogil
 
     int fc_activation_f32(int act, double alpha, const float *x, float *y, int64_t n,
                           int nthreads) nogil
@@ -143,6 +150,10 @@ cdef extern from "fastconv/fastconv.h":
                                    float *dx, int64_t n, int nthreads) nogil
     int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                    double *dx, int64_t n, int nthreads) nogil
+    int fc_bias_activation_f32(float *y, const int64_t *shape, const int64_t *ys,
+                               const float *bias, int act, double alpha, int nthreads) nogil
+    int fc_bias_activation_f64(double *y, const int64_t *shape, const int64_t *ys,
+                               const double *bias, int act, double alpha, int nthreads) nogil
     int fc_softmax_f32(const float *x, float *y, int64_t rows, int64_t cols, int nthreads) nogil
     int fc_softmax_f64(const double *x, double *y, int64_t rows, int64_t cols,
                        int nthreads) nogil
@@ -168,5 +179,6 @@ cdef extern from "fastconv/fastconv.h":
                                   double *dbeta, int nthreads) nogil
 
     void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out) nogil
-    int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
-                          double iou_threshold, int64_t *keep) nogil
+    int64_t fc_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+                   double iou_threshold, double score_threshold, int64_t max_keep,
+                   int64_t *keep) nogil

@@ -284,24 +284,57 @@ def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1]
 def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
                     const real[:, :, :, ::1] w, real[:, :, :, :] dx, real[:, :, :, ::1] dw,
                     real[::1] db, geo, int nthreads):
-    """dx (None to skip), dw and db of a convolution; NHWC-ordered views."""
-    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, dy.strides,
-                                    dx.strides if dx is not None else NULL)
+    """dx, dw and db of a convolution, each None to skip it (x too when dw is
+    skipped); NHWC-ordered views.  dx alone is a transposed convolution of dy."""
+    cdef const Py_ssize_t *xs = &dx.strides[0] if x is None else &x.strides[0]
+    cdef const Py_ssize_t *dxs = &dx.strides[0] if dx is not None else NULL
+    cdef fc_conv_desc d = conv_desc(geo, sizeof(real), xs, dy.strides, dxs)
+    cdef const real *xp = &x[0, 0, 0, 0] if x is not None else NULL
     cdef real *dxp = &dx[0, 0, 0, 0] if dx is not None else NULL
+    cdef real *dwp = &dw[0, 0, 0, 0] if dw is not None else NULL
     cdef real *dbp = &db[0] if db is not None else NULL
     cdef int status
     with nogil:
         if real is float:
-            status = fc_conv2d_backward_f32(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
+            status = fc_conv2d_backward_f32(&d, &dy[0, 0, 0, 0], xp, &w[0, 0, 0, 0], dxp, dwp,
+                                            dbp, nthreads)
         else:
-            status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                            &w[0, 0, 0, 0], dxp, &dw[0, 0, 0, 0], dbp, nthreads)
+            status = fc_conv2d_backward_f64(&d, &dy[0, 0, 0, 0], xp, &w[0, 0, 0, 0], dxp, dwp,
+                                            dbp, nthreads)
     check_conv(status, &d, real is double, "conv2d_backward",
-               ("dw", "dx") if dx is not None else ("dw",))
+               (("dw",) if dw is not None else ()) + (("dx",) if dx is not None else ()))
+
+
+def bias_activation(real[:, :, :, :] y, const real[::1] bias, int act, double act_alpha,
+                    int nthreads):
+    """y = act(y + bias) in place; y an NHWC-ordered view."""
+    cdef int64_t shape[4]
+    cdef int64_t ys[4]
+    cdef const real *bp = &bias[0] if bias is not None else NULL
+    cdef int status
+    for i in range(4):
+        shape[i] = y.shape[i]
+    fill_strides(ys, y.strides, sizeof(real))
+    with nogil:
+        if real is float:
+            status = fc_bias_activation_f32(&y[0, 0, 0, 0], shape, ys, bp, act, act_alpha,
+                                            nthreads)
+        else:
+            status = fc_bias_activation_f64(&y[0, 0, 0, 0], shape, ys, bp, act, act_alpha,
+                                            nthreads)
+    check(status)
 
 
 # ---- pooling ---------------------------------------------------------------
+cdef int same_strides(const Py_ssize_t *index_strides, const Py_ssize_t *strides,
+                      Py_ssize_t isz) except -1:
+    """The kernels address an int64 index tensor with its values' element strides."""
+    for i in range(4):
+        if index_strides[i] // 8 != strides[i] // isz:
+            raise ValueError("fastconv: an index tensor must be laid out like its values")
+    return 0
+
+
 cdef fc_pool_desc pool_desc(geo):
     """The C descriptor of a pool.PoolGeometry, field by field (strides are
     filled by the caller)."""
@@ -310,30 +343,60 @@ cdef fc_pool_desc pool_desc(geo):
     d.n, d.h, d.w, d.c = geo.n, geo.h, geo.w, geo.c
     d.r, d.s = geo.size
     d.stride_h, d.stride_w = geo.stride
-    d.pad_top, d.pad_left = geo.pads[0][0], geo.pads[1][0]
+    d.dil_h, d.dil_w = geo.dilation
+    (d.pad_top, d.pad_bottom), (d.pad_left, d.pad_right) = geo.pads
+    d.count_include_pad = geo.count_include_pad
     d.ho, d.wo = geo.ho, geo.wo
     return d
 
 
-def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, geometry, int nthreads):
-    """kind 'max' or 'avg': y = pool(x); NHWC-ordered views."""
+def pool2d(str kind, const real[:, :, :, :] x, real[:, :, :, :] y, int64_t[:, :, :, :] idx,
+           geometry, int nthreads):
+    """kind 'max' or 'avg': y = pool(x), and for max the argmax positions in
+    idx (None to skip); NHWC-ordered views, idx strided like y."""
     cdef fc_pool_desc d = pool_desc(geometry)
     cdef bint is_max = kind == "max"
+    cdef int64_t *ip = NULL
     cdef int status
+    if idx is not None:
+        same_strides(idx.strides, y.strides, sizeof(real))
+        ip = &idx[0, 0, 0, 0]
     fill_strides(d.xs, x.strides, sizeof(real))
     fill_strides(d.ys, y.strides, sizeof(real))
     with nogil:
         if real is float:
             if is_max:
-                status = fc_max_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
+                status = fc_max_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, nthreads)
             else:
                 status = fc_avg_pool2d_f32(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
         else:
             if is_max:
-                status = fc_max_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
+                status = fc_max_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, nthreads)
             else:
                 status = fc_avg_pool2d_f64(&d, &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
     check(status)
+
+
+def max_unpool2d(const real[:, :, :, :] x, const int64_t[:, :, :, :] idx, real[:, :, :, :] out,
+                 geometry, int nthreads):
+    """out = the inverse of max pooling; NHWC-ordered views, idx strided like x.
+    Returns False when an index was outside its plane."""
+    cdef fc_pool_desc d = pool_desc(geometry)
+    cdef int status
+    same_strides(idx.strides, x.strides, sizeof(real))
+    fill_strides(d.ys, x.strides, sizeof(real))
+    fill_strides(d.dxs, out.strides, sizeof(real))
+    with nogil:
+        if real is float:
+            status = fc_max_unpool2d_f32(&d, &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &out[0, 0, 0, 0],
+                                         nthreads)
+        else:
+            status = fc_max_unpool2d_f64(&d, &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &out[0, 0, 0, 0],
+                                         nthreads)
+    if status == FC_EINVAL:
+        return False
+    check(status)
+    return True
 
 
 def pool2d_backward(str kind, const real[:, :, :, :] dy, const real[:, :, :, :] x,
@@ -470,13 +533,14 @@ def batchnorm_backward(const real[:, ::1] dy, const real[:, ::1] x, const double
 
 
 # ---- detection -----------------------------------------------------------------
-def nms_sorted(const double[:, ::1] boxes, const int64_t[::1] classes, double iou_threshold,
-               int64_t[::1] keep):
-    """Greedy NMS over score-sorted boxes; returns how many positions were kept."""
+def nms(const double[:, ::1] boxes, const double[::1] scores, const int64_t[::1] classes,
+        double iou_threshold, double score_threshold, int64_t max_keep, int64_t[::1] keep):
+    """Greedy NMS; writes the kept indices to keep and returns how many."""
     cdef const int64_t *cp = &classes[0] if classes is not None else NULL
     cdef int64_t kept
     with nogil:
-        kept = fc_nms_sorted(&boxes[0, 0], cp, boxes.shape[0], iou_threshold, &keep[0])
+        kept = fc_nms(&boxes[0, 0], &scores[0], cp, boxes.shape[0], iou_threshold,
+                      score_threshold, max_keep, &keep[0])
     if kept < 0:
         raise MemoryError("fastconv: could not allocate the NMS workspace")
     return kept

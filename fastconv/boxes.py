@@ -46,30 +46,60 @@ def iou(boxes_a, boxes_b, format="xyxy"):
     return out
 
 
-def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None):
-    """Greedy NMS (compiled): highest score first; a box is dropped when its IoU
-    with a kept box exceeds iou_threshold.  Boxes scoring below score_threshold
-    are dropped first.  With `classes`, only boxes of the same class suppress
-    each other.  Returns the kept indices in descending score order (ties: the
-    lower index first)."""
-    func = "non_max_suppression"
-    boxes = as_boxes(boxes, "boxes", func)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+def _labels(values, name, n, func):
+    """Per-box labels as int64 keys that are equal exactly where the labels are."""
+    values = np.asarray(values).reshape(-1)
+    if len(values) != n:
+        raise ValueError(f"{func}: {n} boxes but {len(values)} {name}")
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64)
+    return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _nms(func, boxes, scores, iou_threshold, score_threshold, keys, max_output):
+    """Kept indices of greedy NMS among boxes of equal keys (None: all one key)."""
+    boxes = np.ascontiguousarray(as_boxes(boxes, "boxes", func))
+    scores = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
     if len(scores) != len(boxes):
         raise ValueError(f"{func}: {len(boxes)} boxes but {len(scores)} scores")
     iou_threshold = _args.check_real(iou_threshold, "iou_threshold", func)
+    if not iou_threshold >= 0:
+        raise ValueError(f"{func}: iou_threshold must be >= 0, got {iou_threshold}")
     score_threshold = _args.check_real(score_threshold, "score_threshold", func)
+    max_keep = -1 if max_output is None else _args.check_int(max_output, "max_output", func, 0)
+    keep = np.empty(len(boxes), np.int64)
+    if len(boxes) == 0:
+        return keep
+    kept = _native.nms(boxes, scores, keys, iou_threshold, score_threshold, max_keep, keep)
+    return keep[:kept]
+
+
+def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None, *,
+                        max_output=None):
+    """Greedy NMS (compiled): highest score first; a box is dropped when its IoU
+    with a kept box exceeds iou_threshold.  Boxes scoring below score_threshold
+    are dropped first.  With `classes`, only boxes of the same class suppress
+    each other.  max_output stops after that many boxes are kept.  Returns the
+    kept indices in descending score order (ties: the lower index first).
+    The scores are sorted once (a radix sort) and the boxes filed in a grid,
+    so a kept box only tests the boxes near it; the result is the greedy
+    definition's, box for box."""
+    func = "non_max_suppression"
+    n = len(np.asarray(scores).reshape(-1))
+    keys = None if classes is None else _labels(classes, "classes", n, func)
+    return _nms(func, boxes, scores, iou_threshold, score_threshold, keys, max_output)
+
+
+def batched_non_max_suppression(boxes, scores, batch_index, iou_threshold=0.5,
+                                score_threshold=0.0, classes=None):
+    """NMS of many images' boxes at once: boxes only suppress boxes of the same
+    image (batch_index, one per box) and, with `classes`, of the same class.
+    Returns the kept indices in descending score order, as
+    non_max_suppression: the same boxes as running it image by image."""
+    func = "batched_non_max_suppression"
+    n = len(np.asarray(scores).reshape(-1))
+    image = _labels(batch_index, "batch indices", n, func)
     if classes is not None:
-        classes = np.asarray(classes).reshape(-1)
-        if len(classes) != len(boxes):
-            raise ValueError(f"{func}: {len(boxes)} boxes but {len(classes)} classes")
-    candidates = np.flatnonzero(scores >= score_threshold)
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    if len(order) == 0:
-        return order.astype(np.int64)
-    sorted_classes = None if classes is None else \
-        np.ascontiguousarray(classes[order], dtype=np.int64)
-    keep = np.empty(len(order), np.int64)
-    kept = _native.nms_sorted(np.ascontiguousarray(boxes[order]), sorted_classes,
-                              iou_threshold, keep)
-    return order[keep[:kept]]
+        pairs = np.stack([image, _labels(classes, "classes", n, func)], axis=1)
+        image = np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return _nms(func, boxes, scores, iou_threshold, score_threshold, image, None)

@@ -76,6 +76,33 @@ def _weights_rsck(w, layout, dtype):
     return np.ascontiguousarray(w if layout == "NHWC" else w.transpose(2, 3, 1, 0), dtype=dtype)
 
 
+def forward_args(func, x, w, b, layout, activation):
+    """The checked arguments of a forward convolution: (x, w, b, layout, dtype,
+    activation code, x as 4-D, whether x was one image)."""
+    x = _args.as_array(x, "x", func)
+    w = _args.as_array(w, "w", func)
+    b = None if b is None else _args.as_array(b, "b", func)
+    layout = _args.check_layout(layout, func)
+    dtype = _args.result_dtype(func, x=x, w=w)
+    if b is not None:
+        _args.result_dtype(func, b=b)
+    act = _args.check_activation(activation, func)
+    x4, unbatched = _args.batched4(x, "x", func)
+    return x, w, b, layout, dtype, act, x4, unbatched
+
+
+def backward_args(func, dy, x, w, layout):
+    """The checked arguments of a convolution's backward pass: (dy, x, w,
+    layout, dtype, x as 4-D, whether x was one image)."""
+    dy = _args.as_array(dy, "dy", func)
+    x = _args.as_array(x, "x", func)
+    w = _args.as_array(w, "w", func)
+    layout = _args.check_layout(layout, func)
+    dtype = _args.result_dtype(func, dy=dy, x=x, w=w)
+    x4, unbatched = _args.batched4(x, "x", func)
+    return dy, x, w, layout, dtype, x4, unbatched
+
+
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
            activation=None, out=None, algorithm="auto"):
     """2-D cross-correlation of x with w, plus bias b, with an optional fused
@@ -87,15 +114,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     reading x and dy in place); one that does not apply raises ValueError
     saying why.  conv2d_plan shows what runs."""
     func = "conv2d"
-    x = _args.as_array(x, "x", func)
-    w = _args.as_array(w, "w", func)
-    b = None if b is None else _args.as_array(b, "b", func)
-    layout = _args.check_layout(layout, func)
-    dtype = _args.result_dtype(func, x=x, w=w)
-    if b is not None:
-        _args.result_dtype(func, b=b)
-    act = _args.check_activation(activation, func)
-    x4, unbatched = _args.batched4(x, "x", func)
+    x, w, b, layout, dtype, act, x4, unbatched = forward_args(func, x, w, b, layout, activation)
     geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
     if b is not None and b.shape != (geo.k,):
         raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
@@ -125,12 +144,7 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     dy = dL/dy.  need_dx=False skips dx (e.g. for a first layer) and returns None
     in its place.  algorithm as for conv2d, for dw and dx."""
     func = "conv2d_backward"
-    dy = _args.as_array(dy, "dy", func)
-    x = _args.as_array(x, "x", func)
-    w = _args.as_array(w, "w", func)
-    layout = _args.check_layout(layout, func)
-    dtype = _args.result_dtype(func, dy=dy, x=x, w=w)
-    x4, unbatched = _args.batched4(x, "x", func)
+    dy, x, w, layout, dtype, x4, unbatched = backward_args(func, dy, x, w, layout)
     geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
     expected = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.k), layout)
     if unbatched:

@@ -5,6 +5,8 @@ target_images(n, size=64, seed=0): RGB images, label 1 when the target object
 (a red disk) is present among clutter, like the course's cat / non-cat task.
 scenes(n, size=64, seed=0): RGB images with 1-3 objects of three classes and
 their boxes, for detection.
+faces(n, size=32, seed=0): grayscale face-like patterns with five annotated
+key points (or clutter only), for landmark detection.
 """
 import numpy as np
 
@@ -119,3 +121,66 @@ def scenes(n, size=64, seed=0, max_objects=3):
         all_boxes.append(np.array(boxes).reshape(-1, 4))
         all_labels.append(np.array(labels, dtype=np.int64))
     return images, all_boxes, all_labels
+
+
+FACE_POINTS = ("left eye", "right eye", "nose", "mouth left", "mouth right")
+# the key points in the face's own frame, in units of its half-width (u, right)
+# and half-height (v, down)
+_FACE_LAYOUT = np.array([(-0.42, -0.28), (0.42, -0.28), (0.0, 0.12), (-0.38, 0.48),
+                         (0.38, 0.48)])
+
+
+def _segment_mask(yy, xx, p, q, width):
+    """Pixels within width of the segment from p to q ((x, y) pairs)."""
+    d = q - p
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
+    return (xx - p[0] - t * d[0]) ** 2 + (yy - p[1] - t * d[1]) ** 2 <= width ** 2
+
+
+def _draw_face(img, yy, xx, rng, size):
+    """A face-like pattern (an ellipse with eyes, nose and mouth) at a random
+    place, scale, tilt and contrast; returns its key points in pixels (5, 2)."""
+    rx = rng.uniform(0.22, 0.32) * size
+    ry = rx * rng.uniform(1.1, 1.3)
+    margin = ry + 1
+    cx, cy = rng.uniform(margin, size - margin, 2)
+    angle = rng.uniform(-0.35, 0.35)
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = _FACE_LAYOUT[:, 0] * rx, _FACE_LAYOUT[:, 1] * ry
+    points = np.stack([cx + c * u - s * v, cy + s * u + c * v], axis=1)
+    du, dv = xx - cx, yy - cy
+    eu, ev = c * du + s * dv, -s * du + c * dv            # the face's frame
+    skin, feature = rng.uniform(0.6, 0.95), rng.uniform(0.0, 0.25)
+    img[(eu / rx) ** 2 + (ev / ry) ** 2 <= 1] = skin
+    eye = rng.uniform(0.09, 0.14) * rx
+    for p in points[:2]:
+        img[(xx - p[0]) ** 2 + (yy - p[1]) ** 2 <= eye ** 2] = feature
+    img[(xx - points[2, 0]) ** 2 + (yy - points[2, 1]) ** 2 <= (0.6 * eye) ** 2] = feature
+    img[_segment_mask(yy, xx, points[3], points[4], 0.45 * eye)] = feature
+    return points
+
+
+def faces(n, size=32, seed=0, face_rate=0.8):
+    """Synthetic grayscale faces with annotated key points, for landmark
+    detection: (images float32 (n, size, size, 1) in [0, 1], points float64
+    (n, 5, 2), present float64 (n,)).  points[i, k] is key point k (see
+    FACE_POINTS) as (x, y) relative to the image (0..1); present[i] is 1 when
+    image i holds a face (p_c) and 0 for clutter only (its points are 0)."""
+    if size < 16:
+        raise ValueError(f"faces: size must be >= 16, got {size}")
+    rng = np.random.default_rng(seed)
+    yy, xx = _grid(size)
+    images = np.empty((n, size, size, 1), np.float32)
+    points = np.zeros((n, len(FACE_POINTS), 2))
+    present = (rng.random(n) < face_rate).astype(np.float64)
+    for i in range(n):
+        img = np.full((size, size), rng.uniform(0.1, 0.5)) + \
+            rng.uniform(-0.1, 0.1) * (xx - size / 2) / size
+        for _ in range(rng.integers(0, 3)):               # clutter
+            r = rng.uniform(0.05, 0.2) * size
+            cy, cx = rng.uniform(0, size, 2)
+            img[_shape_mask("square", yy, xx, cy, cx, r, rng.uniform(0, 1))] = rng.uniform(0, 1)
+        if present[i]:
+            points[i] = _draw_face(img, yy, xx, rng, size) / size
+        images[i, :, :, 0] = np.clip(img + rng.normal(0, 0.04, img.shape), 0, 1)
+    return images, points, present

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _args, nn
 # box operations live in fastconv.boxes (below nn and data); re-exported here
-from .boxes import as_boxes, iou, non_max_suppression, to_center, to_xyxy  # noqa: F401
+from .boxes import (as_boxes, batched_non_max_suppression, iou,  # noqa: F401
+                    non_max_suppression, to_center, to_xyxy)
 
 
 # ---- YOLO grid encoding -------------------------------------------------------------
@@ -260,3 +261,95 @@ def detect(model, images, anchors=DEFAULT_ANCHORS, score_threshold=0.3, iou_thre
         keep = non_max_suppression(xyxy, scores, iou_threshold, classes=labels)
         results.append((xyxy[keep], scores[keep], labels[keep]))
     return results
+
+
+# ---- landmark detection ------------------------------------------------------------------------
+def landmark_target(points, present):
+    """The course's label vector per image: [p_c, l1x, l1y, ..., lKx, lKy]
+    (N, 1 + 2K) from key points (N, K, 2) relative to the image and presence
+    flags (N,)."""
+    points = np.asarray(points, dtype=np.float64)
+    present = np.asarray(present, dtype=np.float64).reshape(-1)
+    if points.ndim != 3 or points.shape[2] != 2 or len(points) != len(present):
+        raise ValueError(f"landmark_target: points must be (N, K, 2) and present (N,), got "
+                         f"{points.shape} and {present.shape}")
+    return np.concatenate([present[:, None], points.reshape(len(points), -1)],
+                          axis=1).astype(np.float32)
+
+
+@nn.register_loss
+class LandmarkLoss(nn.Loss):
+    """Landmark detection's loss on outputs (N, 1 + 2K): the first is the logit
+    of p_c (cross-entropy against the presence flag), the others the key
+    points' coordinates relative to the image, whose squared error (times
+    lambda_coord) counts only where a face is present.  Averaged over the
+    batch; accuracy is that of the presence flag."""
+
+    def __init__(self, lambda_coord=5.0):
+        self.lambda_coord = float(lambda_coord)
+
+    def forward(self, pred, target):
+        z = np.asarray(pred, dtype=np.float64)
+        t = np.asarray(target, dtype=np.float64)
+        if z.shape != t.shape or z.ndim != 2 or z.shape[1] < 3 or z.shape[1] % 2 == 0:
+            raise ValueError(f"LandmarkLoss: pred and target must both be (N, 1 + 2K), got "
+                             f"{z.shape} and {t.shape}")
+        n = max(len(z), 1)
+        pc, logit = t[:, :1], z[:, :1]
+        ce = np.maximum(logit, 0) - logit * pc + np.log1p(np.exp(-np.abs(logit)))
+        err = (z[:, 1:] - t[:, 1:]) * pc
+        grad = np.empty_like(z)
+        grad[:, :1] = (1.0 / (1.0 + np.exp(-logit)) - pc) / n
+        grad[:, 1:] = 2 * self.lambda_coord * err / n
+        self._grad = grad.astype(np.asarray(pred).dtype)
+        return float((np.sum(ce) + self.lambda_coord * np.sum(err ** 2)) / n)
+
+    def backward(self):
+        return self._grad
+
+    def accuracy(self, pred, target):
+        z, t = np.asarray(pred), np.asarray(target)
+        return float(np.mean((z[:, 0] > 0) == (t[:, 0] > 0.5)))
+
+    def _config(self):
+        return {"lambda_coord": self.lambda_coord}
+
+
+def landmark_model(num_points=5, input_size=32, in_channels=1, seed=0):
+    """The course's landmark network: three 3x3 convolution + 2x2 pooling
+    stages and two dense layers giving (N, 1 + 2 num_points) outputs (the
+    logit of p_c, then x, y of each key point relative to the image), trained
+    with LandmarkLoss and Adam."""
+    nn.seed(seed)
+    cells = input_size // 8
+    net = nn.Sequential(
+        nn.Conv2D(in_channels, 16, 3, padding=1, activation="relu"), nn.MaxPool2D(2),
+        nn.Conv2D(16, 32, 3, padding=1, activation="relu"), nn.MaxPool2D(2),
+        nn.Conv2D(32, 64, 3, padding=1, activation="relu"), nn.MaxPool2D(2),
+        nn.Flatten(), nn.Dense(cells * cells * 64, 128, activation="relu"),
+        nn.Dense(128, 1 + 2 * num_points))
+    return nn.Model(net, LandmarkLoss(), nn.Adam(learning_rate=1e-3),
+                    (input_size, input_size, in_channels))
+
+
+def predict_landmarks(model, images):
+    """(p_c (N,), key points (N, K, 2) relative to the image) for images."""
+    out = model.predict(np.asarray(images, dtype=np.float32)).astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-out[:, 0])), out[:, 1:].reshape(len(out), -1, 2)
+
+
+def normalised_point_error(pred_points, true_points, present=None):
+    """Mean over the images with a face of the mean distance between predicted
+    and true key points divided by the true inter-ocular distance (points 0
+    and 1, the eyes, as in data.faces)."""
+    pred = np.asarray(pred_points, dtype=np.float64)
+    true = np.asarray(true_points, dtype=np.float64)
+    if pred.shape != true.shape or pred.ndim != 3 or pred.shape[1] < 2:
+        raise ValueError(f"normalised_point_error: pred_points {pred.shape} and true_points "
+                         f"{true.shape} must be equal (N, K >= 2, 2) shapes")
+    mask = np.ones(len(true), bool) if present is None else np.asarray(present).reshape(-1) > 0.5
+    if not mask.any():
+        raise ValueError("normalised_point_error: no image holds a face")
+    ocular = np.linalg.norm(true[mask, 0] - true[mask, 1], axis=-1)
+    dist = np.linalg.norm(pred[mask] - true[mask], axis=-1).mean(axis=1)
+    return float(np.mean(dist / ocular))

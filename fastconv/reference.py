@@ -159,62 +159,254 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layo
     return dx, np.ascontiguousarray(dw.astype(dtype)), db
 
 
+def _transpose_geometry(x, w, stride, padding, output_padding, dilation):
+    """(stride, dilation, pads, output padding, (Ho, Wo)); w is (R, S, K/g, C)."""
+    sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
+    r, s = w.shape[:2]
+    extent = (dh * (r - 1) + 1, dw * (s - 1) + 1)
+    op = _pair(output_padding)
+    if isinstance(padding, str) and padding.lower() == "same":   # out = in * stride
+        pads = tuple((max(k - st, 0) // 2, max(k - st, 0) - max(k - st, 0) // 2)
+                     for k, st in zip(extent, (sh, sw)))
+        op = tuple(st - k + sum(p) for k, st, p in zip(extent, (sh, sw), pads))
+    else:
+        pads = _pads(padding, x.shape[1:3], extent, (sh, sw))
+    out = tuple((n - 1) * st + k - sum(p) + o
+                for n, st, k, p, o in zip(x.shape[1:3], (sh, sw), extent, pads, op))
+    return (sh, sw), (dh, dw), pads, out
+
+
+def _transpose_weights(w, layout):
+    """(R, S, K/g, C) from either layout's weights."""
+    w = np.asarray(w, dtype=np.float64)
+    return w if layout == "NHWC" else w.transpose(2, 3, 1, 0)
+
+
+def _transpose_setup(x, w, stride, padding, output_padding, dilation, groups):
+    """The geometry, and zeros for the output before padding is cropped (room
+    for every tap of every input pixel)."""
+    stride, dilation, pads, (ho, wo) = _transpose_geometry(x, w, stride, padding,
+                                                           output_padding, dilation)
+    r, s, kg, _ = w.shape
+    full = np.zeros((x.shape[0], pads[0][0] + ho + stride[0] + r * dilation[0],
+                     pads[1][0] + wo + stride[1] + s * dilation[1], kg * groups))
+    return stride, dilation, pads, (ho, wo), full
+
+
+def _full_output_slices(i, j, stride, dilation, h, w):
+    """The rows and columns of the unpadded, uncropped output that input pixel
+    rows/columns 0..h-1, 0..w-1 reach through tap (i, j)."""
+    return (slice(i * dilation[0], i * dilation[0] + stride[0] * (h - 1) + 1, stride[0]),
+            slice(j * dilation[1], j * dilation[1] + stride[1] * (w - 1) + 1, stride[1]))
+
+
+def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1,
+                     groups=1, layout="NHWC", activation=None):
+    """Every input pixel adds x[n, h, w, :] @ W[i, j]^T to output pixel
+    (h * stride - pad_top + i * dilation, w * stride - pad_left + j * dilation)."""
+    dtype = _dtype(x, w)
+    x, single = _nhwc(x, layout)
+    w = _transpose_weights(w, layout)
+    stride, dilation, pads, (ho, wo), full = _transpose_setup(x, w, stride, padding,
+                                                              output_padding, dilation, groups)
+    r, s, kg, c = w.shape
+    cg = c // groups
+    n, h, wd, _ = x.shape
+    for g in range(groups):
+        for i in range(r):
+            for j in range(s):
+                hs, ws = _full_output_slices(i, j, stride, dilation, h, wd)
+                full[:, hs, ws, g * kg:(g + 1) * kg] += \
+                    x[..., g * cg:(g + 1) * cg] @ w[i, j, :, g * cg:(g + 1) * cg].T
+    y = full[:, pads[0][0]:pads[0][0] + ho, pads[1][0]:pads[1][0] + wo]
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64)
+    return _from_nhwc(_ACTIVATIONS[activation](y), layout, single, dtype)
+
+
+def conv_transpose2d_backward(dy, x, w, *, stride=1, padding=0, output_padding=0, dilation=1,
+                              groups=1, layout="NHWC", need_dx=True):
+    dtype = _dtype(dy, x, w)
+    x, single = _nhwc(x, layout)
+    dy, _ = _nhwc(dy, layout)
+    wl = _transpose_weights(w, layout)
+    stride, dilation, pads, (ho, wo), full = _transpose_setup(x, wl, stride, padding,
+                                                              output_padding, dilation, groups)
+    r, s, kg, c = wl.shape
+    cg = c // groups
+    n, h, wd, _ = x.shape
+    full[:, pads[0][0]:pads[0][0] + ho, pads[1][0]:pads[1][0] + wo] = dy
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(wl)
+    for g in range(groups):
+        for i in range(r):
+            for j in range(s):
+                hs, ws = _full_output_slices(i, j, stride, dilation, h, wd)
+                tap = full[:, hs, ws, g * kg:(g + 1) * kg]
+                dx[..., g * cg:(g + 1) * cg] += tap @ wl[i, j, :, g * cg:(g + 1) * cg]
+                dw[i, j, :, g * cg:(g + 1) * cg] = \
+                    tap.reshape(-1, kg).T @ x[..., g * cg:(g + 1) * cg].reshape(-1, cg)
+    if layout == "NCHW":
+        dw = dw.transpose(3, 2, 0, 1)
+    return (_from_nhwc(dx, layout, single, dtype) if need_dx else None,
+            np.ascontiguousarray(dw.astype(dtype)), dy.sum(axis=(0, 1, 2)).astype(dtype))
+
+
 # ---- pooling -----------------------------------------------------------------
-def _pool_windows(x, size, stride, padding, fill):
-    """(N, Ho, Wo, C, R, S) windows of x padded with `fill`, and the geometry."""
+def _pool_geometry(hw, size, stride, padding, dilation, ceil_mode):
+    """(window, stride, dilation, pads, (ho, wo), overhang): overhang is how far
+    ceil mode's last windows reach past the padded input, per axis."""
     r, s = _pair(size)
     stride = (r, s) if stride is None else _pair(stride)
-    pads = _pads(padding, x.shape[1:3], (r, s), stride)
+    dilation = _pair(dilation)
+    extent = (dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1)
+    pads = _pads(padding, hw, extent, stride)
+    out, overhang = [], []
+    for n, k, st, (p0, p1) in zip(hw, extent, stride, pads):
+        span = n + p0 + p1 - k
+        o = (-(-span // st) if ceil_mode else span // st) + 1
+        if ceil_mode and (o - 1) * st >= n + p0:      # would start in the padding
+            o -= 1
+        out.append(o)
+        overhang.append(max((o - 1) * st + k - (n + p0 + p1), 0))
+    return (r, s), stride, dilation, pads, tuple(out), tuple(overhang)
+
+
+def _pool_windows(x, geometry, fill, overhang_fill=None):
+    """(N, Ho, Wo, C, R, S): the taps of every window of x padded with `fill`
+    (and past the padding, in ceil mode, with overhang_fill)."""
+    (r, s), stride, dilation, pads, (ho, wo), (oh, ow) = geometry
     xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill)
-    win = sliding_window_view(xp, (r, s), axis=(1, 2))[:, ::stride[0], ::stride[1]]
-    return win, (r, s), stride, pads
+    xp = np.pad(xp, ((0, 0), (0, oh), (0, ow), (0, 0)),
+                constant_values=fill if overhang_fill is None else overhang_fill)
+    extent = (dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1)
+    win = sliding_window_view(xp, extent, axis=(1, 2))[:, ::stride[0], ::stride[1]]
+    return win[:, :ho, :wo, :, ::dilation[0], ::dilation[1]]
 
 
-def max_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+def _avg_divisor(x_shape, geometry, count_include_pad):
+    """(1, Ho, Wo, 1): the pixels each window averages."""
+    ones = np.ones((1,) + tuple(x_shape[1:3]) + (1,))
+    count = _pool_windows(ones, geometry, 1.0 if count_include_pad else 0.0, 0.0)
+    return count.sum(axis=(-2, -1))
+
+
+def _padded_zeros(x, geometry):
+    """Zeros the size of x padded, overhang included, to scatter gradients into."""
+    _, _, _, pads, _, (oh, ow) = geometry
+    return np.zeros((x.shape[0], x.shape[1] + sum(pads[0]) + oh, x.shape[2] + sum(pads[1]) + ow,
+                     x.shape[3]))
+
+
+def _crop(xp, x_shape, geometry):
+    pads = geometry[3]
+    return xp[:, pads[0][0]:pads[0][0] + x_shape[1], pads[1][0]:pads[1][0] + x_shape[2]]
+
+
+def _window_argmax(x, geometry):
+    """Per window and channel the padded-input row and column of its first
+    maximum (np.argmax: the first NaN, else the first maximum, row-major)."""
+    (r, s), stride, dilation, *_ = geometry
+    win = _pool_windows(x, geometry, -np.inf)
+    n, ho, wo, c = win.shape[:4]
+    arg = win.reshape(n, ho, wo, c, r * s).argmax(axis=-1)
+    _, ii, jj, _ = np.indices((n, ho, wo, c))
+    return ii * stride[0] + (arg // s) * dilation[0], jj * stride[1] + (arg % s) * dilation[1]
+
+
+def max_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+               return_indices=False, layout="NHWC"):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
-    win, *_ = _pool_windows(x, size, stride, padding, -np.inf)
-    return _from_nhwc(win.max(axis=(-2, -1)), layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    y = _from_nhwc(_pool_windows(x, geometry, -np.inf).max(axis=(-2, -1)), layout, single, dtype)
+    if not return_indices:
+        return y
+    hp, wp = _window_argmax(x, geometry)
+    pads = geometry[3]
+    index = (hp - pads[0][0]) * x.shape[2] + (wp - pads[1][0])
+    return y, _from_nhwc(index, layout, single, np.int64)
 
 
-def avg_pool2d(x, size, stride=None, padding=0, *, layout="NHWC"):
+def avg_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+               count_include_pad=False, layout="NHWC"):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
-    win, *_ = _pool_windows(x, size, stride, padding, 0.0)
-    count, *_ = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
-    return _from_nhwc(win.sum(axis=(-2, -1)) / count.sum(axis=(-2, -1)), layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    total = _pool_windows(x, geometry, 0.0).sum(axis=(-2, -1))
+    y = total / _avg_divisor(x.shape, geometry, count_include_pad)
+    return _from_nhwc(y, layout, single, dtype)
 
 
-def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        layout="NHWC"):
     """Each dy goes to the first maximum of its window (np.argmax: first NaN,
     else first maximum, in row-major order)."""
     dtype = _dtype(dy, x)
     x, single = _nhwc(x, layout)
     dy, _ = _nhwc(dy, layout)
-    win, (r, s), stride, pads = _pool_windows(x, size, stride, padding, -np.inf)
-    n, ho, wo, c = win.shape[:4]
-    arg = win.reshape(n, ho, wo, c, r * s).argmax(axis=-1)
-    nn, ii, jj, cc = np.indices((n, ho, wo, c))
-    dxp = np.zeros((n, x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), c))
-    np.add.at(dxp, (nn, ii * stride[0] + arg // s, jj * stride[1] + arg % s, cc), dy)
-    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
-    return _from_nhwc(dx, layout, single, dtype)
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    hp, wp = _window_argmax(x, geometry)
+    nn, _, _, cc = np.indices(hp.shape)
+    dxp = _padded_zeros(x, geometry)
+    np.add.at(dxp, (nn, hp, wp, cc), dy)
+    return _from_nhwc(_crop(dxp, x.shape, geometry), layout, single, dtype)
 
 
-def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, layout="NHWC"):
+def avg_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        count_include_pad=False, layout="NHWC"):
     dtype = _dtype(dy, x)
     x, single = _nhwc(x, layout)
     dy, _ = _nhwc(dy, layout)
-    count, (r, s), stride, pads = _pool_windows(np.ones_like(x), size, stride, padding, 0.0)
-    share = dy / count.sum(axis=(-2, -1))
-    ho, wo = share.shape[1:3]
-    dxp = np.zeros((x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3]))
+    geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
+    (r, s), stride, dilation, _, (ho, wo), _ = geometry
+    share = dy / _avg_divisor(x.shape, geometry, count_include_pad)
+    dxp = _padded_zeros(x, geometry)
     for i in range(r):
         for j in range(s):
-            hs, ws = _window_slices(i, j, stride, (1, 1), ho, wo)
+            hs, ws = _window_slices(i, j, stride, dilation, ho, wo)
             dxp[:, hs, ws, :] += share
-    dx = dxp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]]
-    return _from_nhwc(dx, layout, single, dtype)
+    return _from_nhwc(_crop(dxp, x.shape, geometry), layout, single, dtype)
+
+
+def global_max_pool2d(x, *, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    y = x.max(axis=(1, 2)).astype(dtype)
+    return y[0] if single else y
+
+
+def global_max_pool2d_backward(dy, x, *, layout="NHWC"):
+    dtype = _dtype(dy, x)
+    x, single = _nhwc(x, layout)
+    dy = np.asarray(dy, np.float64).reshape(x.shape[0], x.shape[3])
+    n, h, w, c = x.shape
+    arg = x.reshape(n, h * w, c).argmax(axis=1)
+    dx = np.zeros((n, h * w, c))
+    for i in range(n):
+        dx[i, arg[i], np.arange(c)] = dy[i]
+    return _from_nhwc(dx.reshape(x.shape), layout, single, dtype)
+
+
+def max_unpool2d(x, indices, size, stride=None, padding=0, *, output_size=None, layout="NHWC"):
+    dtype = _dtype(x)
+    x, single = _nhwc(x, layout)
+    index, _ = _nhwc(indices, layout)
+    index = index.astype(np.int64)
+    n, ho, wo, c = x.shape
+    r, s = _pair(size)
+    stride = (r, s) if stride is None else _pair(stride)
+    pads = _pads(padding, (ho, wo), (r, s), stride)
+    if output_size is None:
+        output_size = ((ho - 1) * stride[0] - sum(pads[0]) + r,
+                       (wo - 1) * stride[1] - sum(pads[1]) + s)
+    h, w = _pair(output_size)
+    out = np.zeros((n, h * w, c))
+    for i in range(n):
+        for k in range(c):
+            out[i, index[i, :, :, k].reshape(-1), k] = x[i, :, :, k].reshape(-1)
+    return _from_nhwc(out.reshape(n, h, w, c), layout, single, dtype)
 
 
 def global_avg_pool2d(x, *, layout="NHWC"):
@@ -390,18 +582,34 @@ def iou(boxes_a, boxes_b, format="xyxy"):
     return out
 
 
-def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None):
+def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=0.0, classes=None, *,
+                        max_output=None):
     """Greedy NMS written as the course describes it: take the highest-scoring
     remaining box, discard the remaining boxes (of its class) that overlap it by
-    more than iou_threshold, repeat."""
+    more than iou_threshold, repeat (until max_output boxes are kept)."""
     boxes = np.asarray(boxes, dtype=np.float64)
-    remaining = [i for i in sorted(range(len(boxes)), key=lambda i: (-scores[i], i))
-                 if scores[i] >= score_threshold]
+    remaining = sorted((i for i in range(len(boxes)) if scores[i] >= score_threshold),
+                       key=lambda i: (-scores[i], i))
     keep = []
-    while remaining:
+    while remaining and (max_output is None or len(keep) < max_output):
         best = remaining.pop(0)
         keep.append(best)
         remaining = [j for j in remaining
                      if (classes is not None and classes[j] != classes[best])
                      or iou(boxes[best:best + 1], boxes[j:j + 1])[0, 0] <= iou_threshold]
     return np.array(keep, dtype=np.int64)
+
+
+def batched_non_max_suppression(boxes, scores, batch_index, iou_threshold=0.5,
+                                score_threshold=0.0, classes=None):
+    """NMS image by image (and class by class), merged in descending score order."""
+    scores = np.asarray(scores, dtype=np.float64)
+    batch_index = np.asarray(batch_index)
+    keep = []
+    for image in np.unique(batch_index):
+        members = np.flatnonzero(batch_index == image)
+        sub_classes = None if classes is None else np.asarray(classes)[members]
+        kept = non_max_suppression(np.asarray(boxes)[members], scores[members], iou_threshold,
+                                   score_threshold, sub_classes)
+        keep.extend(members[kept])
+    return np.array(sorted(keep, key=lambda i: (-scores[i], i)), dtype=np.int64)

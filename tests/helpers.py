@@ -210,3 +210,31 @@ def run_with_deadline(fn, seconds, what="the call"):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+# pooling options: (N, H, W, C, size, stride, padding, dilation, ceil_mode,
+# count_include_pad), N, H, W and C distinct
+POOL_OPTION_CASES = [
+    (2, 7, 9, 3, 3, 2, 1, 1, True, False),              # ceil: a last partial window
+    (1, 9, 8, 4, 3, 2, 1, 1, True, True),               # ceil + count_include_pad
+    (3, 6, 7, 2, 2, 2, ((1, 0), (0, 1)), 1, True, True),
+    (2, 5, 6, 4, 3, 3, 1, 1, True, True),               # last window starts on the pad: dropped
+    (1, 10, 11, 3, 3, 1, 2, 2, False, False),           # dilation
+    (2, 9, 7, 5, (2, 3), (2, 1), (1, 2), (3, 2), True, True),
+    (1, 8, 9, 2, 2, 1, "same", 2, False, True),
+    (2, 6, 5, 3, 3, 1, 1, 1, False, True),              # count_include_pad alone
+]
+
+
+def pool_option_id(case):
+    n, h, w, c, size, stride, pad, dil, ceil, inc = case
+    return (f"n{n}-{h}x{w}-c{c}-k{size}-s{stride}-p{pad}-d{dil}" + ("-ceil" if ceil else "") +
+            ("-incpad" if inc else "")).replace(" ", "")
+
+
+def pool_option_kwargs(kind, case):
+    *_, size, stride, padding, dilation, ceil_mode, count_include_pad = case
+    kw = dict(size=size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    if kind == "avg":
+        kw["count_include_pad"] = count_include_pad
+    return kw

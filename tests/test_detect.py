@@ -46,6 +46,105 @@ def test_nms_matches_reference(clustered, threshold, rng):
         ref.non_max_suppression(boxes, scores, threshold, 0.2, classes))
 
 
+def greedy_nms(boxes, scores, threshold, classes=None):
+    """The greedy definition vectorised over the remaining boxes (Fast R-CNN's
+    py_cpu_nms), with the kernel's test inter > t * union."""
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] >= 0]
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    area = np.where((w > 0) & (h > 0), w * h, 0)
+    keep = []
+    while len(order):
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        iw = np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0])
+        ih = np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1])
+        inter = np.where(iw > 0, iw, 0) * np.where(ih > 0, ih, 0)
+        kill = inter > threshold * (area[i] + area[rest] - inter)
+        if classes is not None:
+            kill &= classes[rest] == classes[i]
+        order = rest[~kill]
+    return np.array(keep, dtype=np.int64)
+
+
+def box_set(rng, kind, n):
+    """Boxes that exercise the NMS grid: sizes over four orders of magnitude,
+    empty boxes, tied scores, coordinates far from the origin."""
+    if kind == "sizes":
+        xy = rng.uniform(-500, 500, (n, 2))
+        wh = np.exp(rng.uniform(-2, 7, (n, 2)))
+    elif kind == "grid-aligned":          # corners on cell-like boundaries, many equal boxes
+        xy = rng.integers(0, 40, (n, 2)) * 8.0
+        wh = rng.integers(0, 5, (n, 2)) * 8.0
+    elif kind in ("far", "very-far"):         # very far: the grid's rounding bound fails
+        xy = (1e7 if kind == "far" else 1e13) + rng.uniform(0, 2000, (n, 2))
+        wh = rng.uniform(1, 60, (n, 2))
+    else:                                 # detector-like clusters
+        centres = rng.uniform(0, 1000, (n // 40, 2))[rng.integers(0, n // 40, n)]
+        xy = centres + rng.normal(0, 6, (n, 2))
+        wh = rng.uniform(20, 120, (n, 2)) + rng.normal(0, 4, (n, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1)
+    boxes[rng.random(n) < 0.03, 2] -= 1e4          # a few empty boxes
+    return boxes
+
+
+@pytest.mark.parametrize("kind", ["sizes", "grid-aligned", "far", "very-far", "clusters"])
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.7, 1.0], ids="iou{}".format)
+def test_nms_equals_the_greedy_definition(kind, threshold, rng):
+    boxes = box_set(rng, kind, 3000)
+    scores = rng.integers(0, 50, 3000) / 50.0        # many ties
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, threshold),
+                                  greedy_nms(boxes, scores, threshold))
+    classes = rng.integers(0, 4, 3000)
+    np.testing.assert_array_equal(
+        detect.non_max_suppression(boxes, scores, threshold, classes=classes),
+        greedy_nms(boxes, scores, threshold, classes))
+
+
+def test_nms_odd_inputs_follow_the_definition(rng):
+    boxes = box_set(rng, "clusters", 400)
+    scores = rng.random(400)
+    scores[:5] = [0.0, -0.0, np.nan, 0.5, 0.5]        # -0 ties 0; NaN never passes
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, 0.5, -1.0),
+                                  ref.non_max_suppression(boxes, scores, 0.5, -1.0))
+    for bad in (-0.1, np.nan):
+        with pytest.raises(ValueError, match="iou_threshold must be >= 0"):
+            detect.non_max_suppression(boxes, scores, bad)
+    big_labels = rng.integers(0, 2, 400) * 2**60 + 3          # beyond a double's integers
+    np.testing.assert_array_equal(
+        detect.non_max_suppression(boxes, scores, 0.4, classes=big_labels),
+        greedy_nms(boxes, np.nan_to_num(scores, nan=-1), 0.4, big_labels))
+    names = np.array(["cat", "dog"])[rng.integers(0, 2, 400)]
+    np.testing.assert_array_equal(
+        detect.non_max_suppression(boxes, scores, 0.4, classes=names),
+        detect.non_max_suppression(boxes, scores, 0.4, classes=names == "cat"))
+
+
+def test_nms_max_output_and_batches(rng):
+    boxes = box_set(rng, "clusters", 2000)
+    scores = rng.random(2000)
+    full = detect.non_max_suppression(boxes, scores, 0.5)
+    np.testing.assert_array_equal(detect.non_max_suppression(boxes, scores, 0.5, max_output=7),
+                                  full[:7])
+    assert len(detect.non_max_suppression(boxes, scores, 0.5, max_output=0)) == 0
+    with pytest.raises(ValueError, match="max_output must be >= 0"):
+        detect.non_max_suppression(boxes, scores, 0.5, max_output=-1)
+    image = rng.integers(0, 3, 2000)
+    classes = rng.integers(0, 2, 2000)
+    got = detect.batched_non_max_suppression(boxes, scores, image, 0.5, 0.1, classes)
+    want = []
+    for k in range(3):
+        members = np.flatnonzero(image == k)
+        kept = greedy_nms(boxes[members], np.where(scores[members] >= 0.1, scores[members], -1),
+                          0.5, classes[members])
+        want.extend(members[kept])
+    np.testing.assert_array_equal(got, sorted(want, key=lambda i: (-scores[i], i)))
+    small = slice(0, 150)
+    np.testing.assert_array_equal(
+        detect.batched_non_max_suppression(boxes[small], scores[small], image[small]),
+        ref.batched_non_max_suppression(boxes[small], scores[small], image[small]))
+
+
 def test_nms_ties_and_thresholds():
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 30, 30]], float)
     scores = np.array([0.9, 0.9, 0.8, 0.1])

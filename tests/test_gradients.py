@@ -47,6 +47,32 @@ def test_pool_backward(kind, kw, rng):
     np.testing.assert_allclose(dx, numeric_grad(lambda: np.sum(fwd(x, **kw) * dy), x), atol=1e-7)
 
 
+@pytest.mark.parametrize("kind,count_include_pad", [("max", False), ("avg", False),
+                                                     ("avg", True)])
+@pytest.mark.parametrize("kw", [dict(size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(size=2, stride=1, padding=1, dilation=2),
+                                dict(size=(3, 2), stride=(2, 3), padding=(1, 1), dilation=(1, 2),
+                                     ceil_mode=True)], ids=kw_id)
+def test_pool_options_backward(kind, kw, count_include_pad, rng):
+    kw = dict(kw, count_include_pad=count_include_pad) if kind == "avg" else kw
+    x = rng.permutation(2 * 7 * 6 * 3).reshape(2, 7, 6, 3) / 7.0   # distinct: no ties
+    fwd = getattr(fastconv, f"{kind}_pool2d")
+    dy = rng.standard_normal(fwd(x, **kw).shape)
+    dx = getattr(fastconv, f"{kind}_pool2d_backward")(dy, x, **kw)
+    np.testing.assert_allclose(dx, numeric_grad(lambda: np.sum(fwd(x, **kw) * dy), x), atol=1e-7)
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_global_max_pool_backward(layout, rng):
+    x = rng.permutation(2 * 5 * 4 * 3).reshape(2, 5, 4, 3) / 7.0
+    if layout == "NCHW":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    dy = rng.standard_normal((2, 3))
+    dx = fastconv.global_max_pool2d_backward(dy, x, layout=layout)
+    loss = lambda: np.sum(fastconv.global_max_pool2d(x, layout=layout) * dy)  # noqa: E731
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), atol=1e-7)
+
+
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh"])
 def test_activation_backward(name, rng):
     x = rng.standard_normal((4, 5))

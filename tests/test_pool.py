@@ -4,8 +4,8 @@ import pytest
 
 import fastconv
 from fastconv import reference as ref
-from helpers import (CONV_CASES, DTYPES, LAYOUTS, POOL_CASES, assert_close, distinct_nchw,
-                     pool_case_id, rand)
+from helpers import (CONV_CASES, DTYPES, LAYOUTS, POOL_CASES, POOL_OPTION_CASES, assert_close,
+                     distinct_nchw, pool_case_id, pool_option_id, pool_option_kwargs, rand)
 
 
 def pool_inputs(case, dtype, layout, rng):
@@ -47,7 +47,7 @@ def test_global_avg_pool(dtype, layout, rng):
 def test_layout_cases_tell_nchw_from_nhwc():
     # the NCHW tests prove something only where no two of N, H, W, C are equal
     # (the one exception: a 1x1 image, where H and W cannot differ)
-    for case in POOL_CASES + [c for c in CONV_CASES if c[1:3] != (1, 1)]:
+    for case in POOL_CASES + POOL_OPTION_CASES + [c for c in CONV_CASES if c[1:3] != (1, 1)]:
         assert distinct_nchw(case[:4]), case
 
 
@@ -96,3 +96,97 @@ def test_backward_of_tiling_windows_with_bottom_right_padding(kind, rng):
         got = getattr(fastconv, f"{kind}_pool2d_backward")(dy, x, 2, padding=padding)
         want = getattr(ref, f"{kind}_pool2d_backward")(dy, x, 2, padding=padding)
         assert_close(got, want)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_OPTION_CASES, ids=pool_option_id)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_options_forward_and_backward(kind, case, dtype, layout, rng):
+    x = rand(rng, case[:4], dtype)
+    if layout == "NCHW":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    kw = dict(pool_option_kwargs(kind, case), layout=layout)
+    y = getattr(fastconv, f"{kind}_pool2d")(x, **kw)
+    assert_close(y, getattr(ref, f"{kind}_pool2d")(x, **kw), np.abs(x))
+    dy = rand(rng, y.shape, dtype)
+    dx = getattr(fastconv, f"{kind}_pool2d_backward")(dy, x, **kw)
+    assert_close(dx, getattr(ref, f"{kind}_pool2d_backward")(dy, x, **kw), np.abs(dy) * 9)
+
+
+def test_ceil_mode_sizes_follow_pytorch():
+    # 7 rows, window 3, stride 2, pad 1: floor gives 4 windows, ceil 4 as well
+    # (a fifth would start in the padding); 6 rows without padding: 2 and 3
+    x = np.zeros((1, 7, 6, 1))
+    assert fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape == (1, 4, 4, 1)
+    assert fastconv.max_pool2d(x, 3, 2, 0, ceil_mode=True).shape == (1, 3, 3, 1)
+    assert fastconv.max_pool2d(x, 3, 2, 0).shape == (1, 3, 2, 1)
+
+
+def test_count_include_pad_divides_by_the_padded_window():
+    x = np.ones((1, 3, 3, 1))
+    y = fastconv.avg_pool2d(x, 3, 1, padding=1, count_include_pad=True)
+    np.testing.assert_allclose(y[0, :, :, 0], [[4 / 9, 6 / 9, 4 / 9], [6 / 9, 1, 6 / 9],
+                                               [4 / 9, 6 / 9, 4 / 9]])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_indices_and_unpool(dtype, layout, rng):
+    x = rand(rng, (2, 9, 8, 3), dtype)
+    if layout == "NCHW":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    kw = dict(size=3, stride=2, padding=1, dilation=1, ceil_mode=True, layout=layout)
+    y, idx = fastconv.max_pool2d(x, **kw, return_indices=True)
+    y_ref, idx_ref = ref.max_pool2d(x, **kw, return_indices=True)
+    np.testing.assert_array_equal(y, y_ref)
+    assert idx.dtype == np.int64
+    np.testing.assert_array_equal(idx, idx_ref)
+    # every index points at its maximum in its plane
+    planes = x.reshape(2, -1, 3) if layout == "NHWC" else x.reshape(2, 3, -1)
+    axis = 1 if layout == "NHWC" else 2
+    picked = np.take_along_axis(planes, idx.reshape(2, -1, 3) if layout == "NHWC"
+                                else idx.reshape(2, 3, -1), axis=axis)
+    np.testing.assert_array_equal(picked.reshape(y.shape), y)
+    out = fastconv.max_unpool2d(y, idx, 3, 2, 1, output_size=(9, 8), layout=layout)
+    np.testing.assert_array_equal(out, ref.max_unpool2d(y, idx, 3, 2, 1, output_size=(9, 8),
+                                                        layout=layout))
+
+
+def test_max_unpool_default_size_and_bad_indices():
+    x = np.arange(16.0).reshape(1, 4, 4, 1)
+    y, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    out = fastconv.max_unpool2d(y, idx, 2)
+    assert out.shape == (1, 4, 4, 1)
+    np.testing.assert_array_equal(out[0, :, :, 0], [[0, 0, 0, 0], [0, 5, 0, 7], [0, 0, 0, 0],
+                                                    [0, 13, 0, 15]])
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 16\)"):
+        fastconv.max_unpool2d(y, idx + 16, 2)
+    with pytest.raises(ValueError, match="indices has shape"):
+        fastconv.max_unpool2d(y, idx[:, :1], 2)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_global_max_pool(dtype, layout, rng):
+    x = rand(rng, (3, 7, 5, 11), dtype)
+    if layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    y = fastconv.global_max_pool2d(x, layout=layout)
+    assert y.shape == (3, 11)
+    np.testing.assert_array_equal(y, ref.global_max_pool2d(x, layout=layout))
+    dy = rand(rng, y.shape, dtype)
+    np.testing.assert_array_equal(fastconv.global_max_pool2d_backward(dy, x, layout=layout),
+                                  ref.global_max_pool2d_backward(dy, x, layout=layout))
+    assert fastconv.global_max_pool2d(x[0], layout=layout).shape == (11,)
+    assert fastconv.global_max_pool2d_backward(dy[0], x[0], layout=layout).shape == x[0].shape
+
+
+def test_dilated_window_wholly_in_the_padding_is_an_error():
+    # 2 rows, window 2 with dilation 3, padding 1: taps at -1 and 2, both outside
+    with pytest.raises(ValueError, match="every tap in the padding"):
+        fastconv.max_pool2d(np.zeros((1, 2, 5, 1)), 2, 1, 1, dilation=3)
+    with pytest.raises(TypeError, match="ceil_mode must be True or False"):
+        fastconv.max_pool2d(np.zeros((1, 4, 4, 1)), 2, ceil_mode=1)
+    with pytest.raises(ValueError, match="padding .* must be smaller than the window"):
+        fastconv.avg_pool2d(np.zeros((1, 4, 4, 1)), 2, padding=2, ceil_mode=True)

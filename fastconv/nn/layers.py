@@ -14,6 +14,7 @@ from ..activations import (leaky_relu, leaky_relu_backward, relu, relu_backward,
                            sigmoid_backward, tanh, tanh_backward)
 from ..batchnorm import batch_norm, batch_norm_backward, batch_norm_train
 from ..conv import conv2d, conv2d_backward
+from ..conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from ..linear import linear, linear_backward
 from ..pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, max_pool2d,
                     max_pool2d_backward)
@@ -170,6 +171,53 @@ class Conv2D(Layer):
                     np.asarray(self.padding).tolist(),
                     dilation=list(self.dilation), groups=self.groups, bias=self.bias,
                     activation=self.activation)
+
+
+class Conv2DTranspose(Conv2D):
+    """Transposed 2-D convolution of NHWC batches (upsampling by `stride`);
+    weights W (R, S, out/groups, in) as TensorFlow's conv2d_transpose, bias b."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, dilation=1, groups=1, bias=True, activation=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, activation)
+        r, s = self.kernel_size
+        kg = self.out_channels // self.groups
+        self.output_padding = _args.as_pair(output_padding, "output_padding",
+                                            "Conv2DTranspose", 0)
+        # each input pixel feeds r * s * kg outputs; each output sums about
+        # r * s * in / (groups * stride^2) inputs
+        fan_in = max(r * s * self.in_channels // (self.groups * self.stride[0] * self.stride[1]),
+                     1)
+        self.params["W"] = init.initial_weights((r, s, kg, self.in_channels), fan_in,
+                                                r * s * kg, self.activation)
+
+    def _kw(self):
+        return dict(super()._kw(), output_padding=self.output_padding)
+
+    def forward(self, x, training=False):
+        self._x = self._input(x)
+        self._y = conv_transpose2d(self._x, self.params["W"], self.params.get("b"),
+                                   activation=self.activation, **self._kw())
+        return self._y
+
+    def backward(self, dy):
+        dz = _activation_grad(dy, self._y, self.activation)
+        dx, dw, db = conv_transpose2d_backward(dz, self._x, self.params["W"],
+                                               need_dx=self.need_dx, **self._kw())
+        self.grads["W"] = dw
+        if self.bias:
+            self.grads["b"] = db
+        return dx
+
+    def output_shape(self, input_shape):
+        h, w, c = input_shape
+        probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (0, h, w, c),
+                                                (0, 0, 0, 0))
+        return conv_transpose2d(probe, self.params["W"], **self._kw()).shape[1:]
+
+    def _config(self):
+        return dict(super()._config(), output_padding=list(self.output_padding))
 
 
 class _Pool(Layer):
@@ -498,7 +546,7 @@ class Concat(Layer):
         return {"class": "Concat", "branches": [b.get_config() for b in self.branches]}
 
 
-LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten,
+LAYERS = {cls.__name__: cls for cls in (Conv2D, Conv2DTranspose, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten,
                                         Dense, ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm2D,
                                         Dropout)}
 

@@ -150,26 +150,39 @@ int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const f
 int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,
                   int act, double act_alpha, double *y, int nthreads);
 
-/* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous) and db (K;
- * NULL skips it) from dy (strides d->ys), x (strides d->xs) and w. */
+/* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous; NULL
+ * skips it, and x is then not read) and db (K; NULL skips it) from dy (strides
+ * d->ys), x (strides d->xs) and w.  dx alone is a transposed convolution of dy. */
 int fc_conv2d_backward_f32(const fc_conv_desc *d, const float *dy, const float *x,
                            const float *w, float *dx, float *dw, float *db, int nthreads);
 int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double *x,
                            const double *w, double *dx, double *dw, double *db, int nthreads);
 
 /* ---- pooling ---------------------------------------------------------- */
+/* Window (ho, wo) reads the taps x[ho * stride_h - pad_top + i * dil_h,
+ * wo * stride_w - pad_left + j * dil_w], 0 <= i < r, 0 <= j < s, that lie
+ * inside the input.  Average pooling divides by the number of those taps, or
+ * with count_include_pad by the number inside the padded input (pad_bottom
+ * and pad_right bound it; ceil mode's windows may reach past it). */
 typedef struct {
     int64_t n, h, w, c;
     int64_t r, s;                  /* window rows, columns */
     int64_t stride_h, stride_w, pad_top, pad_left;
     int64_t ho, wo;
+    int64_t dil_h, dil_w;          /* tap spacing, >= 1 */
+    int64_t pad_bottom, pad_right;
+    int64_t count_include_pad;     /* 0 or 1 (average pooling) */
     int64_t xs[4];                 /* x (forward input, backward input) */
     int64_t ys[4];                 /* y (forward output) or dy (backward) */
     int64_t dxs[4];                /* dx (backward output) */
 } fc_pool_desc;
 
-int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
-int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
+/* idx: NULL, or (with strides d->ys) the position h * W + w of each maximum
+ * in its image's plane (the first maximum, a NaN counting as the maximum). */
+int fc_max_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int64_t *idx,
+                      int nthreads);
+int fc_max_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int64_t *idx,
+                      int nthreads);
 int fc_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
 int fc_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
 int fc_max_pool2d_backward_f32(const fc_pool_desc *d, const float *dy, const float *x,
@@ -182,6 +195,14 @@ int fc_avg_pool2d_backward_f64(const fc_pool_desc *d, const double *dy, double *
 /* y[n, c] = mean over h, w of x; x strides d->xs, y is (N, C) contiguous. */
 int fc_global_avg_pool2d_f32(const fc_pool_desc *d, const float *x, float *y, int nthreads);
 int fc_global_avg_pool2d_f64(const fc_pool_desc *d, const double *x, double *y, int nthreads);
+/* The inverse of max pooling with indices: out (n, h, w, c; strides d->dxs)
+ * is zero but for out[n, p / w, p % w, c] = in[n, i, j, c] with
+ * p = idx[n, i, j, c]; in and idx are (n, ho, wo, c) with strides d->ys.
+ * Returns FC_EINVAL (out partly written) when an index is outside [0, h * w). */
+int fc_max_unpool2d_f32(const fc_pool_desc *d, const float *in, const int64_t *idx, float *out,
+                        int nthreads);
+int fc_max_unpool2d_f64(const fc_pool_desc *d, const double *in, const int64_t *idx,
+                        double *out, int nthreads);
 
 /* ---- element-wise ----------------------------------------------------- */
 /* Contiguous arrays of n elements.  Backward takes x for relu/leaky_relu and
@@ -193,6 +214,12 @@ int fc_activation_backward_f32(int act, double alpha, const float *dy, const flo
                                float *dx, int64_t n, int nthreads);
 int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                double *dx, int64_t n, int nthreads);
+/* y[n, h, w, c] = act(y + bias[c]) in place (bias NULL: no bias); shape
+ * (n, h, w, c), element strides ys. */
+int fc_bias_activation_f32(float *y, const int64_t shape[4], const int64_t ys[4],
+                           const float *bias, int act, double alpha, int nthreads);
+int fc_bias_activation_f64(double *y, const int64_t shape[4], const int64_t ys[4],
+                           const double *bias, int act, double alpha, int nthreads);
 /* Row-wise softmax over contiguous (rows, cols). */
 int fc_softmax_f32(const float *x, float *y, int64_t rows, int64_t cols, int nthreads);
 int fc_softmax_f64(const double *x, double *y, int64_t rows, int64_t cols, int nthreads);
@@ -223,11 +250,14 @@ int fc_batchnorm_backward_f64(const double *dy, const double *x, int64_t rows, i
 /* ---- detection -------------------------------------------------------- */
 /* out (n, m) = IoU of xyxy boxes a (n, 4) and b (m, 4); 0 where the union is empty. */
 void fc_iou(const double *a, int64_t n, const double *b, int64_t m, double *out);
-/* Greedy NMS over n boxes (x1, y1, x2, y2) sorted by descending score; classes
- * NULL or per-box labels.  Writes kept positions to keep; returns their count,
- * or -1 when out of memory. */
-int64_t fc_nms_sorted(const double *boxes, const int64_t *classes, int64_t n,
-                      double iou_threshold, int64_t *keep);
+/* Greedy NMS over n boxes (x1, y1, x2, y2) with scores, of those scoring at
+ * least score_threshold, highest score first (ties: lower index first);
+ * classes NULL or per-box labels (boxes of different labels never suppress
+ * each other).  Writes the kept indices to keep (n long), stopping after
+ * max_keep of them (< 0: no limit); returns their count, or -1 when out of
+ * memory. */
+int64_t fc_nms(const double *boxes, const double *scores, const int64_t *classes, int64_t n,
+               double iou_threshold, double score_threshold, int64_t max_keep, int64_t *keep);
 
 #ifdef __cplusplus
 }
