@@ -23,6 +23,7 @@
 #include "conv_winograd.tmpl.h"
 #include "conv_dw_inplace.tmpl.h"
 #include "conv_depthwise.tmpl.h"
+#include "conv_rows.tmpl.h"
 #include "conv_plan.tmpl.h"
 #include "conv_pack.tmpl.h"
 #include "conv_backward.tmpl.h"
@@ -138,10 +139,13 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
     return status;
 }
 
-/* The forward pass as an implicit GEMM (groups > 1: forward_grouped). */
+/* The forward pass as an implicit GEMM (groups > 1: forward_grouped; few
+ * channels: forward_rows). */
 static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *x, const T *w,
                             const T *bias, int act, double act_alpha, T *y, int nthreads) {
     if (d->groups > 1) return FN(forward_grouped)(d, p, x, w, bias, act, act_alpha, y, nthreads);
+    if (p->variant == FC_VARIANT_ROWS)
+        return FN(forward_rows)(d, x, w, bias, act, (T)act_alpha, y, nthreads);
     FN(conv_src) src = {d, x, d->xs, 0, 0, 0, 0};
     MATRIX wm = {w, d->k, 1};
     PLAN pl = {0};

@@ -68,7 +68,8 @@ static int FN(pointwise_applies)(const fc_conv_desc *d, const int64_t as[4], con
 static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
     switch (pass) {
     case FC_PASS_FORWARD:
-        return FN(pointwise_applies)(d, d->xs, d->ys, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_IM2COL;
+        if (FN(pointwise_applies)(d, d->xs, d->ys, lda)) return FC_VARIANT_POINTWISE;
+        return FN(rows_applies)(d) ? FC_VARIANT_ROWS : FC_VARIANT_IM2COL;
     case FC_PASS_DX:
         if (d->stride_h > 1 || d->stride_w > 1) return FC_VARIANT_COL2IM;
         return FN(pointwise_applies)(d, d->ys, d->dxs, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_DCOL;

@@ -165,13 +165,27 @@ def test_nan_and_inf_propagate(rng):
     assert np.isnan(y[0, 0:3, 0:3]).all()
 
 
-def test_large_batch_matches_per_image(rng):
-    # the batch is one implicit GEMM; each image must equal its own convolution
+@pytest.mark.parametrize("algorithm", ["auto", "gemm"])
+def test_large_batch_matches_per_image(algorithm, rng):
+    # each image of a batch equals its own convolution: bit for bit when the
+    # plan runs the same algorithm and variant for both (the automatic choice
+    # may differ with the batch: here direct for 9 images, the GEMM for one)
     x = rand(rng, (9, 10, 10, 5), np.float32)
     w = rand(rng, (3, 3, 5, 6), np.float32)
-    y = fastconv.conv2d(x, w, padding=1)
+    kw = dict(padding=1, algorithm=algorithm)
+    y = fastconv.conv2d(x, w, **kw)
+
+    def how(shape):
+        plan = fastconv.conv2d_plan(shape, w.shape, **kw)["forward"]
+        return plan["algorithm"], plan["variant"]
+    same = how(x.shape) == how(x.shape[1:])
+    assert same or algorithm == "auto"
     for i in range(x.shape[0]):
-        np.testing.assert_array_equal(y[i], fastconv.conv2d(x[i], w, padding=1))
+        one = fastconv.conv2d(x[i], w, **kw)
+        if same:
+            np.testing.assert_array_equal(y[i], one)
+        else:
+            assert_close(y[i], one, magnitude(x[i:i + 1], w, dict(padding=1), "NHWC"))
 
 
 @pytest.mark.parametrize("algorithm", ["Direct", "fft", None, 2])
@@ -385,3 +399,31 @@ def test_grouped_gemm_runs_every_group_in_one_pass(n, h, w, groups, cg, kg, r, s
     geo = {k: v for k, v in kw.items() if k != "layout"}
     assert_close(outs[0], ref.conv2d(x, wt, b, activation="relu", **kw),
                  magnitude(x, wt, geo, layout, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, c, k, r, s, stride, padding", [
+    (2, 16, 101, 3, 16, 7, 7, 2, 3),             # ResNet stem 7x7/2
+    (1, 23, 163, 3, 40, 11, 11, 4, 2),           # AlexNet stem 11x11/4, two column panels
+    (3, 9, 90, 1, 8, 3, 3, 2, 1),                # one channel, MobileNet-like 3x3/2
+    (1, 12, 50, 8, 33, 3, 5, 1, "same"),         # eight channels, odd sizes, 33 outputs
+    (2, 6, 7, 2, 5, 3, 3, 1, 4),                 # padding past the kernel: rows all in the padding
+], ids=lambda v: str(v).replace(" ", ""))
+def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, padding, dtype, rng):
+    """The GEMM's "rows" variant for few input channels: each kernel row's
+    receptive field read in place (blocks inside the image) or packed (blocks
+    touching the padding or ending a row), summed over kernel rows; bias,
+    activation, the same bits with 1 and 2 threads.  The images are wide
+    enough for blocks of 12 output pixels inside them."""
+    x = rand(rng, (n, h, w, c), dtype)
+    wt = rand(rng, (r, s, c, k), dtype)
+    b = rand(rng, (k,), dtype)
+    kw = dict(stride=stride, padding=padding)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="gemm", **kw)
+    assert plan["forward"]["variant"] == "rows", plan
+    outs = []
+    for t in (1, 2):
+        with threads(t):
+            outs.append(fastconv.conv2d(x, wt, b, activation="relu", algorithm="gemm", **kw))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert_close(outs[0], ref.conv2d(x, wt, b, activation="relu", **kw), magnitude(x, wt, kw, "NHWC", b))

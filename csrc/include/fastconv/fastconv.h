@@ -108,6 +108,7 @@ enum {
     FC_VARIANT_NONE = 0,
     FC_VARIANT_IM2COL,     /* GEMM, im2col rows built while packing (forward) */
     FC_VARIANT_POINTWISE,  /* GEMM reading the input's pixel rows in place (1x1) */
+    FC_VARIANT_ROWS,       /* GEMM reading each kernel row's receptive field in place (few channels) */
     FC_VARIANT_DY_T_COL,   /* dw^T = dy^T col: im2col packed as B (many pixels) */
     FC_VARIANT_COL_T_DY,   /* dw = col^T dy (fewer pixels than output channels) */
     FC_VARIANT_DCOL,       /* dx = dcol W^T, dcol packed from dy (stride 1) */

@@ -1,0 +1,114 @@
+/* The "rows" variant of the forward GEMM, for inputs with few channels (stems:
+ * 1-8 channels, any stride, large kernels), for one dtype.  In NHWC the
+ * receptive field of one kernel row (S taps x C channels) is S*C consecutive
+ * values of x, and consecutive output pixels of an output row start
+ * stride_w*C values apart: for each kernel row r the micro-kernel reads those
+ * rows of x in place as its A panel (lda = stride_w*C) against the packed
+ * weights of row r, accumulating over r into the output tile.  The im2col
+ * packing, which for a few channels costs as much as the products, is gone
+ * except for blocks that touch the left or right padding or end an output row
+ * (packed per kernel row).  Each output sums its kernel rows in order r = 0,
+ * 1, ..., so the bits do not depend on the blocks or the threads. */
+#ifndef FC_INSTANTIATING
+#error "conv_rows.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+/* The largest input channel count the variant takes: beyond it the im2col
+ * packing is cheap beside the products, and the rows of a kernel row grow past
+ * what one micro-panel should hold. */
+#define FC_ROWS_MAX_CHANNELS 8
+
+static int FN(rows_applies)(const fc_conv_desc *d) {
+    return d->groups == 1 && d->c <= FC_ROWS_MAX_CHANNELS && d->dil_w == 1 && d->xs[3] == 1 &&
+           d->xs[2] == d->c && d->ys[3] == 1;
+}
+
+/* Kernel row r's receptive field of `rows` output pixels from (n, ho, wo0)
+ * into the row-major panel dst (mr rows of S*C, zeros past `rows` and in the
+ * padding). */
+static void FN(pack_kernel_row)(const fc_conv_desc *d, const T *xrow, int64_t wb, int64_t rows,
+                                int64_t mr, T *dst) {
+    const int64_t c = d->c, rowk = d->s * c;
+    memset(dst, 0, (size_t)(mr * rowk) * sizeof(T));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t s = 0; s < d->s; s++) {
+            const int64_t w = wb + i * d->stride_w + s;
+            if (w >= 0 && w < d->w) memcpy(dst + i * rowk + s * c, xrow + w * c, (size_t)c * sizeof(T));
+        }
+}
+
+/* c (rows x cols, row stride ldc) = (first ? 0 : c) + a-panel x b-panel over k. */
+static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, int64_t lda,
+                          const T *b, T *c, int64_t ldc, int64_t rows, int64_t cols, int first) {
+    if (rows == kd->mr && cols == kd->nr) {
+        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, first ? 0 : 1);
+        return;
+    }
+    T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
+    kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            c[i * ldc + j] = first ? tile[i * kd->nr + j] : c[i * ldc + j] + tile[i * kd->nr + j];
+}
+
+static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
+                            T act_alpha, T *y, int nthreads) {
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
+    const int64_t mr = kd->mr, nr = kd->nr, c = d->c, k = d->k, rowk = d->s * c;
+    const int64_t depth = d->r * rowk, panels = FC_CEIL_DIV(k, nr);
+    const int64_t *xs = d->xs, *ys = d->ys;
+    /* all of w as NR-column panels: panel q at bpack + q * depth * nr */
+    T *bpack = (T *)fc_alloc(panels * depth * nr, sizeof(T));
+    if (!bpack) return FC_ENOMEM;
+    const MATRIX wm = {w, k, 1};
+    for (int64_t q = 0; q < panels; q++)
+        FN(fc_pack_b_matrix)(&wm, 0, depth, q * nr, FC_MIN(nr, k - q * nr), (int)nr,
+                             bpack + q * depth * nr);
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        T *apack = (T *)fc_alloc(mr * rowk, sizeof(T));
+        if (!apack) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < d->n * d->ho; item++) {
+            if (!apack) continue;
+            const int64_t n = item / d->ho, ho = item % d->ho, hb = ho * d->stride_h - d->pad_top;
+            T *yrow = y + n * ys[0] + ho * ys[1];
+            for (int64_t wo0 = 0; wo0 < d->wo; wo0 += mr) {
+                const int64_t rows = FC_MIN(mr, d->wo - wo0), wb = wo0 * d->stride_w - d->pad_left;
+                const int inside = rows == mr && wb >= 0 && wb + (mr - 1) * d->stride_w + d->s <= d->w;
+                T *cblk = yrow + wo0 * ys[2];
+                int first = 1;
+                for (int64_t r = 0; r < d->r; r++) {
+                    const int64_t h = hb + r * d->dil_h;
+                    if (h < 0 || h >= d->h) continue;   /* the padding adds nothing */
+                    const T *xrow = x + n * xs[0] + h * xs[1];
+                    const T *a = xrow + wb * c;
+                    int64_t lda = d->stride_w * c;
+                    if (!inside) {
+                        FN(pack_kernel_row)(d, xrow, wb, rows, mr, apack);
+                        a = apack;
+                        lda = rowk;
+                    }
+                    for (int64_t q = 0; q < panels; q++)
+                        FN(rows_tile)(kd, rowk, a, lda, bpack + q * depth * nr + r * rowk * nr,
+                                      cblk + q * nr, ys[2], rows, FC_MIN(nr, k - q * nr), first);
+                    first = 0;
+                }
+                for (int64_t i = 0; i < rows; i++) {   /* bias and activation */
+                    T *out = cblk + i * ys[2];
+                    if (first) memset(out, 0, (size_t)k * sizeof(T));   /* every row in the padding */
+                    if (bias)
+                        for (int64_t j = 0; j < k; j++) out[j] += bias[j];
+                    FN(fc_activate_array)(out, out, k, act, act_alpha);
+                }
+            }
+        }
+        fc_free(apack);
+    }
+    fc_free(bpack);
+    return status;
+}
