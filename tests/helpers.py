@@ -104,6 +104,17 @@ def threads(n):
         fastconv.set_num_threads(old)
 
 
+def same_bits_on_1_and_2_threads(call):
+    """call() on 1 and on 2 threads; asserts the results are bit for bit equal
+    and returns the first."""
+    with threads(1):
+        one = call()
+    with threads(2):
+        two = call()
+    np.testing.assert_array_equal(one, two)
+    return one
+
+
 @contextlib.contextmanager
 def isa(name):
     old = _config.active_isa()
