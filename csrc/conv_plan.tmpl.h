@@ -64,28 +64,6 @@ static int FN(pointwise_applies)(const fc_conv_desc *d, const int64_t as[4], con
            fc_uniform_row_stride(os, batch, &out_rows) && (*lda * (int64_t)sizeof(T)) % 4096 != 0;
 }
 
-/* The GEMM's variant for a pass. */
-static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
-    switch (pass) {
-    case FC_PASS_FORWARD:
-        if (FN(pointwise_applies)(d, d->xs, d->ys, lda)) return FC_VARIANT_POINTWISE;
-        return FN(rows_applies)(d) ? FC_VARIANT_ROWS : FC_VARIANT_IM2COL;
-    case FC_PASS_DX:
-        if (d->stride_h > 1 || d->stride_w > 1) return FC_VARIANT_COL2IM;
-        return FN(pointwise_applies)(d, d->ys, d->dxs, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_DCOL;
-    default:
-        return d->n * d->ho * d->wo < d->kg ? FC_VARIANT_COL_T_DY : FC_VARIANT_DY_T_COL;
-    }
-}
-
-/* A grouped forward pass with more (input x output) channels per group than
- * this runs faster as the group-blocked GEMM (conv.tmpl.h) than on the
- * depthwise kernels, whose cost grows with cg * kg.  Measured on Zen 5, batch
- * 8, 56x56, stride 2: cg = kg = 4 4.8 ms against 6.3; cg = kg = 8 8.8 against
- * 23; cg = kg = 2 3.6 against 1.5.  (dx and dw still run one GEMM per group,
- * so they keep the depthwise kernels up to 8 x 8.) */
-#define FC_DEPTHWISE_MAX_GROUPED_FORWARD 8
-
 /* Why no algorithm but the GEMM (and the depthwise kernels) can run this pass,
  * groups aside, or NULL when one may. */
 static const char *FN(stride1_obstacle_any_groups)(const fc_conv_desc *d, int pass) {
@@ -101,6 +79,32 @@ static const char *FN(stride1_obstacle)(const fc_conv_desc *d, int pass) {
     if (d->groups != 1) return "groups > 1";
     return FN(stride1_obstacle_any_groups)(d, pass);
 }
+
+/* The GEMM's variant for a pass. */
+static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
+    switch (pass) {
+    case FC_PASS_FORWARD:
+        if (FN(pointwise_applies)(d, d->xs, d->ys, lda)) return FC_VARIANT_POINTWISE;
+        return FN(rows_applies)(d) ? FC_VARIANT_ROWS : FC_VARIANT_IM2COL;
+    case FC_PASS_DX:
+        if (d->stride_h > 1 || d->stride_w > 1) return FC_VARIANT_COL2IM;
+        /* grouped: the grouped forward GEMM of dy with the flipped kernel, all
+         * groups in one pass (the dcol GEMM would run one per group) */
+        if (d->groups > 1 && !FN(stride1_obstacle_any_groups)(d, pass)) return FC_VARIANT_FLIPPED;
+        return FN(pointwise_applies)(d, d->ys, d->dxs, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_DCOL;
+    default:
+        return d->n * d->ho * d->wo < d->kg ? FC_VARIANT_COL_T_DY : FC_VARIANT_DY_T_COL;
+    }
+}
+
+/* A grouped forward pass with more (input x output) channels per group than
+ * this runs faster as the group-blocked GEMM (conv.tmpl.h) than on the
+ * depthwise kernels, whose cost grows with cg * kg.  Measured on Zen 5, batch
+ * 8, 56x56, stride 2: cg = kg = 4 4.8 ms against 6.3; cg = kg = 8 8.8 against
+ * 23; cg = kg = 2 3.6 against 1.5.  (dx and dw still run one GEMM per group,
+ * so they keep the depthwise kernels up to 8 x 8.) */
+#define FC_DEPTHWISE_MAX_GROUPED_FORWARD 8
+
 
 /* The direct kernels also take groups, for the forward pass and dx. */
 static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {

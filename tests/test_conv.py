@@ -421,3 +421,28 @@ def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, pa
     y = same_bits_on_1_and_2_threads(
         lambda: fastconv.conv2d(x, wt, b, activation="relu", algorithm="gemm", **kw))
     assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), magnitude(x, wt, kw, "NHWC", b))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, groups, cg, kg, r, padding", [
+    (2, 9, 11, 4, 16, 16, 3, 1),                 # ResNeXt-50 layer3's 16 per group
+    (1, 13, 8, 3, 12, 5, 3, 2),                  # padding 2: the flipped convolution's is 0
+    (3, 7, 10, 2, 9, 33, 2, 0),                  # even kernel, no padding
+    (1, 6, 5, 5, 20, 4, 1, 0),                   # 1x1
+], ids=lambda v: str(v).replace(" ", ""))
+def test_grouped_dx_by_the_flipped_grouped_gemm(n, h, w, groups, cg, kg, r, padding, layout, dtype,
+                                                 rng):
+    """dx of a grouped stride-1 convolution as the grouped forward GEMM of dy
+    with the flipped kernel (all groups in one pass): right, in both layouts,
+    and the same bits with 1 and 2 threads."""
+    x, wt = to_layout(rand(rng, (n, h, w, groups * cg), dtype),
+                      rand(rng, (r, r, cg, groups * kg), dtype), layout)
+    kw = dict(padding=padding, groups=groups, layout=layout)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="gemm", **kw)
+    assert plan["dx"]["algorithm"] == "gemm" and plan["dx"]["variant"] == "flipped", plan
+    dy = rand(rng, fastconv.conv2d(x, wt, **kw).shape, dtype)
+    same_bits_on_1_and_2_threads(
+        lambda: fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw)[0])
+    assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw),
+                               dy, x, wt, **kw)

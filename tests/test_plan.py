@@ -40,7 +40,7 @@ PLAN_TABLE = {
                            {"forward": ("gemm", "im2col"), "dx": ("depthwise", "grouped"),
                             "dw": ("depthwise", "grouped")}),
     "wide-groups": ((8, 14, 14, 512), (3, 3, 16, 512), {"padding": 1, "groups": 32},
-                    {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                    {"forward": ("gemm", "im2col"), "dx": ("gemm", "flipped"),
                      "dw": ("gemm", "dy_t_col")}),
     "dilated": ((2, 33, 33, 64), (3, 3, 64, 64), {"padding": 2, "dilation": 2},
                 {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
