@@ -63,9 +63,10 @@ static void FN(group_gemm)(const fc_conv_desc *d, int64_t g, int64_t m, const T 
 }
 
 /* Grouped forward: every group in one pass (not one GEMM per group).  Work
- * items are blocks of output pixels; each packs its im2col rows for as many
- * groups as fill half of L2 (pack_groups; the 1x1 pointwise variant reads x
- * in place), then runs those groups' GEMMs, and so on.  The sums are those of one GEMM per group: KC
+ * items are (block of output pixels, chunk of groups): each packs the block's
+ * im2col rows for its chunk, as many groups as fill half of L2 (pack_groups;
+ * the 1x1 pointwise variant reads x in place), then runs those groups' GEMMs.
+ * Chunks are work items too, so a batch-1 map of one block still has some.  The sums are those of one GEMM per group: KC
  * alone splits them, so the bits do not depend on the blocks or threads.
  * (ResNeXt-50 layer2.0's stride-2 3x3, 8 channels per group, batch 8: 32 ms
  * as one GEMM per group.) */
@@ -80,7 +81,8 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
     if (!whole_batch && !fc_uniform_row_stride(d->ys, image, &rsc)) return FC_EINVAL;
     const int64_t images = whole_batch ? 1 : d->n, rows = whole_batch ? d->n * hw : hw;
     const int64_t br = FC_GROUPED_BLOCK_ROWS, chunk = FN(groups_per_pack)(d);
-    const int64_t blocks = FC_CEIL_DIV(rows, br), items = images * blocks;
+    const int64_t chunks = FC_CEIL_DIV(d->groups, chunk);
+    const int64_t blocks = FC_CEIL_DIV(rows, br), items = images * blocks * chunks;
     /* every group's GEMM on a full block has the same shape: one scratch per thread */
     PLAN shape = {0};
     shape.m = FC_MIN(br, rows); shape.n = d->kg; shape.k = k;
@@ -98,15 +100,15 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
+        for (int64_t it = 0; it < items; it++) {   /* (image, pixel block, group chunk) */
             if (!scratch) continue;
-            const int64_t img = it / blocks, r0 = it % blocks * br, m = FC_MIN(br, rows - r0);
+            const int64_t img = it / (blocks * chunks), r0 = it / chunks % blocks * br;
+            const int64_t g0 = it % chunks * chunk, m = FC_MIN(br, rows - r0);
             T *c = y + img * d->ys[0] + r0 * rsc, *slab = scratch + scratch_len;
             const FN(conv_src) src = {d, x, d->xs, 0, img, r0, 0};
-            for (int64_t g = 0; g < d->groups; g++) {
-                if (!pointwise && g % chunk == 0)
-                    FN(pack_groups)(d, &src, m, g, FC_MIN(chunk, d->groups - g), slab);
-                const T *a = pointwise ? x + g * d->cg + r0 * p->lda : slab + g % chunk * m * k;
+            if (!pointwise) FN(pack_groups)(d, &src, m, g0, FC_MIN(chunk, d->groups - g0), slab);
+            for (int64_t g = g0; g < FC_MIN(g0 + chunk, d->groups); g++) {
+                const T *a = pointwise ? x + g * d->cg + r0 * p->lda : slab + (g - g0) * m * k;
                 FN(group_gemm)(d, g, m, a, pointwise ? p->lda : k, w, bias, act, act_alpha,
                                c + g * d->kg * d->ys[3], rsc, scratch, scratch_len);
             }

@@ -434,15 +434,16 @@ def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, pa
 def test_grouped_dx_by_the_flipped_grouped_gemm(n, h, w, groups, cg, kg, r, padding, layout, dtype,
                                                  rng):
     """dx of a grouped stride-1 convolution as the grouped forward GEMM of dy
-    with the flipped kernel (all groups in one pass): right, in both layouts,
-    and the same bits with 1 and 2 threads."""
+    with the flipped kernel (all groups in one pass), and dw with each thread
+    running whole groups: right, in both layouts, and the same bits (dx, dw,
+    db) with 1 and 2 threads."""
     x, wt = to_layout(rand(rng, (n, h, w, groups * cg), dtype),
                       rand(rng, (r, r, cg, groups * kg), dtype), layout)
     kw = dict(padding=padding, groups=groups, layout=layout)
     plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="gemm", **kw)
     assert plan["dx"]["algorithm"] == "gemm" and plan["dx"]["variant"] == "flipped", plan
     dy = rand(rng, fastconv.conv2d(x, wt, **kw).shape, dtype)
-    same_bits_on_1_and_2_threads(
-        lambda: fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw)[0])
+    same_bits_on_1_and_2_threads(lambda: np.concatenate(
+        [g.ravel() for g in fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw)]))
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw),
                                dy, x, wt, **kw)
