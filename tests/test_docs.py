@@ -71,6 +71,9 @@ def test_the_api_reference_covers_every_public_name(module_name):
     missing = sorted(n for n in _public(module)
                      if not any(f"{owner}.{n}" in documented for owner in owners))
     assert not missing, f"not in docs/src/reference: {missing}"
+    undocumented = sorted(n for n in _public(module) if callable(getattr(module, n))
+                          and not (getattr(module, n).__doc__ or "").strip())
+    assert not undocumented, f"no docstring for the reference to show: {undocumented}"
 
 
 def test_nothing_points_outside_the_repository():
