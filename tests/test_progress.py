@@ -38,6 +38,11 @@ def test_mode_follows_the_terminal(verbose, tty, want):
     assert progress.mode(verbose, stream) == want
 
 
+def test_a_metric_without_a_value_is_left_out_of_the_line():
+    line = progress.epoch_line(0, 2, {"loss": 1.5, "accuracy": float("nan")}, 0.25)
+    assert line == "epoch 1/2: loss 1.5000 (0.2 s)"
+
+
 def test_bad_verbose_is_an_error_before_training():
     with pytest.raises(ValueError, match="verbose must be"):
         tiny_model().fit(np.zeros((4, 6, 6, 1), np.float32), np.zeros(4, int), verbose="loud")

@@ -23,9 +23,10 @@ def mode(verbose, stream=None):
 
 
 def epoch_line(epoch, epochs, logs, seconds):
-    """'epoch 3/8: loss 0.4321, accuracy 0.876, val_loss ..., val_accuracy ... (2.1 s)'."""
+    """'epoch 3/8: loss 0.4321, accuracy 0.876, val_loss ..., val_accuracy ... (2.1 s)';
+    a metric that is NaN (a loss without an accuracy, such as YOLO's) is left out."""
     parts = [f"{name} {value:.4f}" if "loss" in name else f"{name} {value:.3f}"
-             for name, value in logs.items()]
+             for name, value in logs.items() if value == value]
     return f"epoch {epoch + 1}/{epochs}: {', '.join(parts)} ({seconds:.1f} s)"
 
 
