@@ -55,11 +55,14 @@ if os.environ.get("FASTCONV_SANITIZE") == "1":
     cflags += san
     ldflags += ["-fsanitize=address,undefined"]
 
+libraries = ["dl"] if sys.platform.startswith("linux") else []   # dladdr (show_config)
 extension = Extension(
     "fastconv._native",
     sources=["fastconv/_native.pyx"] + _lines("sources.txt"),
     include_dirs=["csrc/include", "csrc"],
-    define_macros=[("FC_COMPILER", '"%s"' % _compiler_id())],
+    define_macros=[("FC_COMPILER", '"%s"' % _compiler_id()),
+                   ("FC_CFLAGS", '"%s"' % " ".join(cflags))],
+    libraries=libraries,
     extra_compile_args=cflags,
     extra_link_args=ldflags,
 )

@@ -1,8 +1,12 @@
 /* Build and thread configuration: OpenMP, thread count and its bound, what a
- * forked child does, compiler. */
-#define _POSIX_C_SOURCE 200809L
+ * forked child does, compiler and flags, and the CPU features show_config
+ * reports. */
+#define _GNU_SOURCE      /* dladdr */
+#include <dlfcn.h>
 #include <limits.h>
+#include <string.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -13,6 +17,9 @@
 
 #ifndef FC_COMPILER
 #define FC_COMPILER "unknown"
+#endif
+#ifndef FC_CFLAGS
+#define FC_CFLAGS "unknown"
 #endif
 
 /* How many threads a call may use at most: 4 x the usable cores, and never
@@ -105,3 +112,39 @@ void fc_set_max_threads(int n) {
 }
 
 const char *fc_compiler(void) { return FC_COMPILER; }
+
+const char *fc_cflags(void) { return FC_CFLAGS; }
+
+int fc_openmp_spec(void) {
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+const char *fc_openmp_library(void) {
+#ifdef _OPENMP
+    Dl_info info;
+    if (dladdr((void *)&omp_get_max_threads, &info) && info.dli_fname) return info.dli_fname;
+#endif
+    return "";
+}
+
+void fc_cpu_features(char *buf, size_t size) {
+    size_t used = 0;
+#if defined(__x86_64__) || defined(__i386__)
+#define FC_FEATURE(name)                                                     \
+    if (__builtin_cpu_supports(name) && used + sizeof(name) <= size) {      \
+        memcpy(buf + used, name " ", sizeof(name));                          \
+        used += sizeof(name);                                                \
+    }
+    FC_FEATURE("sse4.2") FC_FEATURE("avx") FC_FEATURE("avx2") FC_FEATURE("fma")
+    FC_FEATURE("avx512f") FC_FEATURE("avx512dq") FC_FEATURE("avx512bw")
+    FC_FEATURE("avx512vl") FC_FEATURE("avx512vnni")
+#undef FC_FEATURE
+#endif
+    if (size == 0) return;
+    if (used) used--;   /* the last space */
+    buf[used] = '\0';
+}

@@ -1,5 +1,7 @@
 """Kernel-set selection (FASTCONV_ISA), threads and show_config."""
 import os
+import platform
+import sys
 
 import numpy as np
 
@@ -112,22 +114,64 @@ def active_ukernels():
     return [dict(k, title=ukernel_name(k)) for k in _native.ukernels() if k["active"]]
 
 
+def cpu_model():
+    """The CPU's model name as the operating system reports it ("" when unknown)."""
+    import platform
+    import subprocess
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "Hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        try:
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                  capture_output=True, text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor()
+
+
+# _OPENMP dates and the OpenMP versions they stand for.
+_OPENMP_SPECS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0", 201511: "4.5",
+                 201811: "5.0", 202011: "5.1", 202111: "5.2", 202411: "6.0"}
+
+
+def openmp_description():
+    """'off', or the OpenMP version compiled against and the runtime library loaded."""
+    if not _native.have_openmp():
+        return "off (built without OpenMP: one thread)"
+    spec = _native.openmp_spec()
+    library = _native.openmp_library() or "runtime library not found"
+    return f"OpenMP {_OPENMP_SPECS.get(spec, '?')} (_OPENMP={spec}), runtime {library}"
+
+
 def show_config(mode="stdout"):
-    """Print (mode='stdout') or return (mode='dicts') the build and run-time
-    configuration: kernel set, the detected caches, the micro-kernels in use and
-    their cache blocks, threads, compiler, OpenMP."""
+    """Print (mode='stdout') or return (mode='dicts') what a bug report needs:
+    the version, the compiler and its flags, OpenMP (the version compiled
+    against and the runtime library loaded) and the thread count, the CPU's
+    model, features and caches, and the kernel set and micro-kernels in use with
+    their cache blocks."""
     from . import __version__
 
     info = {
         "version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
         "kernels": active_isa(),
         "supported_kernels": supported_isas(),
         "forced_by_env": os.environ.get("FASTCONV_ISA") or None,
         "threads": get_num_threads(),
         "thread_bound": thread_bound(),
         "openmp": _native.have_openmp(),
+        "openmp_runtime": openmp_description(),
         "compiler": _native.compiler(),
+        "cflags": _native.cflags(),
         "numpy": np.__version__,
+        "cpu": cpu_model(),
+        "cpu_features": _native.cpu_features(),
         "micro_kernels": [k["title"] for k in active_ukernels()],
         "caches": _native.cpu_caches(),
     }
@@ -136,7 +180,10 @@ def show_config(mode="stdout"):
     if mode != "stdout":
         raise ValueError(f"show_config: mode must be 'stdout' or 'dicts', got {mode!r}")
     forced = f" (forced by FASTCONV_ISA={info['forced_by_env']})" if info["forced_by_env"] else ""
-    print(f"fastconv {info['version']}")
+    print(f"fastconv {info['version']}  (Python {info['python']}, NumPy {info['numpy']}, "
+          f"{info['platform']})")
+    print(f"  cpu:      {info['cpu'] or 'unknown model'}")
+    print(f"  features: {' '.join(info['cpu_features']) or 'none of the x86 SIMD sets'}")
     print(f"  kernels:  {info['kernels']}{forced}; this CPU supports "
           f"{', '.join(info['supported_kernels'])}")
     caches = info["caches"]
@@ -148,10 +195,10 @@ def show_config(mode="stdout"):
                   if k["kind"] == "gemm" else "")
         print(f"    {k['title']:32s} {blocks}")
     forked = ("; a forked child: one thread" if forked_serial() else "")
-    print(f"  threads:  {info['threads']} (OpenMP {'on' if info['openmp'] else 'off'}, at most "
-          f"{info['thread_bound']}{forked})")
+    print(f"  threads:  {info['threads']} (at most {info['thread_bound']}{forked})")
+    print(f"  openmp:   {info['openmp_runtime']}")
     print(f"  compiler: {info['compiler']}")
-    print(f"  numpy:    {info['numpy']}")
+    print(f"  cflags:   {info['cflags']}")
     return None
 
 

@@ -47,6 +47,10 @@ cdef extern from "fastconv/fastconv.h":
     int fc_thread_bound()
     int fc_forked_serial()
     const char *fc_compiler()
+    const char *fc_cflags()
+    int fc_openmp_spec()
+    const char *fc_openmp_library()
+    void fc_cpu_features(char *buf, size_t size)
     ctypedef struct fc_cpu_caches:
         int64_t l1d, l2, l3
         const char *source

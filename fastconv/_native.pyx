@@ -58,6 +58,20 @@ def forked_serial():
 def compiler():
     return fc_compiler().decode()
 
+def cflags():
+    return fc_cflags().decode()
+
+def openmp_spec():
+    return fc_openmp_spec()
+
+def openmp_library():
+    return fc_openmp_library().decode()
+
+def cpu_features():
+    cdef char buf[256]
+    fc_cpu_features(buf, sizeof(buf))
+    return buf.decode().split()
+
 def cpu_caches():
     """The detected data caches in bytes (l1d, l2 per core; l3) and their source."""
     cdef fc_cpu_caches c

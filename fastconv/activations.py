@@ -49,6 +49,7 @@ def sigmoid(x):
 
 
 def tanh(x):
+    """The hyperbolic tangent, elementwise."""
     return _unary("tanh", _native.FC_ACT_TANH, 0.0, x)
 
 

@@ -342,18 +342,26 @@ class _Activation(Layer):
 
 
 class ReLU(_Activation):
+    """max(x, 0) as a layer."""
+
     name = "relu"
 
 
 class Sigmoid(_Activation):
+    """1 / (1 + exp(-x)) as a layer."""
+
     name = "sigmoid"
 
 
 class Tanh(_Activation):
+    """tanh(x) as a layer."""
+
     name = "tanh"
 
 
 class LeakyReLU(Layer):
+    """x where x >= 0, alpha * x elsewhere, as a layer."""
+
     def __init__(self, alpha=0.01):
         super().__init__()
         self.alpha = _args.check_real(alpha, "alpha", "LeakyReLU")

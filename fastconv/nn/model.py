@@ -7,6 +7,7 @@ import numpy as np
 from .layers import Conv2D, Layer, Sequential, layer_from_config
 from .losses import loss_from_config
 from .optim import SGD, optimizer_from_config
+from .progress import Reporter
 
 
 def _first_leaf(layer):
@@ -51,14 +52,19 @@ class Model:
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, verbose=True,
             shuffle=True, seed=0):
         """Mini-batch training; returns the history {"loss", "accuracy",
-        "val_loss", "val_accuracy"} with one entry per epoch.  A progress bar
-        (tqdm) shows the running loss and accuracy when verbose."""
+        "val_loss", "val_accuracy"} with one entry per epoch.
+
+        verbose: 0/False prints nothing; 1/True draws a progress bar (tqdm) with
+        the running loss and accuracy when standard error is a terminal, and
+        prints one line per epoch when it is not (a log file, a pipe, CI);
+        2 always prints one line per epoch."""
         x = np.asarray(x)
         y = np.asarray(y)
         if len(x) != len(y):
             raise ValueError(f"Model.fit: x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1 or epochs < 0:
             raise ValueError("Model.fit: batch_size must be >= 1 and epochs >= 0")
+        reporter = Reporter(verbose, epochs)
         self.input_shape = self.input_shape or tuple(x.shape[1:])
         rng = np.random.default_rng(seed)
         history = {"loss": [], "accuracy": []}
@@ -66,25 +72,21 @@ class Model:
             history.update(val_loss=[], val_accuracy=[])
         for epoch in range(epochs):
             batches = list(_batches(len(x), batch_size, rng if shuffle else None))
-            bar = _progress(batches, f"epoch {epoch + 1}/{epochs}", verbose)
             total_loss = total_acc = 0.0
             seen = 0
-            for idx in bar:
+            for idx in reporter.batches(batches, epoch):
                 loss, acc = self.train_step(x[idx], y[idx])
                 total_loss += loss * len(idx)
                 total_acc += acc * len(idx)
                 seen += len(idx)
-                if verbose:
-                    bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_acc / seen:.3f}")
+                reporter.update(total_loss / seen, total_acc / seen)
             history["loss"].append(total_loss / max(seen, 1))
             history["accuracy"].append(total_acc / max(seen, 1))
             if validation_data is not None:
                 scores = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
                 history["val_loss"].append(scores["loss"])
                 history["val_accuracy"].append(scores["accuracy"])
-                if verbose:
-                    bar.write(f"epoch {epoch + 1}: val_loss {scores['loss']:.4f} "
-                              f"val_accuracy {scores['accuracy']:.3f}")
+            reporter.end_epoch(epoch, {name: values[-1] for name, values in history.items()})
         return history
 
     def predict(self, x, batch_size=256):
@@ -152,9 +154,3 @@ class Model:
         return cls(network, loss_from_config(meta["loss"]),
                    optimizer_from_config(meta["optimizer"]), meta["input_shape"])
 
-
-def _progress(batches, desc, verbose):
-    if not verbose:
-        return batches
-    from tqdm import tqdm
-    return tqdm(batches, desc=desc, unit="batch", leave=True, mininterval=0.5)

@@ -4,6 +4,9 @@ import numpy as np
 
 
 class Optimizer:
+    """The base of SGD and Adam: a learning rate (Keras' learning_rate or PyTorch's lr)
+    and per-parameter state; step(parameters) applies one update."""
+
     def __init__(self, learning_rate, lr):
         rate = learning_rate if lr is None else lr
         if not rate > 0:

@@ -8,6 +8,7 @@
 #ifndef FASTCONV_FASTCONV_H
 #define FASTCONV_FASTCONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -38,6 +39,13 @@ int fc_usable_cores(void);       /* the cores this process may run on */
 int fc_thread_bound(void);       /* 4 x fc_usable_cores(), at most OpenMP's thread limit */
 int fc_forked_serial(void);      /* 1 in a forked child that runs single-threaded */
 const char *fc_compiler(void);
+const char *fc_cflags(void);     /* the flags the kernels were compiled with */
+int fc_openmp_spec(void);        /* _OPENMP at compile time (e.g. 201511), 0 without OpenMP */
+const char *fc_openmp_library(void);  /* the file the OpenMP runtime was loaded from, or "" */
+/* The CPU features that matter to the kernels, as the compiler's run-time
+ * check sees them: a space-separated list, e.g. "sse4.2 avx avx2 fma avx512f",
+ * written into buf (cut short to fit size bytes with its terminating zero). */
+void fc_cpu_features(char *buf, size_t size);
 /* The data caches the GEMM blocking is derived from: L1 data and L2 per core,
  * L3 (0: none reported) in bytes, and where the sizes came from ("cpuid",
  * "sysfs" or "default"). */
