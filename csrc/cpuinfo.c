@@ -35,9 +35,10 @@ static int caches_from_leaf(unsigned leaf, fc_cpu_caches *out) {
 
 static int caches_from_cpuid(fc_cpu_caches *out) {
     unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) >= 4 && caches_from_leaf(4, out)) return 1;
+    /* (unsigned) casts: GCC's __get_cpuid_max returns unsigned, clang's int */
+    if ((unsigned)__get_cpuid_max(0, NULL) >= 4u && caches_from_leaf(4, out)) return 1;
     /* AMD: leaf 0x8000001D, present with the topology extensions (0x80000001 ECX bit 22) */
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x8000001Du &&
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x8000001Du &&
         __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c >> 22 & 1))
         return caches_from_leaf(0x8000001Du, out);
     return 0;

@@ -14,14 +14,16 @@ MAX_BYTES = 2**62
 
 
 def as_array(value, name, func):
-    """np.asarray(value), as a TypeError naming the argument when that fails."""
-    if isinstance(value, np.ndarray):
-        return value
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"{func}: {name} cannot be converted to an array ({exc})") from None
-    return arr
+    """np.asarray(value), as a TypeError naming the argument when that fails.
+    A misaligned array (one made from a buffer at an odd offset, as Dask's
+    deserialisation can give) is copied: the kernels read elements in place,
+    and every later copy (ascontiguousarray, astype) would keep it misaligned."""
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{func}: {name} cannot be converted to an array ({exc})") from None
+    return value if value.flags.aligned else value.copy()
 
 
 def _compute_dtype(arr, name, func):

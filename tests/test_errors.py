@@ -181,3 +181,26 @@ def test_empty_batch_gives_empty_results():
     assert fastconv.max_pool2d(x, 2).shape == (0, 4, 4, 4)
     assert fastconv.global_avg_pool2d(x).shape == (0, 4)
     assert fastconv.matmul(np.zeros((0, 3)), np.zeros((3, 2))).shape == (0, 2)
+
+
+def misaligned(arr):
+    """A copy of arr whose data starts one byte past an aligned address."""
+    raw = np.zeros(arr.nbytes + 1, np.uint8)
+    out = np.frombuffer(raw.data, dtype=arr.dtype, count=arr.size, offset=1).reshape(arr.shape)
+    out[...] = arr
+    assert not out.flags.aligned
+    return out
+
+
+def test_misaligned_inputs_give_the_aligned_results(rng):
+    # Dask can deserialise arrays at odd addresses; the kernels must not read
+    # them in place (undefined behaviour, which UBSan reports in CI)
+    x = rng.standard_normal((2, 9, 8, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    want = fastconv.conv2d(x, w, b, padding=1)
+    got = fastconv.conv2d(misaligned(x), misaligned(w), misaligned(b), padding=1)
+    np.testing.assert_array_equal(got, want)
+    a = rng.standard_normal((5, 7))
+    np.testing.assert_array_equal(fastconv.matmul(misaligned(a), misaligned(a.T.copy())),
+                                  fastconv.matmul(a, a.T.copy()))
