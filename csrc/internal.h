@@ -174,7 +174,10 @@ typedef struct {
  *       their argmax rows, and this row's tap row i in each): the sum of
  *       the dy whose argmax is this pixel's tap, in window order;
  *   avg_gather_row: dx row = the sum over covering windows of dy * scale
- *       (scale_rows[row][wo]). */
+ *       (scale_rows[row][wo]);
+ *   max_back_2x2_row: dx rows 2 ho and 2 ho + 1 (dx[0], dx[1]; pixel stride
+ *       in_ps, as the x rows) of 2x2/2 windows without padding, straight
+ *       from the x rows and dy row ho: argmax and dx in one pass. */
 #define FC_DECLARE_POOL_KERNELS(T, SFX)                                                  \
     typedef struct {                                                                     \
         int lanes;                                                                       \
@@ -188,6 +191,8 @@ typedef struct {
                                int nrows, T *dx);                                        \
         void (*avg_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
                                const T *const *scale_rows, int nrows, T *dx);            \
+        void (*max_back_2x2_row)(const fc_pool_row *g, const T *const *rows, const T *dy,  \
+                                 T *const *dx);                                          \
     } fc_pool_kernels_##SFX;                                                             \
     const fc_pool_kernels_##SFX *fc_pool_kernels_for_##SFX(void);
 FC_DECLARE_POOL_KERNELS(float, f32)

@@ -129,9 +129,43 @@ static int64_t FN(pool_bands)(const fc_pool_desc *d, int nthreads, int64_t *band
     return FC_CEIL_DIV(d->h, *band);
 }
 
+/* Max backward of 2x2/2 windows that tile the input from the origin, with x
+ * and dx at the same pixel strides: one pass per output row (rows below the
+ * last window are 0). */
+static int FN(pool_tiles_2x2)(const fc_pool_desc *d) {
+    return d->r == 2 && d->s == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_top == 0 &&
+           d->pad_left == 0 && 2 * d->ho <= d->h && 2 * d->wo <= d->w && d->xs[2] == d->dxs[2];
+}
+
+static void FN(pool_fast_max_backward_2x2)(const fc_pool_desc *d, const T *dy, const T *x,
+                                           T *dx, int nthreads) {
+    const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
+    const fc_pool_row g = {2, 2, 0, d->w, d->xs[2], d->wo, d->ys[2], d->c, NULL, NULL};
+    const int64_t rows_per_image = d->ho + (d->h - 2 * d->ho);   /* windows, rows below */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t nh = 0; nh < d->n * rows_per_image; nh++) {
+        const int64_t n = nh / rows_per_image, ho = nh % rows_per_image;
+        if (ho >= d->ho) {   /* a row below the last window: 0 */
+            T *row = dx + n * d->dxs[0] + (ho + d->ho) * d->dxs[1];
+            for (int64_t w = 0; w < d->w; w++)
+                for (int64_t ch = 0; ch < d->c; ch++) row[w * d->dxs[2] + ch] = 0;
+            continue;
+        }
+        const T *rows[2] = {x + n * d->xs[0] + 2 * ho * d->xs[1],
+                            x + n * d->xs[0] + (2 * ho + 1) * d->xs[1]};
+        T *out[2] = {dx + n * d->dxs[0] + 2 * ho * d->dxs[1],
+                     dx + n * d->dxs[0] + (2 * ho + 1) * d->dxs[1]};
+        k->max_back_2x2_row(&g, rows, dy + n * d->ys[0] + ho * d->ys[1], out);
+    }
+}
+
 /* Max (is_max, reading x) or average pooling backward. */
 static int FN(pool_fast_backward)(const fc_pool_desc *d, int is_max, const T *dy, const T *x,
                                   T *dx, int nthreads) {
+    if (is_max && FN(pool_tiles_2x2)(d)) {
+        FN(pool_fast_max_backward_2x2)(d, dy, x, dx, nthreads);
+        return FC_OK;
+    }
     const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
     int64_t *tables = FN(column_tables)(d, 1);
     if (!tables) return FC_ENOMEM;

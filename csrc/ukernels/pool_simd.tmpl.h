@@ -275,6 +275,61 @@ static void FC_POOL_FN(avg_gather_row)(const fc_pool_row *g, const FC_T *const *
     }
 }
 
+/* Max backward of 2x2 windows that tile two input rows (stride 2, no
+ * padding), argmax and dx in one pass: out_w windows over columns
+ * [0, 2 out_w), columns past them 0.  The first maximum in row-major order. */
+static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const *rows,
+                                         const FC_T *dy, FC_T *const *dx) {
+    const int64_t c = g->c, ps = g->in_ps;
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const FC_T *x0 = rows[0] + 2 * wo * ps, *x1 = rows[1] + 2 * wo * ps;
+        const FC_T *gp = dy + wo * g->out_ps;
+        FC_T *d0 = dx[0] + 2 * wo * ps, *d1 = dx[1] + 2 * wo * ps;
+#define FC_BODY(NB, k)                                                                     \
+    do {                                                                                   \
+        FC_VEC best[NB], at[NB];                                                           \
+        for (int v = 0; v < NB; v++) {                                                     \
+            best[v] = FC_LOAD(x0 + (k) + v * FC_VL);                                       \
+            at[v] = FC_ZERO();                                                             \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x0 + ps + (k) + v * FC_VL), FC_SET1(1)); \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + (k) + v * FC_VL), FC_SET1(2));     \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + ps + (k) + v * FC_VL), FC_SET1(3)); \
+        }                                                                                  \
+        for (int v = 0; v < NB; v++) {                                                     \
+            const FC_VEC gv = FC_LOAD(gp + (k) + v * FC_VL), z = FC_ZERO();                \
+            FC_STORE(d0 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(0), gv));        \
+            FC_STORE(d0 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(1), gv));   \
+            FC_STORE(d1 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(2), gv));        \
+            FC_STORE(d1 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(3), gv));   \
+        }                                                                                  \
+    } while (0)
+#define FC_TAIL(k)                                                                         \
+    do {                                                                                   \
+        const FC_T v4[4] = {x0[k], x0[ps + (k)], x1[k], x1[ps + (k)]};                     \
+        FC_T best = v4[0];                                                                 \
+        int at = 0;                                                                        \
+        for (int t = 1; t < 4; t++) {                                                      \
+            const int take = (v4[t] > best) | ((v4[t] != v4[t]) & (best == best));         \
+            best = take ? v4[t] : best;                                                    \
+            at = take ? t : at;                                                            \
+        }                                                                                  \
+        const FC_T gv = gp[k];                                                             \
+        d0[k] = at == 0 ? gv : 0;                                                          \
+        d0[ps + (k)] = at == 1 ? gv : 0;                                                   \
+        d1[k] = at == 2 ? gv : 0;                                                          \
+        d1[ps + (k)] = at == 3 ? gv : 0;                                                   \
+    } while (0)
+        FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+    }
+    for (int r = 0; r < 2; r++)
+        for (int64_t w = 2 * g->out_w; w < g->in_w; w++)
+            for (int64_t k = 0; k < c; k++) dx[r][w * ps + k] = 0;
+}
+
+/* ---- the table ---- */
+
 const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_VL,
     FC_POOL_FN(max_row),
@@ -282,6 +337,7 @@ const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_POOL_FN(argmax_row),
     FC_POOL_FN(max_gather_row),
     FC_POOL_FN(avg_gather_row),
+    FC_POOL_FN(max_back_2x2_row),
 };
 #undef FC_POOL_CHANNELS
 #undef FC_POOL_TAPS
