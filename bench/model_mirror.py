@@ -160,7 +160,8 @@ class _Graph:
             return self.act(y, l.activation)
         if isinstance(l, nn.BatchNorm2D):
             return self.node("BatchNormalization",
-                             [x, self.const(l.params["gamma"], "g"), self.const(l.params["beta"], "b"),
+                             [x, self.const(l.params["gamma"], "g"),
+                              self.const(l.params["beta"], "b"),
                               self.const(l.buffers["running_mean"], "m"),
                               self.const(l.buffers["running_var"], "v")], epsilon=l.eps)
         if isinstance(l, nn.Dense):
@@ -199,7 +200,8 @@ def to_onnx_session(layer, input_nchw_shape, threads):
     if len(out_shape) == 3:            # a feature map: NHWC -> NCHW
         out_shape = [out_shape[2], out_shape[0], out_shape[1]]
     graph = helper.make_graph(
-        g.nodes, "mirror", [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_nchw_shape)],
+        g.nodes, "mirror",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_nchw_shape)],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, [n] + out_shape)],
         initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
