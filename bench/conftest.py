@@ -92,6 +92,11 @@ def pytest_terminal_summary(terminalreporter, config):
         extra = mine_info.get("note", "")
         if "workspace_MiB" in mine_info:
             extra += f"  workspace {mine_info['workspace_MiB']:.2f} MiB"
+        if "peak_MiB" in mine_info:     # whole networks: peak memory of one call
+            peers = {b.extra_info.get("impl"): b.extra_info["peak_MiB"] for b in session.benchmarks
+                     if b.group == group and "peak_MiB" in b.extra_info}
+            extra += f"  peak {mine_info['peak_MiB']:.1f} MiB" + \
+                (f" (torch {peers['torch']:.1f})" if "torch" in peers else "")
         terminalreporter.write_line(f"{str(group):44s} {mine * 1e3:12.3f} {ratio('torch'):>9s} "
                                     f"{ratio('ort'):>9s} {ratio(other):>13s}  {extra}")
     class_summary(terminalreporter, session.benchmarks)

@@ -1,4 +1,4 @@
-"""The pooling suite (max 2x2/2 and 3x3/2, average 2x2/2, global average): fastconv vs reference vs PyTorch channels_last."""
+"""The pooling suite (max 2x2/2 and 3x3/2, average 2x2/2 and 3x3/2, global average): fastconv vs reference vs PyTorch channels_last."""
 import numpy as np
 import pytest
 
@@ -11,6 +11,8 @@ CASES = [
     ("max2x2", "max", (8, 112, 112, 64), 2, 2, 0),
     ("max3x3s2", "max", (8, 112, 112, 64), 3, 2, 1),
     ("avg2x2", "avg", (32, 28, 28, 6), 2, 2, 0),
+    ("avg-2s2-large", "avg", (8, 112, 112, 64), 2, 2, 0),
+    ("avg-3s2-large", "avg", (8, 112, 112, 64), 3, 2, 1),
     ("gap", "gap", (8, 7, 7, 2048), None, None, None),
 ]
 IMPLS = ["fastconv", "reference", "torch"]

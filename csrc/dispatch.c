@@ -97,8 +97,14 @@ typedef struct { const char *name, *dtype; int is_f64, isa; const void *table; }
 static const conv_entry conv_kernels[] = {FC_CONV_UKERNELS(FC_CONV_ENTRY)};
 #undef FC_CONV_ENTRY
 
+#define FC_POOL_ENTRY(name_, isa_, dtype_) \
+    {#name_, #dtype_, FC_IS_F64_##dtype_, FC_ISA_##isa_, &fc_uk_##name_},
+static const conv_entry pool_kernels[] = {FC_POOL_UKERNELS(FC_POOL_ENTRY)};
+#undef FC_POOL_ENTRY
+
 #define FC_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 enum { N_SGEMM = FC_COUNT(sgemm_kernels), N_DGEMM = FC_COUNT(dgemm_kernels), N_CONV = FC_COUNT(conv_kernels) };
+enum { N_POOL = FC_COUNT(pool_kernels) };
 
 /* ---- the active kernel set ---- */
 /* The kernels the active ISA uses: per dtype a wide and (optionally) a narrow GEMM
@@ -109,7 +115,9 @@ static struct {
     const fc_gemm_kernel_f64 *dwide, *dnarrow;
     const fc_conv_kernels_f32 *sconv;
     const fc_conv_kernels_f64 *dconv;
-} active = {-1, 0, 0, 0, 0, 0, 0};
+    const fc_pool_kernels_f32 *spool;
+    const fc_pool_kernels_f64 *dpool;
+} active = {-1, 0, 0, 0, 0, 0, 0, 0, 0};
 
 #define FC_PICK_GEMM(list, count, isa_, wide_out, narrow_out)                           \
     do {                                                                                   \
@@ -130,6 +138,11 @@ void fc_set_isa(int isa) {
         if (conv_kernels[i].isa != isa) continue;
         if (conv_kernels[i].is_f64) active.dconv = conv_kernels[i].table;
         else active.sconv = conv_kernels[i].table;
+    }
+    for (int i = 0; i < N_POOL; i++) {
+        if (pool_kernels[i].isa != isa) continue;
+        if (pool_kernels[i].is_f64) active.dpool = pool_kernels[i].table;
+        else active.spool = pool_kernels[i].table;
     }
     active.isa = isa;
 }
@@ -160,6 +173,16 @@ const fc_conv_kernels_f64 *fc_conv_kernels_for_f64(void) {
     return active.dconv;
 }
 
+const fc_pool_kernels_f32 *fc_pool_kernels_for_f32(void) {
+    fc_get_isa();
+    return active.spool;
+}
+
+const fc_pool_kernels_f64 *fc_pool_kernels_for_f64(void) {
+    fc_get_isa();
+    return active.dpool;
+}
+
 const fc_gemm_kernel_f32 *fc_gemm_kernel_at_f32(int i) {
     fc_get_isa();
     return i >= 0 && i < N_SGEMM ? &sgemm_kernels[i] : NULL;
@@ -171,7 +194,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i) {
 }
 
 /* ---- the report ---- */
-int fc_ukernel_count(void) { return N_SGEMM + N_DGEMM + N_CONV; }
+int fc_ukernel_count(void) { return N_SGEMM + N_DGEMM + N_CONV + N_POOL; }
 
 #define FC_GEMM_INFO(k, dt, out)                                                           \
     do {                                                                                   \
@@ -193,6 +216,12 @@ int fc_ukernel_get(int index, fc_ukernel_info *info) {
         const fc_gemm_kernel_f64 *k = &dgemm_kernels[index - N_SGEMM];
         FC_GEMM_INFO(k, "f64", &out);
         out.active = k == active.dwide || k == active.dnarrow;
+    } else if (index >= N_SGEMM + N_DGEMM + N_CONV) {
+        const conv_entry *e = &pool_kernels[index - N_SGEMM - N_DGEMM - N_CONV];
+        out.name = e->name; out.kind = "pool"; out.dtype = e->dtype; out.isa = e->isa;
+        out.lanes = e->is_f64 ? ((const fc_pool_kernels_f64 *)e->table)->lanes
+                           : ((const fc_pool_kernels_f32 *)e->table)->lanes;
+        out.active = e->table == (const void *)active.spool || e->table == (const void *)active.dpool;
     } else {
         const conv_entry *e = &conv_kernels[index - N_SGEMM - N_DGEMM];
         out.name = e->name; out.kind = "conv"; out.dtype = e->dtype; out.isa = e->isa;

@@ -152,6 +152,55 @@ FC_DECLARE_CONV_KERNELS(double, f64)
 FC_CONV_UKERNELS(FC_DECLARE_CONV_TABLE)
 #undef FC_DECLARE_CONV_TABLE
 
+/* The pooling row kernels, compiled per ISA (ukernels/pool_simd.tmpl.h), for
+ * undilated windows of at most 3x3 with channels at unit stride.  Along a
+ * row, output pixel wo's window covers input columns wo * stride - pad + j,
+ * 0 <= j < s, of those inside [0, in_w); input column w is covered by the
+ * windows wlo[w] .. whi[w] (none when wlo[w] > whi[w]).  Pixel strides in elements. */
+typedef struct {
+    int64_t s, stride, pad;     /* window columns, column stride, left padding */
+    int64_t in_w, in_ps;        /* the input (or dx) row: pixels, pixel stride */
+    int64_t out_w, out_ps;      /* the output (or dy) row: pixels, pixel stride */
+    int64_t c;                  /* channels */
+    const int64_t *wlo, *whi;   /* backward only: the windows over each input column */
+} fc_pool_row;
+
+/* Rows of nrows entries each, in window-row order:
+ *   max_row / avg_row: output row `out` from its real input rows (avg: times
+ *       scale[wo], 1 / the window's divisor);
+ *   argmax_row: arg[wo * c + k] = the tap number i * s + j of the window's
+ *       first maximum (NaN counts as the maximum), i = row_taps[row];
+ *   max_gather_row: dx row from the windows of the rows covering it (dy rows,
+ *       their argmax rows, and this row's tap row i in each): the sum of
+ *       the dy whose argmax is this pixel's tap, in window order;
+ *   avg_gather_row: dx row = the sum over covering windows of dy * scale
+ *       (scale_rows[row][wo]);
+ *   max_back_2x2_row: dx rows 2 ho and 2 ho + 1 (dx[0], dx[1]; pixel stride
+ *       in_ps, as the x rows) of 2x2/2 windows without padding, straight
+ *       from the x rows and dy row ho: argmax and dx in one pass. */
+#define FC_DECLARE_POOL_KERNELS(T, SFX)                                                  \
+    typedef struct {                                                                     \
+        int lanes;                                                                       \
+        void (*max_row)(const fc_pool_row *g, const T *const *rows, int nrows, T *out);  \
+        void (*avg_row)(const fc_pool_row *g, const T *const *rows, int nrows,           \
+                        const T *scale, T *out);                                         \
+        void (*argmax_row)(const fc_pool_row *g, const T *const *rows, int nrows,        \
+                           const int64_t *row_taps, T *arg);                             \
+        void (*max_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
+                               const T *const *arg_rows, const int64_t *row_taps,        \
+                               int nrows, T *dx);                                        \
+        void (*avg_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
+                               const T *const *scale_rows, int nrows, T *dx);            \
+        void (*max_back_2x2_row)(const fc_pool_row *g, const T *const *rows, const T *dy,  \
+                                 T *const *dx);                                          \
+    } fc_pool_kernels_##SFX;                                                             \
+    const fc_pool_kernels_##SFX *fc_pool_kernels_for_##SFX(void);
+FC_DECLARE_POOL_KERNELS(float, f32)
+FC_DECLARE_POOL_KERNELS(double, f64)
+#define FC_DECLARE_POOL_TABLE(name, isa, dtype) extern const fc_pool_kernels_##dtype fc_uk_##name;
+FC_POOL_UKERNELS(FC_DECLARE_POOL_TABLE)
+#undef FC_DECLARE_POOL_TABLE
+
 /* The active ISA's kernel for a product with n columns (see dispatch.c); the
  * _for_SFX names let dtype templates call FN(fc_gemm_kernel_for). */
 const fc_gemm_kernel_f32 *fc_gemm_kernel_for_f32(int64_t n);

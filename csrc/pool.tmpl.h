@@ -38,6 +38,8 @@ static inline T FN(avg_divisor)(const fc_pool_desc *d, int64_t ho, int64_t wo) {
     return (T)((i1 - i0) * (j1 - j0));
 }
 
+#include "pool_fast.tmpl.h"
+
 /* out = max(out, in) element-wise, keeping NaN; unit strides vectorise. */
 static inline void FN(max_into)(T *restrict out, const T *restrict in, int64_t n, int64_t os,
                                 int64_t is) {
@@ -93,6 +95,7 @@ static void FN(pool_forward)(const fc_pool_desc *d, int is_max, const T *x, T *y
 }
 
 int FN(fc_avg_pool2d)(const fc_pool_desc *d, const T *x, T *y, int nthreads) {
+    if (FN(pool_fast_applies)(d, 1, 0)) return FN(pool_fast_forward)(d, 0, x, y, nthreads);
     FN(pool_forward)(d, 0, x, y, nthreads);
     return FC_OK;
 }
@@ -272,6 +275,7 @@ static int FN(max_pool_indices)(const fc_pool_desc *d, const T *x, T *y, int64_t
 
 int FN(fc_max_pool2d)(const fc_pool_desc *d, const T *x, T *y, int64_t *idx, int nthreads) {
     if (idx) return FN(max_pool_indices)(d, x, y, idx, nthreads);
+    if (FN(pool_fast_applies)(d, 1, 0)) return FN(pool_fast_forward)(d, 1, x, y, nthreads);
     FN(pool_forward)(d, 1, x, y, nthreads);
     return FC_OK;
 }
@@ -293,6 +297,7 @@ static void FN(zero_image)(const fc_pool_desc *d, T *img, const int64_t *s) {
  * it, masked, at every window position vectorises but was slower for 3x3/2.) */
 int FN(fc_max_pool2d_backward)(const fc_pool_desc *d, const T *dy, const T *x, T *dx,
                                int nthreads) {
+    if (FN(pool_fast_applies)(d, 1, 1)) return FN(pool_fast_backward)(d, 1, dy, x, dx, nthreads);
     if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 1, dy, x, dx, nthreads);
     const int64_t *ys = d->ys, *dxs = d->dxs;
     int status = FC_OK;
@@ -336,6 +341,7 @@ static inline int64_t FN(window_of)(int64_t p, int64_t t, int64_t stride, int64_
 /* dx[h, w] gathers dy / divisor from every window that has a tap on (h, w)
  * (windows in increasing order: taps in decreasing order). */
 int FN(fc_avg_pool2d_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nthreads) {
+    if (FN(pool_fast_applies)(d, 0, 1)) return FN(pool_fast_backward)(d, 0, dy, NULL, dx, nthreads);
     if (FN(pool_is_tiled)(d)) return FN(tiled_pool_backward)(d, 0, dy, NULL, dx, nthreads);
     const int64_t *ys = d->ys, *dxs = d->dxs;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)

@@ -106,6 +106,8 @@ def ukernel_name(k):
     isa = ISA_NAMES[k["isa"]]
     if k["kind"] == "gemm":
         return f"{k['dtype']} gemm {k['mr']}x{k['nr']} {isa}"
+    if k["kind"] == "pool":
+        return f"{k['dtype']} pool {k['lanes']}-lane {isa}"
     return f"{k['dtype']} direct+winograd {k['lanes']}-lane {isa}"
 
 

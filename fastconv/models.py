@@ -5,8 +5,9 @@ Dense models (X of shape (n_x, m), Y of shape (1, m), W[l] of shape
   LogisticRegression, ShallowNN (one hidden layer), DeepNN(layer_dims).
 CNN builders returning a ready nn.Model (NHWC input, softmax cross-entropy on
 the logits, Adam with learning rate 1e-3):
-  lenet5, alexnet, vgg16, resnet18, resnet34, resnet50, inception (GoogLeNet),
-  and small variants for 32x32 inputs (small_resnet, small_inception).
+  lenet5, alexnet, vgg16, resnet18, resnet34, resnet50, resnext50_32x4d,
+  mobilenet_v1, inception (GoogLeNet), and small variants for 32x32 inputs
+  (small_resnet, small_inception).
 """
 import numpy as np
 
@@ -238,9 +239,10 @@ def vgg16(num_classes=1000, in_channels=3, input_size=224, seed=0):
     return _classifier_model(net, (input_size, input_size, in_channels))
 
 
-def _conv_bn(c_in, c_out, k, stride=1, relu=True):
+def _conv_bn(c_in, c_out, k, stride=1, relu=True, groups=1):
     """conv (no bias) -> batch norm (-> ReLU)."""
-    layers = [nn.Conv2D(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2D(c_out)]
+    layers = [nn.Conv2D(c_in, c_out, k, stride, k // 2, groups=groups, bias=False),
+              nn.BatchNorm2D(c_out)]
     return layers + ([nn.ReLU()] if relu else [])
 
 
@@ -251,16 +253,20 @@ def _basic_block(c_in, c_out, stride):
     return nn.Residual(body, shortcut)
 
 
-def _bottleneck(c_in, width, stride):
-    c_out = 4 * width
-    body = nn.Sequential(*_conv_bn(c_in, width, 1), *_conv_bn(width, width, 3, stride),
-                         *_conv_bn(width, c_out, 1, relu=False))
+def _bottleneck(c_in, width, stride, groups=1, group_width=64):
+    """1x1 -> 3x3 (in `groups` groups of `group_width * width / 64` channels:
+    ResNeXt's cardinality; groups=1, group_width=64 is ResNet's) -> 1x1 to 4 width."""
+    c_out, inner = 4 * width, groups * (group_width * width // 64)
+    body = nn.Sequential(*_conv_bn(c_in, inner, 1),
+                         *_conv_bn(inner, inner, 3, stride, groups=groups),
+                         *_conv_bn(inner, c_out, 1, relu=False))
     shortcut = None if stride == 1 and c_in == c_out else \
         nn.Sequential(*_conv_bn(c_in, c_out, 1, stride, relu=False))
     return nn.Residual(body, shortcut)
 
 
-def _resnet(blocks, bottleneck, num_classes, in_channels, input_size, seed, small):
+def _resnet(blocks, bottleneck, num_classes, in_channels, input_size, seed, small, groups=1,
+            group_width=64):
     nn.seed(seed)
     if small:     # 32x32 inputs: a 3x3 stem, no max pool (as for CIFAR)
         layers = [*_conv_bn(in_channels, 64, 3)]
@@ -272,7 +278,7 @@ def _resnet(blocks, bottleneck, num_classes, in_channels, input_size, seed, smal
         for i in range(count):
             stride = 2 if stage > 0 and i == 0 else 1
             if bottleneck:
-                layers.append(_bottleneck(c, width, stride))
+                layers.append(_bottleneck(c, width, stride, groups, group_width))
                 c = 4 * width
             else:
                 layers.append(_basic_block(c, width, stride))
@@ -294,6 +300,42 @@ def resnet34(num_classes=1000, in_channels=3, input_size=224, seed=0, small=Fals
 def resnet50(num_classes=1000, in_channels=3, input_size=224, seed=0, small=False):
     """ResNet-50 with bottleneck blocks (25,557,032 parameters for 1000 classes)."""
     return _resnet([3, 4, 6, 3], True, num_classes, in_channels, input_size, seed, small)
+
+
+def resnext50_32x4d(num_classes=1000, in_channels=3, input_size=224, seed=0, small=False):
+    """ResNeXt-50 32x4d (Xie et al. 2017): ResNet-50's stages with the 3x3
+    convolution of each bottleneck split into 32 groups of 4 * 2^stage
+    channels (25,028,904 parameters for 1000 classes)."""
+    return _resnet([3, 4, 6, 3], True, num_classes, in_channels, input_size, seed, small,
+                   groups=32, group_width=4)
+
+
+# MobileNetV1's separable blocks: (output channels, stride of the depthwise 3x3)
+_MOBILENET_V1 = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
+                 (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+
+
+def mobilenet_v1(num_classes=1000, in_channels=3, input_size=224, width_multiplier=1.0,
+                 dropout=1e-3, seed=0):
+    """MobileNetV1 (Howard et al. 2017): a 3x3 stride-2 stem of 32 channels, then
+    13 depthwise-separable blocks (3x3 depthwise conv -> BN -> ReLU -> 1x1 conv
+    -> BN -> ReLU), global pooling, dropout and the classifier.  Channel counts
+    are scaled by width_multiplier (the paper's alpha).  4,231,976 trainable
+    parameters for 1000 classes at width 1.0."""
+    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) \
+            or not width_multiplier > 0:
+        raise ValueError(f"mobilenet_v1: width_multiplier must be a positive number, got "
+                         f"{width_multiplier!r}")
+    nn.seed(seed)
+    scaled = lambda channels: max(1, int(channels * width_multiplier))  # noqa: E731
+    c = scaled(32)
+    layers = [*_conv_bn(in_channels, c, 3, 2)]
+    for channels, stride in _MOBILENET_V1:
+        out = scaled(channels)
+        layers += [*_conv_bn(c, c, 3, stride, groups=c), *_conv_bn(c, out, 1)]
+        c = out
+    layers += [nn.GlobalAvgPool2D(), nn.Dropout(dropout), nn.Dense(c, num_classes)]
+    return _classifier_model(nn.Sequential(*layers), (input_size, input_size, in_channels))
 
 
 def small_resnet(num_classes=10, in_channels=3, input_size=32, width=16, seed=0):

@@ -51,6 +51,13 @@ def run_all(rng_seed=0):
             results.append(y)
             results.append(getattr(fastconv, f"{kind}_pool2d_backward")(rand(rng, y.shape, dtype), x, 3, 2, 1))
         results.append(fastconv.global_avg_pool2d(x))
+        # one image in bands of rows (the pooling fast path), channels past the vector blocks
+        x = rand(rng, (1, 41, 37, 85), dtype)
+        for kind, args in (("max", (3, 2, 1)), ("max", (2, 2, 0)), ("avg", (3, 2, 1))):
+            y = getattr(fastconv, f"{kind}_pool2d")(x, *args)
+            results.append(y)
+            results.append(getattr(fastconv, f"{kind}_pool2d_backward")(rand(rng, y.shape, dtype),
+                                                                         x, *args))
         z = rand(rng, (300, 257), dtype)
         results += [fastconv.sigmoid(z), fastconv.tanh(z), fastconv.softmax(z)]
     return results

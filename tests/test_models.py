@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastconv import data, models
+from fastconv import data, models, nn
 
 from helpers import numeric_grad
 
@@ -65,7 +65,8 @@ def test_shallow_nn_learns_a_nonlinear_boundary(rng):
 
 @pytest.mark.parametrize("builder,count", [
     ("lenet5", 61_706), ("resnet18", 11_689_512), ("resnet34", 21_797_672),
-    ("resnet50", 25_557_032), ("alexnet", 61_100_840), ("vgg16", 138_357_544)])
+    ("resnet50", 25_557_032), ("alexnet", 61_100_840), ("vgg16", 138_357_544),
+    ("mobilenet_v1", 4_231_976), ("resnext50_32x4d", 25_028_904)])
 def test_classic_parameter_counts(builder, count):
     kwargs = {} if builder == "lenet5" else dict(num_classes=1000)
     assert getattr(models, builder)(**kwargs).num_params() == count
@@ -76,7 +77,10 @@ def test_classic_parameter_counts(builder, count):
     ("small_resnet", dict(num_classes=4, in_channels=3)),
     ("small_inception", dict(num_classes=4, in_channels=3)),
     ("resnet18", dict(num_classes=4, in_channels=3, input_size=32, small=True)),
-], ids=["lenet5", "small_resnet", "small_inception", "resnet18-small"])
+    ("mobilenet_v1", dict(num_classes=4, in_channels=3, input_size=32, width_multiplier=0.25)),
+    ("resnext50_32x4d", dict(num_classes=4, in_channels=3, input_size=32, small=True)),
+], ids=["lenet5", "small_resnet", "small_inception", "resnet18-small", "mobilenet_v1-0.25",
+        "resnext50-small"])
 def test_small_variants_run_on_32x32(builder, kwargs, rng):
     model = getattr(models, builder)(**kwargs)
     x = rng.standard_normal((2, 32, 32, kwargs["in_channels"])).astype(np.float32)
@@ -84,6 +88,42 @@ def test_small_variants_run_on_32x32(builder, kwargs, rng):
     assert model.predict(x).shape == (2, kwargs["num_classes"])
     loss, _ = model.train_step(x, y)
     assert np.isfinite(loss)
+
+
+def _convs(model):
+    return [layer for _, layer, key in model.network.parameters() if key == "W"
+            and isinstance(layer, nn.Conv2D)]
+
+
+def test_mobilenet_v1_alternates_depthwise_and_pointwise_convolutions():
+    model = models.mobilenet_v1(num_classes=1000)
+    convs = _convs(model)
+    assert len(convs) == 27                                  # stem + 13 x (depthwise, 1x1)
+    for dw, pw in zip(convs[1::2], convs[2::2]):
+        assert dw.groups == dw.in_channels == dw.out_channels and dw.kernel_size == (3, 3)
+        assert dw.params["W"].shape == (3, 3, 1, dw.out_channels)
+        assert pw.groups == 1 and pw.kernel_size == (1, 1)
+    assert sum(c.stride == (2, 2) for c in convs) == 5       # 224 -> 7
+    assert "(None, 7, 7, 1024)" in model.summary(print_fn=None)
+    half = models.mobilenet_v1(num_classes=10, width_multiplier=0.5)
+    assert _convs(half)[-1].out_channels == 512
+
+
+@pytest.mark.parametrize("alpha", [0, -1.0, "1", True, None])
+def test_mobilenet_v1_rejects_a_bad_width_multiplier(alpha):
+    with pytest.raises(ValueError, match="width_multiplier"):
+        models.mobilenet_v1(width_multiplier=alpha)
+
+
+def test_resnext50_groups_the_3x3_convolutions():
+    convs = _convs(models.resnext50_32x4d(num_classes=1000))
+    grouped = [c for c in convs if c.groups > 1]
+    assert len(grouped) == 16                                # one per bottleneck
+    assert all(c.groups == 32 and c.kernel_size == (3, 3) for c in grouped)
+    # 32 groups of 4, 8, 16, 32 channels in the four stages
+    assert sorted({c.in_channels for c in grouped}) == [128, 256, 512, 1024]
+    assert all(c.params["W"].shape == (3, 3, c.in_channels // 32, c.out_channels)
+               for c in grouped)
 
 
 def test_inception_builds_the_published_stack():

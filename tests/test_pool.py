@@ -114,6 +114,40 @@ def test_pool_options_forward_and_backward(kind, case, dtype, layout, rng):
     assert_close(dx, getattr(ref, f"{kind}_pool2d_backward")(dy, x, **kw), np.abs(dy) * 9)
 
 
+# The ISA pixel kernels (undilated windows up to 3x3, NHWC): 85 channels fill
+# blocks of four vectors, single vectors and a scalar tail at every vector width.
+FAST_CASES = [
+    (2, 13, 11, 85, 2, 2, 0, False, False),              # odd rows and columns past the tiles
+    (2, 13, 12, 85, 3, 2, 1, False, False),
+    (1, 13, 14, 85, 3, 2, 0, True, False),               # ceil: a last partial window
+    (1, 11, 12, 85, 3, 2, 1, True, True),                # ceil + count_include_pad
+    (1, 9, 10, 85, 3, 1, 1, False, True),                # GoogLeNet's 3x3/1
+    (2, 9, 11, 85, 2, 2, "same", False, False),          # windows past the bottom/right
+    (1, 10, 11, 85, (2, 3), (1, 2), ((1, 0), (0, 1)), False, True),
+    (1, 9, 13, 85, 2, 3, 0, False, False),               # stride > size: uncovered pixels
+    (3, 8, 7, 16, 3, 2, 1, False, False),                # one vector exactly (f32 AVX-512)
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", FAST_CASES, ids=lambda c: "-".join(map(str, c)).replace(" ", ""))
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_pixel_kernels_forward_and_backward(kind, case, dtype, rng):
+    *shape, size, stride, padding, ceil_mode, count_include_pad = case
+    x = rand(rng, shape, dtype)
+    kw = dict(size=size, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    if kind == "avg":
+        kw["count_include_pad"] = count_include_pad
+    else:     # ties and NaN in some windows
+        x[0, 1, :4] = 0.5
+        x[:, 3, 5, ::7] = np.nan
+    y = getattr(fastconv, f"{kind}_pool2d")(x, **kw)
+    assert_close(y, getattr(ref, f"{kind}_pool2d")(x, **kw), np.abs(x[np.isfinite(x)]))
+    dy = rand(rng, y.shape, dtype)
+    dx = getattr(fastconv, f"{kind}_pool2d_backward")(dy, x, **kw)
+    assert_close(dx, getattr(ref, f"{kind}_pool2d_backward")(dy, x, **kw), np.abs(dy) * 9)
+
+
 def test_ceil_mode_sizes_follow_pytorch():
     # 7 rows, window 3, stride 2, pad 1: floor gives 4 windows, ceil 4 as well
     # (a fifth would start in the padding); 6 rows without padding: 2 and 3

@@ -39,4 +39,15 @@
     X(dconv_avx2,     AVX2,    f64)                                 \
     X(dconv_avx512,   AVX512,  f64)
 
+/* Pooling kernel tables (max, average, argmax and the backward gathers of one
+ * pixel, channels on the lanes: ukernels/pool_simd.tmpl.h): X(name, isa, dtype);
+ * the table is fc_uk_<name>. */
+#define FC_POOL_UKERNELS(X)                                         \
+    X(spool_generic,  GENERIC, f32)                                 \
+    X(spool_avx2,     AVX2,    f32)                                 \
+    X(spool_avx512,   AVX512,  f32)                                 \
+    X(dpool_generic,  GENERIC, f64)                                 \
+    X(dpool_avx2,     AVX2,    f64)                                 \
+    X(dpool_avx512,   AVX512,  f64)
+
 #endif

@@ -55,7 +55,7 @@ void fc_cpu_caches_get(fc_cpu_caches *out);
 /* The registered micro-kernels, numbered 0 .. fc_ukernel_count() - 1. */
 typedef struct {
     const char *name;      /* e.g. "sgemm_avx512_12x32", "sconv_avx2" */
-    const char *kind;      /* "gemm", or "conv" (direct kernels and Winograd transforms) */
+    const char *kind;      /* "gemm", "conv" (direct kernels and Winograd transforms) or "pool" */
     const char *dtype;     /* "f32" or "f64" */
     int isa;               /* FC_ISA_* it needs */
     int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile, and cache blocks derived from fc_cpu_caches */

@@ -1,0 +1,343 @@
+/* Pooling row kernels for one ISA and dtype, with the channels on the vector
+ * lanes (they are contiguous in NHWC).  Each call does one row: of the
+ * output (forward, argmax) from the real input rows its windows read, or of
+ * dx (backward) from the dy rows of the windows that cover it; the driver
+ * (pool_fast.tmpl.h) finds those rows, and the kernel the columns (struct
+ * fc_pool_row in internal.h).  Within a row, each pixel lists the pointers to
+ * its taps (or covering windows) and runs one of the pixel functions below on
+ * them; channels are done in blocks of four vectors, then single vectors,
+ * then one at a time.
+ *
+ * Parameters, set by the including file after its ISA and vector bindings:
+ *   FC_T, FC_VEC, FC_VL, FC_LOAD, FC_STORE, FC_SET1, FC_ADD, FC_MUL, FC_ZERO;
+ *   FC_VMAX_NAN(acc, v)      acc, or v where v > acc or v is NaN (NaN propagates);
+ *   FC_ARGMAX_STEP(b, a, v, t)  where v > b, or v is NaN and b is not: b = v, a = t;
+ *   FC_ADD_IF_EQ(acc, a, id, g) acc + (a == id ? g : 0);
+ *   FC_POOL_FN(name)         the kernels' (static) names;
+ *   FC_POOL_KERNELS_TYPE, FC_POOL_KERNELS_TABLE  the table's type and name. */
+#if !defined(FC_T) || !defined(FC_VL) || !defined(FC_VMAX_NAN) || !defined(FC_ARGMAX_STEP) || \
+    !defined(FC_ADD_IF_EQ) || !defined(FC_POOL_FN) || !defined(FC_POOL_KERNELS_TYPE) ||        \
+    !defined(FC_POOL_KERNELS_TABLE)
+#error "pool_simd.tmpl.h: define the ISA bindings and the kernel names first"
+#endif
+
+#define FC_POOL_TAPS 9   /* the most taps of a window, or windows over a pixel (3x3) */
+
+/* The scalar forms of the three operations, for the last channels. */
+static inline FC_T FC_POOL_FN(max1)(FC_T acc, FC_T v) { return (v > acc || v != v) ? v : acc; }
+
+/* The channel blocks [k, k + NB * FC_VL) of a pixel, NB = 4 and 1, then the
+ * remaining channels one at a time: BODY(NB, k) for the vector blocks, TAIL(k). */
+#define FC_POOL_CHANNELS(c, BODY, TAIL)                              \
+    do {                                                             \
+        int64_t k_ = 0;                                              \
+        for (; k_ + 4 * FC_VL <= (c); k_ += 4 * FC_VL) BODY(4, k_);  \
+        for (; k_ + FC_VL <= (c); k_ += FC_VL) BODY(1, k_);          \
+        for (; k_ < (c); k_++) TAIL(k_);                             \
+    } while (0)
+
+/* ---- one pixel ---- */
+
+/* Forward max: out = the maximum of the nt >= 1 taps (a NaN wins). */
+static inline void FC_POOL_FN(max_px)(FC_T *restrict out, const FC_T *const *taps, int nt,
+                                      int64_t c) {
+    if (nt == 0) {   /* no real tap (not for a valid geometry): the padding's -inf */
+        for (int64_t k = 0; k < c; k++) out[k] = -(FC_T)INFINITY;
+        return;
+    }
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC acc[NB];                                                                 \
+        for (int v = 0; v < NB; v++) acc[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);       \
+        for (int t = 1; t < nt; t++)                                                    \
+            for (int v = 0; v < NB; v++)                                                \
+                acc[v] = FC_VMAX_NAN(acc[v], FC_LOAD(taps[t] + (k) + v * FC_VL));       \
+        for (int v = 0; v < NB; v++) FC_STORE(out + (k) + v * FC_VL, acc[v]);           \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T acc = taps[0][k];                                                          \
+        for (int t = 1; t < nt; t++) acc = FC_POOL_FN(max1)(acc, taps[t][k]);           \
+        out[k] = acc;                                                                   \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
+/* Forward average: out = scale * (the sum of the nt >= 1 taps, in order). */
+static inline void FC_POOL_FN(avg_px)(FC_T *restrict out, const FC_T *const *taps, int nt,
+                                      FC_T scale, int64_t c) {
+    if (nt == 0) {   /* no real tap (not for a valid geometry): 0 / 0 */
+        for (int64_t k = 0; k < c; k++) out[k] = (FC_T)NAN;
+        return;
+    }
+    const FC_VEC sv = FC_SET1(scale);
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC acc[NB];                                                                 \
+        for (int v = 0; v < NB; v++) acc[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);       \
+        for (int t = 1; t < nt; t++)                                                    \
+            for (int v = 0; v < NB; v++)                                                \
+                acc[v] = FC_ADD(acc[v], FC_LOAD(taps[t] + (k) + v * FC_VL));            \
+        for (int v = 0; v < NB; v++) FC_STORE(out + (k) + v * FC_VL, FC_MUL(acc[v], sv)); \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T acc = taps[0][k];                                                          \
+        for (int t = 1; t < nt; t++) acc += taps[t][k];                                 \
+        out[k] = acc * scale;                                                           \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
+/* The window's argmax for backward: arg = ids[t] of the first tap t holding
+ * the maximum (a NaN counting as the maximum), over the nt >= 1 taps. */
+static inline void FC_POOL_FN(argmax_px)(FC_T *restrict arg, const FC_T *const *taps,
+                                         const FC_T *ids, int nt, int64_t c) {
+    if (nt == 0) {   /* no real tap (not for a valid geometry): no tap number matches */
+        for (int64_t k = 0; k < c; k++) arg[k] = -1;
+        return;
+    }
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC best[NB], at[NB];                                                        \
+        for (int v = 0; v < NB; v++) {                                                  \
+            best[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);                               \
+            at[v] = FC_SET1(ids[0]);                                                    \
+        }                                                                               \
+        for (int t = 1; t < nt; t++) {                                                  \
+            const FC_VEC id = FC_SET1(ids[t]);                                          \
+            for (int v = 0; v < NB; v++)                                                \
+                FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(taps[t] + (k) + v * FC_VL), id); \
+        }                                                                               \
+        for (int v = 0; v < NB; v++) FC_STORE(arg + (k) + v * FC_VL, at[v]);            \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T best = taps[0][k], at = ids[0];                                            \
+        for (int t = 1; t < nt; t++) {                                                  \
+            const FC_T v = taps[t][k];                                                  \
+            const int take = (v > best) | ((v != v) & (best == best));                  \
+            best = take ? v : best;                                                     \
+            at = take ? ids[t] : at;                                                    \
+        }                                                                               \
+        arg[k] = at;                                                                    \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
+/* Max backward of one input pixel: dx = the sum, over the nw windows that
+ * cover it (in order), of their dy g[w] where their argmax arg[w] is this
+ * pixel's tap number ids[w] in them; 0 where none is. */
+static inline void FC_POOL_FN(max_gather_px)(FC_T *restrict dx, const FC_T *const *g,
+                                             const FC_T *const *arg, const FC_T *ids, int nw,
+                                             int64_t c) {
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC acc[NB];                                                                 \
+        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
+        for (int w = 0; w < nw; w++) {                                                  \
+            const FC_VEC id = FC_SET1(ids[w]);                                          \
+            for (int v = 0; v < NB; v++)                                                \
+                acc[v] = FC_ADD_IF_EQ(acc[v], FC_LOAD(arg[w] + (k) + v * FC_VL), id,    \
+                                      FC_LOAD(g[w] + (k) + v * FC_VL));                 \
+        }                                                                               \
+        for (int v = 0; v < NB; v++) FC_STORE(dx + (k) + v * FC_VL, acc[v]);            \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T acc = 0;                                                                   \
+        for (int w = 0; w < nw; w++) {                                                  \
+            const FC_T gv = g[w][k];                                                    \
+            acc += arg[w][k] == ids[w] ? gv : 0;                                        \
+        }                                                                               \
+        dx[k] = acc;                                                                    \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
+/* Average backward of one input pixel: dx = the sum over the nw windows that
+ * cover it (in order) of g[w] * scale[w] (each window's 1 / divisor). */
+static inline void FC_POOL_FN(avg_gather_px)(FC_T *restrict dx, const FC_T *const *g,
+                                             const FC_T *scale, int nw, int64_t c) {
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC acc[NB];                                                                 \
+        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
+        for (int w = 0; w < nw; w++) {                                                  \
+            const FC_VEC s = FC_SET1(scale[w]);                                         \
+            for (int v = 0; v < NB; v++)                                                \
+                acc[v] = FC_ADD(acc[v], FC_MUL(FC_LOAD(g[w] + (k) + v * FC_VL), s));    \
+        }                                                                               \
+        for (int v = 0; v < NB; v++) FC_STORE(dx + (k) + v * FC_VL, acc[v]);            \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T acc = 0;                                                                   \
+        for (int w = 0; w < nw; w++) acc += g[w][k] * scale[w];                         \
+        dx[k] = acc;                                                                    \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
+/* ---- one row ---- */
+
+/* The real columns [*j0, *j1) of output pixel wo's window. */
+static inline void FC_POOL_FN(cols)(const fc_pool_row *g, int64_t wo, int64_t *j0, int64_t *j1) {
+    const int64_t start = wo * g->stride - g->pad;
+    *j0 = start < 0 ? -start : 0;
+    *j1 = FC_MIN(g->s, g->in_w - start);
+}
+
+/* The taps of output pixel wo from the nrows real input rows; with ids,
+ * their tap numbers i * s + j (i: row_taps[row]). */
+static inline int FC_POOL_FN(row_taps)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
+                                       const int64_t *row_taps, int64_t wo, const FC_T **taps,
+                                       FC_T *ids) {
+    int64_t j0, j1;
+    int nt = 0;
+    FC_POOL_FN(cols)(g, wo, &j0, &j1);
+    const int64_t start = wo * g->stride - g->pad;
+    for (int r = 0; r < nrows; r++)
+        for (int64_t j = j0; j < j1; j++, nt++) {
+            taps[nt] = rows[r] + (start + j) * g->in_ps;
+            if (ids) ids[nt] = (FC_T)(row_taps[r] * g->s + j);
+        }
+    return nt;
+}
+
+static void FC_POOL_FN(max_row)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
+                                FC_T *out) {
+    const FC_T *taps[FC_POOL_TAPS];
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, NULL, wo, taps, NULL);
+        FC_POOL_FN(max_px)(out + wo * g->out_ps, taps, nt, g->c);
+    }
+}
+
+static void FC_POOL_FN(avg_row)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
+                                const FC_T *scale, FC_T *out) {
+    const FC_T *taps[FC_POOL_TAPS];
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, NULL, wo, taps, NULL);
+        FC_POOL_FN(avg_px)(out + wo * g->out_ps, taps, nt, scale[wo], g->c);
+    }
+}
+
+static void FC_POOL_FN(argmax_row)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
+                                   const int64_t *row_taps, FC_T *arg) {
+    const FC_T *taps[FC_POOL_TAPS];
+    FC_T ids[FC_POOL_TAPS];
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, row_taps, wo, taps, ids);
+        FC_POOL_FN(argmax_px)(arg + wo * g->c, taps, ids, nt, g->c);
+    }
+}
+
+static void FC_POOL_FN(max_gather_row)(const fc_pool_row *g, const FC_T *const *dy_rows,
+                                       const FC_T *const *arg_rows, const int64_t *row_taps,
+                                       int nrows, FC_T *dx) {
+    const FC_T *gp[FC_POOL_TAPS], *ap[FC_POOL_TAPS];
+    FC_T ids[FC_POOL_TAPS];
+    for (int64_t w = 0; w < g->in_w; w++) {
+        int nw = 0;
+        for (int r = 0; r < nrows; r++)
+            for (int64_t wo = g->wlo[w]; wo <= g->whi[w]; wo++, nw++) {
+                gp[nw] = dy_rows[r] + wo * g->out_ps;
+                ap[nw] = arg_rows[r] + wo * g->c;
+                ids[nw] = (FC_T)(row_taps[r] * g->s + w - (wo * g->stride - g->pad));
+            }
+        FC_POOL_FN(max_gather_px)(dx + w * g->in_ps, gp, ap, ids, nw, g->c);
+    }
+}
+
+static void FC_POOL_FN(avg_gather_row)(const fc_pool_row *g, const FC_T *const *dy_rows,
+                                       const FC_T *const *scale_rows, int nrows, FC_T *dx) {
+    const FC_T *gp[FC_POOL_TAPS];
+    FC_T scale[FC_POOL_TAPS];
+    for (int64_t w = 0; w < g->in_w; w++) {
+        int nw = 0;
+        for (int r = 0; r < nrows; r++)
+            for (int64_t wo = g->wlo[w]; wo <= g->whi[w]; wo++, nw++) {
+                gp[nw] = dy_rows[r] + wo * g->out_ps;
+                scale[nw] = scale_rows[r][wo];
+            }
+        FC_POOL_FN(avg_gather_px)(dx + w * g->in_ps, gp, scale, nw, g->c);
+    }
+}
+
+/* Max backward of 2x2 windows that tile two input rows (stride 2, no
+ * padding), argmax and dx in one pass: out_w windows over columns
+ * [0, 2 out_w), columns past them 0.  The first maximum in row-major order. */
+static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const *rows,
+                                         const FC_T *dy, FC_T *const *dx) {
+    const int64_t c = g->c, ps = g->in_ps;
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const FC_T *x0 = rows[0] + 2 * wo * ps, *x1 = rows[1] + 2 * wo * ps;
+        const FC_T *gp = dy + wo * g->out_ps;
+        FC_T *d0 = dx[0] + 2 * wo * ps, *d1 = dx[1] + 2 * wo * ps;
+#define FC_BODY(NB, k)                                                                     \
+    do {                                                                                   \
+        FC_VEC best[NB], at[NB];                                                           \
+        for (int v = 0; v < NB; v++) {                                                     \
+            best[v] = FC_LOAD(x0 + (k) + v * FC_VL);                                       \
+            at[v] = FC_ZERO();                                                             \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x0 + ps + (k) + v * FC_VL), FC_SET1(1)); \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + (k) + v * FC_VL), FC_SET1(2));     \
+            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + ps + (k) + v * FC_VL), FC_SET1(3)); \
+        }                                                                                  \
+        for (int v = 0; v < NB; v++) {                                                     \
+            const FC_VEC gv = FC_LOAD(gp + (k) + v * FC_VL), z = FC_ZERO();                \
+            FC_STORE(d0 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(0), gv));        \
+            FC_STORE(d0 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(1), gv));   \
+            FC_STORE(d1 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(2), gv));        \
+            FC_STORE(d1 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(3), gv));   \
+        }                                                                                  \
+    } while (0)
+#define FC_TAIL(k)                                                                         \
+    do {                                                                                   \
+        const FC_T v4[4] = {x0[k], x0[ps + (k)], x1[k], x1[ps + (k)]};                     \
+        FC_T best = v4[0];                                                                 \
+        int at = 0;                                                                        \
+        for (int t = 1; t < 4; t++) {                                                      \
+            const int take = (v4[t] > best) | ((v4[t] != v4[t]) & (best == best));         \
+            best = take ? v4[t] : best;                                                    \
+            at = take ? t : at;                                                            \
+        }                                                                                  \
+        const FC_T gv = gp[k];                                                             \
+        d0[k] = at == 0 ? gv : 0;                                                          \
+        d0[ps + (k)] = at == 1 ? gv : 0;                                                   \
+        d1[k] = at == 2 ? gv : 0;                                                          \
+        d1[ps + (k)] = at == 3 ? gv : 0;                                                   \
+    } while (0)
+        FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+    }
+    for (int r = 0; r < 2; r++)
+        for (int64_t w = 2 * g->out_w; w < g->in_w; w++)
+            for (int64_t k = 0; k < c; k++) dx[r][w * ps + k] = 0;
+}
+
+/* ---- the table ---- */
+
+const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
+    FC_VL,
+    FC_POOL_FN(max_row),
+    FC_POOL_FN(avg_row),
+    FC_POOL_FN(argmax_row),
+    FC_POOL_FN(max_gather_row),
+    FC_POOL_FN(avg_gather_row),
+    FC_POOL_FN(max_back_2x2_row),
+};
+#undef FC_POOL_CHANNELS
+#undef FC_POOL_TAPS
