@@ -11,20 +11,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastconv
+from timing import best_time
 
 SHAPES = [(1, 4096, 1000), (8, 4096, 1000), (32, 4096, 1000), (64, 4096, 1000),
           (64, 9216, 4096), (16, 4096, 4096), (64, 512, 4096), (8, 512, 4096), (64, 1024, 10),
           (4, 4, 4), (16, 16, 16), (256, 256, 256), (1024, 1024, 1024)]
-
-
-def best(fn, budget=0.4):
-    fn()
-    times, start = [], time.perf_counter()
-    while time.perf_counter() - start < budget or len(times) < 5:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main():
@@ -35,9 +26,9 @@ def main():
             a = g.standard_normal((m, k), dtype=np.float32)
             b = g.standard_normal((k, n), dtype=np.float32)
             with threadpool_limits(threads, user_api="blas"):
-                t_np = best(lambda: a @ b)
+                t_np = best_time(lambda: a @ b, 0.4, 5)
             time.sleep(0.1)
-            t_fc = best(lambda: fastconv.matmul(a, b))
+            t_fc = best_time(lambda: fastconv.matmul(a, b), 0.4, 5)
             time.sleep(0.1)
             print(f"{threads}t {m}x{k}x{n}: fastconv {t_fc * 1e6:9.1f} us  numpy {t_np * 1e6:9.1f} us"
                   f"  numpy/fastconv {t_np / t_fc:5.2f}", flush=True)

@@ -18,19 +18,9 @@ import numpy as np
 
 import fastconv
 from conftest import onnxruntime, rng, torch
+from timing import best_time
 from test_bench_layers import (LAYERS, arrays, geometry, layer_class, nchw, ort_session,
                                torch_tensors, torch_weight)
-
-
-def best(fn, budget):
-    """The fastest of at least 3 calls of fn, calling it until budget seconds pass."""
-    fn()
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < budget:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def blocks(fns, budget, pause=0.05):
@@ -39,7 +29,7 @@ def blocks(fns, budget, pause=0.05):
     out = {}
     for name, fn in fns.items():
         time.sleep(pause)
-        out[name] = best(fn, budget)
+        out[name] = best_time(fn, budget)
     return out
 
 

@@ -20,16 +20,7 @@ import fastconv  # noqa: E402
 from fastconv import detect  # noqa: E402
 from test_bench_detect import detector_like_boxes, numpy_nms  # noqa: E402
 from test_bench_parity import CASES, inputs, uniform_boxes  # noqa: E402
-
-
-def best_ms(fn, repeats):
-    fn()                                   # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
+from timing import best_time  # noqa: E402
 
 
 def side_by_side(blocks, repeats, pause=0.5):
@@ -37,7 +28,7 @@ def side_by_side(blocks, repeats, pause=0.5):
     out = {}
     for name, fn, reps in blocks:
         time.sleep(pause)
-        out[name] = best_ms(fn, reps or repeats)
+        out[name] = best_time(fn, min_calls=reps or repeats) * 1e3
     return out
 
 
