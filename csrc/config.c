@@ -133,7 +133,7 @@ const char *fc_openmp_library(void) {
 
 void fc_cpu_features(char *buf, size_t size) {
     size_t used = 0;
-#if defined(__x86_64__) || defined(__i386__)
+#if FC_ARCH_X86
 #define FC_FEATURE(name)                                                     \
     if (__builtin_cpu_supports(name) && used + sizeof(name) <= size) {      \
         memcpy(buf + used, name " ", sizeof(name));                          \

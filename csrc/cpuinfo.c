@@ -5,7 +5,7 @@
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
-#if defined(__x86_64__) || defined(__i386__)
+#if FC_ARCH_X86
 #include <cpuid.h>
 #endif
 
@@ -16,7 +16,7 @@ static void note_cache(fc_cpu_caches *out, int level, int64_t bytes) {
     else if (level == 3) out->l3 = bytes;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#if FC_ARCH_X86
 static int caches_from_leaf(unsigned leaf, fc_cpu_caches *out) {
     int found = 0;
     for (unsigned i = 0; i < 16; i++) {

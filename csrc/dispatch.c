@@ -5,7 +5,7 @@
 int fc_isa_supported(int isa) {
     switch (isa) {
     case FC_ISA_GENERIC: return 1;
-#if defined(__x86_64__) || defined(__i386__)
+#if FC_ARCH_X86
     case FC_ISA_AVX2:
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case FC_ISA_AVX512:

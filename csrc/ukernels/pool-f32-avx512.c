@@ -1,6 +1,7 @@
 /* float32 pooling kernels, AVX-512: channels on the 16 lanes, selections
  * through mask registers (pool_simd.tmpl.h). */
 #include "isa_avx512.h"
+#if FC_ARCH_X86
 #include <math.h>
 #include "internal.h"
 #include "vec-f32-avx512.h"
@@ -23,3 +24,4 @@
 #define FC_POOL_KERNELS_TABLE fc_uk_spool_avx512
 #include "pool_simd.tmpl.h"
 FC_ISA_POP
+#endif

@@ -1,5 +1,6 @@
 /* float64 pooling kernels, AVX2: channels on the 4 lanes (pool_simd.tmpl.h). */
 #include "isa_avx2.h"
+#if FC_ARCH_X86
 #include <math.h>
 #include "internal.h"
 #include "vec-f64-avx2.h"
@@ -22,3 +23,4 @@
 #define FC_POOL_KERNELS_TABLE fc_uk_dpool_avx2
 #include "pool_simd.tmpl.h"
 FC_ISA_POP
+#endif

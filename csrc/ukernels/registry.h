@@ -13,41 +13,50 @@
 #ifndef FASTCONV_UKERNELS_REGISTRY_H
 #define FASTCONV_UKERNELS_REGISTRY_H
 
-/*  X(name,               isa,     mr, nr, narrow) */
-#define FC_SGEMM_UKERNELS(X)                   \
-    X(sgemm_generic_4x8,   GENERIC,  4,  8, 0) \
-    X(sgemm_avx2_6x16,     AVX2,     6, 16, 0) \
-    X(sgemm_avx2_6x8,      AVX2,     6,  8, 1) \
-    X(sgemm_avx512_12x32,  AVX512,  12, 32, 0) \
-    X(sgemm_avx512_12x16,  AVX512,  12, 16, 1)
+#include "arch.h"
 
-#define FC_DGEMM_UKERNELS(X)                   \
-    X(dgemm_generic_4x8,   GENERIC,  4,  8, 0) \
-    X(dgemm_avx2_6x8,      AVX2,     6,  8, 0) \
-    X(dgemm_avx2_6x4,      AVX2,     6,  4, 1) \
-    X(dgemm_avx512_12x16,  AVX512,  12, 16, 0) \
-    X(dgemm_avx512_12x8,   AVX512,  12,  8, 1)
+/* A row that exists only on x86 (arch.h). */
+#if FC_ARCH_X86
+#define FC_X86(row) row
+#else
+#define FC_X86(row)
+#endif
+
+/*  X(name,               isa,     mr, nr, narrow) */
+#define FC_SGEMM_UKERNELS(X)                            \
+    X(sgemm_generic_4x8,   GENERIC,  4,  8, 0)          \
+    FC_X86(X(sgemm_avx2_6x16,     AVX2,     6, 16, 0))  \
+    FC_X86(X(sgemm_avx2_6x8,      AVX2,     6,  8, 1))  \
+    FC_X86(X(sgemm_avx512_12x32,  AVX512,  12, 32, 0))  \
+    FC_X86(X(sgemm_avx512_12x16,  AVX512,  12, 16, 1))
+
+#define FC_DGEMM_UKERNELS(X)                            \
+    X(dgemm_generic_4x8,   GENERIC,  4,  8, 0)          \
+    FC_X86(X(dgemm_avx2_6x8,      AVX2,     6,  8, 0))  \
+    FC_X86(X(dgemm_avx2_6x4,      AVX2,     6,  4, 1))  \
+    FC_X86(X(dgemm_avx512_12x16,  AVX512,  12, 16, 0))  \
+    FC_X86(X(dgemm_avx512_12x8,   AVX512,  12,  8, 1))
 
 /* Convolution kernel tables (direct kernels for few output channels and the
  * Winograd transforms, ukernels/conv_simd.tmpl.h): X(name, isa, dtype); the
  * table is fc_uk_<name>. */
-#define FC_CONV_UKERNELS(X)                                         \
-    X(sconv_generic,  GENERIC, f32)                                 \
-    X(sconv_avx2,     AVX2,    f32)                                 \
-    X(sconv_avx512,   AVX512,  f32)                                 \
-    X(dconv_generic,  GENERIC, f64)                                 \
-    X(dconv_avx2,     AVX2,    f64)                                 \
-    X(dconv_avx512,   AVX512,  f64)
+#define FC_CONV_UKERNELS(X)                             \
+    X(sconv_generic,  GENERIC, f32)                     \
+    FC_X86(X(sconv_avx2,     AVX2,    f32))             \
+    FC_X86(X(sconv_avx512,   AVX512,  f32))             \
+    X(dconv_generic,  GENERIC, f64)                     \
+    FC_X86(X(dconv_avx2,     AVX2,    f64))             \
+    FC_X86(X(dconv_avx512,   AVX512,  f64))
 
 /* Pooling kernel tables (max, average, argmax and the backward gathers of one
  * pixel, channels on the lanes: ukernels/pool_simd.tmpl.h): X(name, isa, dtype);
  * the table is fc_uk_<name>. */
-#define FC_POOL_UKERNELS(X)                                         \
-    X(spool_generic,  GENERIC, f32)                                 \
-    X(spool_avx2,     AVX2,    f32)                                 \
-    X(spool_avx512,   AVX512,  f32)                                 \
-    X(dpool_generic,  GENERIC, f64)                                 \
-    X(dpool_avx2,     AVX2,    f64)                                 \
-    X(dpool_avx512,   AVX512,  f64)
+#define FC_POOL_UKERNELS(X)                             \
+    X(spool_generic,  GENERIC, f32)                     \
+    FC_X86(X(spool_avx2,     AVX2,    f32))             \
+    FC_X86(X(spool_avx512,   AVX512,  f32))             \
+    X(dpool_generic,  GENERIC, f64)                     \
+    FC_X86(X(dpool_avx2,     AVX2,    f64))             \
+    FC_X86(X(dpool_avx512,   AVX512,  f64))
 
 #endif
