@@ -19,6 +19,19 @@ int FN(fc_activation)(int act, double alpha, const T *x, T *y, int64_t n, int nt
     return FC_OK;
 }
 
+/* y = act(a + b): a residual block's sum and activation in one pass (y may be a or b). */
+int FN(fc_add_activation)(int act, double alpha, const T *a, const T *b, T *y, int64_t n,
+                          int nthreads) {
+    const int64_t chunks = FC_CEIL_DIV(n, FC_ELTWISE_PARALLEL_MIN);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t i0 = c * FC_ELTWISE_PARALLEL_MIN, len = FC_MIN(FC_ELTWISE_PARALLEL_MIN, n - i0);
+        for (int64_t i = i0; i < i0 + len; i++) y[i] = a[i] + b[i];
+        FN(fc_activate_array)(y + i0, y + i0, len, act, (T)alpha);
+    }
+    return FC_OK;
+}
+
 int FN(fc_activation_backward)(int act, double alpha, const T *restrict dy, const T *restrict xy,
                                T *restrict dx, int64_t n, int nthreads) {
     const T a = (T)alpha;

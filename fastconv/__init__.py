@@ -32,8 +32,9 @@ _require_extension()
 
 from . import _config
 from ._config import get_num_threads, set_num_threads, show_config
-from .activations import (leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid,
-                          sigmoid_backward, softmax, softmax_backward, tanh, tanh_backward)
+from .activations import (add_activation, leaky_relu, leaky_relu_backward, relu, relu_backward,
+                          sigmoid, sigmoid_backward, softmax, softmax_backward, tanh,
+                          tanh_backward)
 from .batchnorm import batch_norm, batch_norm_backward, batch_norm_train
 from .conv import conv2d, conv2d_backward, conv2d_plan
 from .conv_transpose import conv_transpose2d, conv_transpose2d_backward
@@ -52,6 +53,7 @@ __all__ = [
     "linear_backward", "batch_norm", "batch_norm_train", "batch_norm_backward", "relu",
     "relu_backward",
     "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward", "tanh",
-    "tanh_backward", "softmax", "softmax_backward", "set_num_threads", "get_num_threads",
+    "tanh_backward", "softmax", "softmax_backward", "add_activation", "set_num_threads",
+    "get_num_threads",
     "show_config", "reference",
 ]

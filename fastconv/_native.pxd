@@ -154,6 +154,10 @@ cdef extern from "fastconv/fastconv.h":
                                    float *dx, int64_t n, int nthreads) nogil
     int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                    double *dx, int64_t n, int nthreads) nogil
+    int fc_add_activation_f32(int act, double alpha, const float *a, const float *b, float *y,
+                              int64_t n, int nthreads) nogil
+    int fc_add_activation_f64(int act, double alpha, const double *a, const double *b,
+                              double *y, int64_t n, int nthreads) nogil
     int fc_bias_activation_f32(float *y, const int64_t *shape, const int64_t *ys,
                                const float *bias, int act, double alpha, int nthreads) nogil
     int fc_bias_activation_f64(double *y, const int64_t *shape, const int64_t *ys,

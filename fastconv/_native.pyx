@@ -465,6 +465,17 @@ def activation(int act, double alpha, const real[::1] x, real[::1] y, int nthrea
     check(status)
 
 
+def add_activation(int act, double alpha, const real[::1] a, const real[::1] b, real[::1] y,
+                   int nthreads):
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_add_activation_f32(act, alpha, &a[0], &b[0], &y[0], a.shape[0], nthreads)
+        else:
+            status = fc_add_activation_f64(act, alpha, &a[0], &b[0], &y[0], a.shape[0], nthreads)
+    check(status)
+
+
 def activation_backward(int act, double alpha, const real[::1] dy, const real[::1] xy,
                         real[::1] dx, int nthreads):
     cdef int status

@@ -53,6 +53,31 @@ def tanh(x):
     return _unary("tanh", _native.FC_ACT_TANH, 0.0, x)
 
 
+def add_activation(a, b, activation=None, *, out=None):
+    """activation(a + b) in one pass: a residual block's sum and activation
+    ("relu", "leaky_relu" (slope 0.01), "sigmoid", "tanh" or None).  a and b
+    have the same shape; out (a C-contiguous array of that shape and the
+    result's dtype, which may be a or b) receives the result."""
+    func = "add_activation"
+    act = _args.check_activation(activation, func)
+    a = _args.as_array(a, "a", func)
+    b = _args.as_array(b, "b", func)
+    if a.shape != b.shape:
+        raise ValueError(f"{func}: a has shape {a.shape} but b has shape {b.shape}")
+    dtype = _args.result_dtype(func, a=a, b=b)
+    if out is None:
+        y = np.empty(a.shape, dtype)
+    else:
+        y, _ = _args.check_out(out, a.shape, dtype, func)
+        if y is not out:
+            raise ValueError(f"{func}: out must be C-contiguous and aligned")
+    if y.size:
+        _native.add_activation(act, 0.01, np.ascontiguousarray(a, dtype=dtype).reshape(-1),
+                               np.ascontiguousarray(b, dtype=dtype).reshape(-1), y.reshape(-1),
+                               get_num_threads())
+    return y
+
+
 def relu_backward(dy, x):
     """dy where x > 0, else 0."""
     return _binary_backward("relu_backward", _native.FC_ACT_RELU, 0.0, dy, x, "x")

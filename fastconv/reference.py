@@ -459,6 +459,12 @@ def tanh(x):
     return _unary(np.tanh, x)
 
 
+def add_activation(a, b, activation=None):
+    dtype = _dtype(a, b)
+    z = np.asarray(a, np.float64) + np.asarray(b, np.float64)
+    return np.asarray(_ACTIVATIONS[activation](z)).astype(dtype)
+
+
 def relu_backward(dy, x):
     return np.where(np.asarray(x) > 0, np.asarray(dy, np.float64), 0.0).astype(_dtype(dy, x))
 

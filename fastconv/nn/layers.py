@@ -306,12 +306,16 @@ class Dense(Layer):
         if self.bias:
             self.params["b"] = np.zeros(self.out_features, np.float32)
 
-    def forward(self, x, training=False):
+    def checked_input(self, x):
+        """x in the weights' dtype; ValueError unless its shape is (N, in_features)."""
         x = self._input(x)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Dense: expected input of shape (N, {self.in_features}), "
                              f"got {x.shape}")
-        self._x = x
+        return x
+
+    def forward(self, x, training=False):
+        self._x = x = self.checked_input(x)
         self._y = linear(x, self.params["W"], self.params.get("b"), activation=self.activation)
         return self._y
 

@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 
+from .caches import DropsCaches
+from .inference import InferencePlan, signature
 from .layers import Conv2D, Layer, Sequential, layer_from_config
 from .losses import loss_from_config
 from .optim import SGD, optimizer_from_config
@@ -24,10 +26,12 @@ def _batches(n, batch_size, rng=None):
         yield order[start:start + batch_size]
 
 
-class Model:
+class Model(DropsCaches):
     """Trains `network` (a Layer, usually Sequential) on `loss` with `optimizer`.
     input_shape (one sample, e.g. (32, 32, 1)) is only needed by summary()
-    before the first fit/predict."""
+    before the first fit/predict.  predict and evaluate run the network
+    compiled for inference (nn/inference.py: BatchNorm folded, activations
+    fused, reused buffers); pickling leaves that compiled copy out."""
 
     def __init__(self, network, loss, optimizer=None, input_shape=None):
         if not isinstance(network, Layer):
@@ -89,13 +93,36 @@ class Model:
             reporter.end_epoch(epoch, {name: values[-1] for name, values in history.items()})
         return history
 
-    def predict(self, x, batch_size=256):
-        """The network's outputs for x, in evaluation mode, batch by batch."""
+    def predict(self, x, batch_size=256, fused=True):
+        """The network's outputs for x, in evaluation mode, batch by batch.
+
+        fused=True (the default) runs the network compiled for inference:
+        BatchNorm folded into the preceding convolution or dense layer,
+        activations and residual sums fused, activations in reused buffers,
+        nothing cached for backward; the outputs equal fused=False's (the
+        layers' own forward passes) within float rounding.  The compiled copy
+        follows replaced arrays and optimizer steps; after writing into a
+        parameter array by hand call clear_inference_cache()."""
         x = np.asarray(x)
         self.input_shape = self.input_shape or tuple(x.shape[1:])
-        outs = [self.network.forward(x[i:i + batch_size], training=False)
-                for i in range(0, len(x), batch_size)]
+        if fused:
+            plan = self._inference_plan()
+            run = plan.run
+        else:
+            def run(batch):
+                return self.network.forward(batch, training=False)
+        outs = [run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0,))
+
+    def _inference_plan(self):
+        plan = getattr(self, "_inference", None)
+        if plan is None or plan.signature != signature(self.network):
+            plan = self._inference = InferencePlan(self.network)
+        return plan
+
+    def clear_inference_cache(self):
+        """Forget the compiled inference copy (rebuilt by the next predict)."""
+        self._inference = None
 
     def evaluate(self, x, y, batch_size=256):
         """{"loss": mean loss, "accuracy": fraction correct} over (x, y)."""

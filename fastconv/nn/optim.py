@@ -20,6 +20,8 @@ class Optimizer:
             if key in layer.grads:
                 self._update(path, layer.params[key], layer.grads[key].astype(layer.params[key].dtype,
                                                                                copy=False))
+                # the mark Model.predict's compiled plan checks (nn/inference.py)
+                layer._version = getattr(layer, "_version", 0) + 1
 
     def get_config(self):
         return {"class": type(self).__name__, **self._config()}

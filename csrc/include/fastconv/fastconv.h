@@ -223,6 +223,11 @@ int fc_activation_backward_f32(int act, double alpha, const float *dy, const flo
                                float *dx, int64_t n, int nthreads);
 int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                double *dx, int64_t n, int nthreads);
+/* y = act(a + b) over n contiguous elements (y may alias a or b): a residual sum. */
+int fc_add_activation_f32(int act, double alpha, const float *a, const float *b, float *y,
+                          int64_t n, int nthreads);
+int fc_add_activation_f64(int act, double alpha, const double *a, const double *b, double *y,
+                          int64_t n, int nthreads);
 /* y[n, h, w, c] = act(y + bias[c]) in place (bias NULL: no bias); shape
  * (n, h, w, c), element strides ys. */
 int fc_bias_activation_f32(float *y, const int64_t shape[4], const int64_t ys[4],

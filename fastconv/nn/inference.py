@@ -1,0 +1,295 @@
+"""Model.predict's inference path: the network compiled once for evaluation.
+
+What an inference engine does, on fastconv's kernels:
+
+- a BatchNorm2D right after a Conv2D or Dense without activation is folded into
+  its weights and bias (W' = W s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps),
+  computed in float64);
+- an activation layer right after a Conv2D or Dense runs in the kernel's store;
+- a residual block's sum and activation run in one C pass, in place;
+- activations live in an arena of reused buffers (one per calling thread, kept
+  between calls): a buffer goes back as soon as its reader has run, so the peak
+  is the live set, not the sum of every layer's output, and a batch after the
+  first allocates nothing;
+- no layer keeps its input or output (nothing will call backward).
+
+The plan is rebuilt when the network changes: a layer or a parameter or buffer
+array replaced (BatchNorm's running statistics in training, Layer.astype,
+Model.load) or a parameter updated by an optimizer (Optimizer.step marks its
+layer).  Writing into a parameter array by hand needs
+Model.clear_inference_cache().  Layers it does not know run their own
+forward(x, training=False).
+"""
+import threading
+
+import numpy as np
+
+from ..activations import add_activation, leaky_relu
+from ..batchnorm import batch_norm
+from ..conv import conv2d
+from ..linear import linear
+from ..pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from .layers import (_ACTIVATIONS, AvgPool2D, BatchNorm2D, Concat, Conv2D, Dense, Dropout, Flatten,
+                     GlobalAvgPool2D, LeakyReLU, MaxPool2D, ReLU, Residual, Sequential, Sigmoid,
+                     Tanh)
+
+_KERNEL_LEAKY_ALPHA = 0.01     # the slope conv2d's and linear's fused leaky_relu use
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+class Arena:
+    """Reused activation buffers: take() hands out the smallest free buffer that
+    fits (or a new one), release() takes it back.  Buffers are found by the
+    address of their first byte, so a reshaped view releases its buffer too."""
+
+    def __init__(self):
+        self._free = []        # byte buffers not in use, smallest first
+        self._used = {}        # first byte's address -> byte buffer
+
+    def take(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        for i, buf in enumerate(self._free):
+            if buf.nbytes >= nbytes:
+                del self._free[i]
+                break
+        else:
+            buf = np.empty(max(nbytes, 64), np.uint8)
+        self._used[_address(buf)] = buf
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+    def owns(self, a):
+        """a starts at a buffer handed out and not yet released."""
+        return isinstance(a, np.ndarray) and _address(a) in self._used
+
+    def holds(self, a):
+        """a may share memory with a buffer of the arena, in use or free."""
+        return any(np.may_share_memory(a, b) for b in (*self._free, *self._used.values()))
+
+    def release(self, a, keep=None):
+        """Give a's buffer back, unless a may share memory with keep (the caller's input)."""
+        if not self.owns(a) or (keep is not None and np.may_share_memory(a, keep)):
+            return
+        buf = self._used.pop(_address(a))
+        self._free.append(buf)
+        self._free.sort(key=lambda b: b.nbytes)
+
+    def release_all(self):
+        for buf in self._used.values():
+            self._free.append(buf)
+        self._used.clear()
+        self._free.sort(key=lambda b: b.nbytes)
+
+    @property
+    def nbytes(self):
+        return sum(b.nbytes for b in self._free) + sum(b.nbytes for b in self._used.values())
+
+
+# ---- the compiled steps: run(x, arena) -> y, never writing into x ------------------------
+
+class _Layer:
+    """A layer the plan does not know: its own forward in evaluation mode."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def run(self, x, arena):
+        return self.layer.forward(x, training=False)
+
+
+def _folded(w, b, bn):
+    """w and b with the BatchNorm bn applied to their output channels (last axis)."""
+    mean = bn.buffers["running_mean"].astype(np.float64)
+    var = bn.buffers["running_var"].astype(np.float64)
+    gamma = bn.params["gamma"].astype(np.float64)
+    beta = bn.params["beta"].astype(np.float64)
+    scale = gamma / np.sqrt(var + bn.eps)
+    bias = (0.0 if b is None else b.astype(np.float64)) - mean
+    return ((w.astype(np.float64) * scale).astype(w.dtype),
+            (bias * scale + beta).astype(w.dtype))
+
+
+class _Affine:
+    """Conv2D or Dense, with a following BatchNorm2D folded in and a following
+    activation in the kernel's store."""
+
+    def __init__(self, layer, bn, activation):
+        self.layer = layer
+        w, b = layer.params["W"], layer.params.get("b")
+        self.w, self.b = _folded(w, b, bn) if bn is not None else (w, b)
+        self.activation = activation
+
+    def run(self, x, arena):
+        layer = self.layer
+        x = np.asarray(x)
+        if x.dtype != self.w.dtype:
+            x = x.astype(self.w.dtype)
+        if isinstance(layer, Dense):
+            return linear(layer.checked_input(x), self.w, self.b, activation=self.activation)
+        y = arena.take((x.shape[0],) + layer.output_shape(x.shape[1:]), self.w.dtype)
+        return conv2d(x, self.w, self.b, activation=self.activation, out=y, **layer._kw())
+
+
+class _Function:
+    """A parameter-free layer by its function (no cached input)."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def run(self, x, arena):
+        return self.func(x)
+
+
+class _Sequence:
+    def __init__(self, steps):
+        self.steps = steps
+
+    def run(self, x, arena):
+        first = x
+        for step in self.steps:
+            y = step.run(x, arena)
+            if x is not first:
+                arena.release(x, keep=y)
+            x = y
+        return x
+
+
+class _Residual:
+    def __init__(self, body, shortcut, activation):
+        self.body, self.shortcut, self.activation = body, shortcut, activation
+
+    def run(self, x, arena):
+        z = np.ascontiguousarray(self.body.run(x, arena))
+        s = x if self.shortcut is None else self.shortcut.run(x, arena)
+        s = np.ascontiguousarray(s, dtype=z.dtype)
+        if s.shape != z.shape:
+            raise ValueError(f"Residual: the body gives shape {z.shape} but the shortcut "
+                             f"{s.shape}")
+        out = z if arena.owns(z) and not np.may_share_memory(z, x) else arena.take(z.shape, z.dtype)
+        add_activation(z, s, self.activation, out=out)
+        arena.release(s, keep=x)
+        if out is not z:
+            arena.release(z, keep=x)
+        return out
+
+
+class _Concat:
+    def __init__(self, branches):
+        self.branches = branches
+
+    def run(self, x, arena):
+        outs = [branch.run(x, arena) for branch in self.branches]
+        y = arena.take(outs[0].shape[:-1] + (sum(o.shape[-1] for o in outs),), outs[0].dtype)
+        np.concatenate(outs, axis=-1, out=y)
+        for o in outs:
+            arena.release(o, keep=x)
+        return y
+
+
+# ---- compiling a layer tree ------------------------------------------------------------
+
+def _activation_of(layer):
+    """The fusable activation name of an activation layer, else None."""
+    if type(layer) is ReLU:
+        return "relu"
+    if type(layer) is Sigmoid:
+        return "sigmoid"
+    if type(layer) is Tanh:
+        return "tanh"
+    if type(layer) is LeakyReLU and layer.alpha == _KERNEL_LEAKY_ALPHA:
+        return "leaky_relu"
+    return None
+
+
+def _compile_list(layers):
+    steps, i = [], 0
+    while i < len(layers):
+        layer = layers[i]
+        i += 1
+        if type(layer) in (Conv2D, Dense):
+            bn, activation = None, layer.activation
+            if activation is None and i < len(layers) and type(layers[i]) is BatchNorm2D \
+                    and layers[i].num_features == layer.params["W"].shape[-1]:
+                bn = layers[i]
+                i += 1
+            if activation is None and i < len(layers) and _activation_of(layers[i]):
+                activation = _activation_of(layers[i])
+                i += 1
+            steps.append(_Affine(layer, bn, activation))
+        elif type(layer) is not Dropout:      # dropout is the identity in evaluation
+            steps.append(_compile(layer))
+    return steps[0] if len(steps) == 1 else _Sequence(steps)
+
+
+def _compile(layer):
+    kind = type(layer)
+    if kind is Sequential:
+        return _compile_list(layer.layers)
+    if kind in (Conv2D, Dense, Dropout):
+        return _compile_list([layer])
+    if kind is Residual:
+        shortcut = None if layer.shortcut is None else _compile(layer.shortcut)
+        return _Residual(_compile(layer.body), shortcut, layer.activation)
+    if kind is Concat:
+        return _Concat([_compile(b) for b in layer.branches])
+    if kind in (ReLU, Sigmoid, Tanh):
+        return _Function(_ACTIVATIONS[layer.name][0])
+    if kind is LeakyReLU:
+        return _Function(lambda x: leaky_relu(x, layer.alpha))
+    if kind in (MaxPool2D, AvgPool2D):
+        pool = max_pool2d if kind is MaxPool2D else avg_pool2d
+        return _Function(lambda x: pool(x, layer.size, layer.stride, layer.padding))
+    if kind is GlobalAvgPool2D:
+        return _Function(global_avg_pool2d)
+    if kind is Flatten:
+        return _Function(lambda x: np.reshape(x, (np.shape(x)[0], -1)))
+    if kind is BatchNorm2D:
+        return _Function(lambda x: batch_norm(
+            layer._input(x), layer.buffers["running_mean"], layer.buffers["running_var"],
+            layer.params["gamma"], layer.params["beta"], eps=layer.eps))
+    return _Layer(layer)
+
+
+def _layers(layer):
+    yield layer
+    for child in layer.children():
+        yield from _layers(child)
+
+
+def signature(network):
+    """What the compiled plan depends on: every layer, its parameter and buffer
+    arrays and its optimizer mark, by identity."""
+    return tuple((id(layer), getattr(layer, "_version", 0),
+                  tuple(id(a) for a in layer.params.values()),
+                  tuple(id(a) for a in layer.buffers.values()))
+                 for layer in _layers(network))
+
+
+class InferencePlan:
+    """The network compiled for evaluation; run(x) gives network.forward(x, training=False)
+    within float rounding (BatchNorm folding reorders the arithmetic)."""
+
+    def __init__(self, network):
+        self.signature = signature(network)
+        self.root = _compile(network)
+        self._local = threading.local()
+
+    def arena(self):
+        """This thread's arena (Dask's threaded workers may share one model)."""
+        arena = getattr(self._local, "arena", None)
+        if arena is None:
+            arena = self._local.arena = Arena()
+        return arena
+
+    def run(self, x):
+        arena = self.arena()
+        try:
+            y = self.root.run(x, arena)
+            if arena.holds(y) or np.may_share_memory(y, x):
+                y = np.array(y, copy=True)
+        finally:
+            arena.release_all()
+        return y

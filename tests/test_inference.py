@@ -1,0 +1,259 @@
+"""Model.predict's inference path (nn/inference.py): BatchNorm folded, activations
+and residual sums fused, activations in reused buffers.  Its outputs must equal
+the layers' own evaluation-mode forward passes (fused=False) within float32
+rounding, for every model builder, and follow every change of the weights."""
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import detect, models, nn, reference
+from fastconv.nn.inference import Arena, InferencePlan
+
+BUILDERS = {
+    "lenet5": lambda: models.lenet5(),
+    "alexnet": lambda: models.alexnet(num_classes=10, input_size=67),
+    "vgg16": lambda: models.vgg16(num_classes=10, input_size=32),
+    "resnet18": lambda: models.resnet18(num_classes=10, input_size=32),
+    "resnet18-cifar": lambda: models.resnet18(num_classes=10, input_size=32, small=True),
+    "resnet34": lambda: models.resnet34(num_classes=10, input_size=32),
+    "resnet50": lambda: models.resnet50(num_classes=10, input_size=32),
+    "resnext50": lambda: models.resnext50_32x4d(num_classes=10, input_size=32),
+    "mobilenet_v1": lambda: models.mobilenet_v1(num_classes=10, input_size=32),
+    "small_resnet": lambda: models.small_resnet(),
+    "inception": lambda: models.inception(num_classes=10, input_size=64),
+    "small_inception": lambda: models.small_inception(),
+    "tiny_yolo": lambda: detect.tiny_yolo(),
+    "landmarks": lambda: detect.landmark_model(),
+}
+
+
+def randomise_batchnorm(model, seed=0):
+    """Running statistics and affine parameters far from the identity, so that
+    folding them is visible."""
+    rng = np.random.default_rng(seed)
+    for _, layer, key in model.network.named_buffers():
+        a = layer.buffers[key]
+        value = rng.random(a.shape) + 0.5 if key == "running_var" else 0.2 * rng.standard_normal(a.shape)
+        layer.buffers[key] = value.astype(a.dtype)
+    for _, layer, key in model.network.parameters():
+        if key in ("gamma", "beta"):
+            a = layer.params[key]
+            layer.params[key] = (rng.random(a.shape) + 0.5).astype(a.dtype)
+
+
+def close(got, want, rtol=2e-5):
+    scale = max(float(np.abs(want).max()), 1e-30)
+    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_fused_equals_unfused_for_every_builder(name):
+    model = BUILDERS[name]()
+    randomise_batchnorm(model)
+    x = np.random.default_rng(1).standard_normal((3,) + tuple(model.input_shape)).astype(np.float32)
+    want = model.predict(x, fused=False)
+    got = model.predict(x)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    close(got, want)
+    close(model.predict(x, batch_size=2), want)       # a second, smaller batch reuses the arena
+
+
+def test_batchnorm_is_folded_and_activations_fused():
+    model = models.resnet18(num_classes=10, input_size=32)
+    plan = InferencePlan(model.network)
+    steps = repr_steps(plan.root)
+    convs = sum(1 for _, layer, key in model.network.parameters() if key == "W"
+                and isinstance(layer, nn.Conv2D))
+    assert steps.count("_Affine") == convs + 1            # every conv and the dense layer
+    assert "BatchNorm2D" not in steps and "ReLU" not in steps
+    assert steps.count("_Residual") == 8
+
+
+def repr_steps(step):
+    """The names of the compiled steps and of the layers run unchanged, depth first."""
+    names = [type(step).__name__]
+    if type(step).__name__ == "_Layer":
+        names.append(type(step.layer).__name__)
+    children = [*getattr(step, "steps", []), *getattr(step, "branches", []),
+                getattr(step, "body", None), getattr(step, "shortcut", None)]
+    return " ".join(names + [repr_steps(c) for c in children if c is not None])
+
+
+def test_predict_follows_training_steps_and_replaced_arrays():
+    model = models.small_resnet(num_classes=4, width=8)
+    randomise_batchnorm(model)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 4)
+    before = model.predict(x)
+    model.train_step(x, y)          # optimizer updates in place, BatchNorm statistics replaced
+    after = model.predict(x)
+    assert not np.allclose(after, before)
+    close(after, model.predict(x, fused=False))
+    conv = next(layer for _, layer, key in model.network.parameters() if key == "W")
+    conv.params["W"] = conv.params["W"] * 2          # a replaced array
+    close(model.predict(x), model.predict(x, fused=False))
+
+
+def test_predict_follows_in_place_optimizer_steps():
+    # an evaluation-mode step keeps BatchNorm's statistics: only the optimizer's
+    # in-place updates change what the folded weights depend on
+    model = models.small_resnet(num_classes=4, width=8)
+    randomise_batchnorm(model)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 32, 32, 3)).astype(np.float32)
+    before = model.predict(x)
+    model.loss.forward(model.network.forward(x, training=False), rng.integers(0, 4, 4))
+    model.network.backward(model.loss.backward())
+    model.optimizer.step(model.network.parameters())
+    after = model.predict(x)
+    assert not np.allclose(after, before)
+    close(after, model.predict(x, fused=False))
+
+
+def test_hand_edits_need_clear_inference_cache():
+    model = models.small_resnet(num_classes=4, width=8)
+    x = np.random.default_rng(3).standard_normal((2, 32, 32, 3)).astype(np.float32)
+    model.predict(x)
+    dense = model.network.layers[-1]
+    dense.params["b"][...] += 1.0                     # written in place, by hand
+    model.clear_inference_cache()
+    close(model.predict(x), model.predict(x, fused=False))
+
+
+def test_predict_keeps_no_layer_caches():
+    model = models.small_resnet(num_classes=4, width=8)
+    model.predict(np.zeros((2, 32, 32, 3), np.float32))
+    cached = [type(layer).__name__ for layer in layers_of(model.network)
+              if any(k in vars(layer) for k in ("_x", "_y"))]
+    assert cached == []
+
+
+def layers_of(layer):
+    yield layer
+    for child in layer.children():
+        yield from layers_of(child)
+
+
+def test_second_call_allocates_no_new_buffers():
+    model = models.resnet18(num_classes=10, input_size=32)
+    x = np.random.default_rng(4).standard_normal((4, 32, 32, 3)).astype(np.float32)
+    model.predict(x)
+    arena = model._inference.arena()
+    held = arena.nbytes
+    assert held > 0
+    model.predict(x)
+    assert arena.nbytes == held
+    # the live set, not every layer's output: two of the largest activations
+    largest = max(4 * np.prod(s) for s in activation_shapes(model, x))
+    assert held <= 2 * largest, (held, largest)
+
+
+def activation_shapes(model, x):
+    shapes = []
+    for layer in model.network.layers:
+        x = layer.forward(x)
+        shapes.append(x.shape)
+    return shapes
+
+
+def test_threads_share_a_model():
+    model = models.small_resnet(num_classes=4, width=8)
+    randomise_batchnorm(model)
+    xs = [np.random.default_rng(s).standard_normal((3, 32, 32, 3)).astype(np.float32)
+          for s in range(4)]
+    want = [model.predict(x, fused=False) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(5):
+            got[i] = model.predict(xs[i])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for g, w in zip(got, want):
+        close(g, w)
+
+
+def test_unknown_layers_dropout_and_standalone_layers():
+    class Double(nn.Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+
+    net = nn.Sequential(nn.Conv2D(3, 4, 3, activation="relu"), nn.BatchNorm2D(4), Double(),
+                        nn.Dropout(0.5), nn.LeakyReLU(0.2), nn.MaxPool2D(2), nn.ReLU(),
+                        nn.Residual(nn.Sequential(nn.Dropout(0.1))),      # identity body
+                        nn.Flatten(), nn.Dense(36, 5), nn.BatchNorm2D(5), nn.Tanh())
+    model = nn.Model(net, nn.MeanSquaredError())
+    randomise_batchnorm(model)
+    x = np.random.default_rng(5).standard_normal((2, 8, 8, 3)).astype(np.float32)
+    close(model.predict(x), model.predict(x, fused=False))
+    assert model.predict(x[:0]).shape[0] == 0 or model.predict(x[:0]).size == 0
+
+
+def test_float64_models_fold_in_float64():
+    model = models.small_resnet(num_classes=4, width=8)
+    model.network.astype(np.float64)
+    randomise_batchnorm(model)
+    x = np.random.default_rng(6).standard_normal((2, 32, 32, 3))
+    got = model.predict(x)
+    assert got.dtype == np.float64
+    close(got, model.predict(x, fused=False), rtol=1e-12)
+
+
+def test_pickled_model_leaves_the_plan_out():
+    model = models.small_resnet(num_classes=4, width=8)
+    x = np.random.default_rng(7).standard_normal((2, 32, 32, 3)).astype(np.float32)
+    want = model.predict(x)
+    copy = pickle.loads(pickle.dumps(model))
+    assert getattr(copy, "_inference", None) is None
+    np.testing.assert_array_equal(copy.predict(x), want)
+
+
+def test_arena_reuses_the_smallest_fitting_buffer():
+    arena = Arena()
+    a = arena.take((10, 10), np.float32)
+    b = arena.take((100,), np.float64)
+    arena.release(a)
+    arena.release(b)
+    c = arena.take((5, 5), np.float32)                # fits in a's 400 bytes
+    assert np.shares_memory(c, a) and not np.shares_memory(c, b)
+    view = c.reshape(-1)
+    arena.release(view)                               # a view releases its buffer
+    assert not arena.owns(c)
+    d = arena.take((3,), np.float32)
+    arena.release(d, keep=d)                          # kept: it shares memory with keep
+    assert arena.owns(d)
+    arena.release_all()
+    assert not arena.owns(d)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_activation_matches_reference(activation, dtype):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 5, 7, 40000 // 105 + 1)).astype(dtype)   # > one parallel chunk
+    b = rng.standard_normal(a.shape).astype(dtype)
+    want = reference.add_activation(a, b, activation)
+    got = fastconv.add_activation(a, b, activation)
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+    out = a.copy()
+    assert fastconv.add_activation(out, b, activation, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+def test_add_activation_rejects_bad_arguments():
+    a = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="b has shape"):
+        fastconv.add_activation(a, np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        fastconv.add_activation(a, a, "swish")
+    with pytest.raises(ValueError, match="out"):
+        fastconv.add_activation(a, a, out=np.zeros((2, 6), np.float32)[:, ::2])
+    with pytest.raises(TypeError, match="out"):
+        fastconv.add_activation(a, a, out=np.zeros((2, 3), np.float64))
