@@ -154,6 +154,15 @@ cdef extern from "fastconv/fastconv.h":
                                    float *dx, int64_t n, int nthreads) nogil
     int fc_activation_backward_f64(int act, double alpha, const double *dy, const double *xy,
                                    double *dx, int64_t n, int nthreads) nogil
+    int fc_sgd_update_f32(float *w, const float *g, float *v, int64_t n, double lr,
+                          double momentum, int nthreads) nogil
+    int fc_sgd_update_f64(double *w, const double *g, double *v, int64_t n, double lr,
+                          double momentum, int nthreads) nogil
+    int fc_adam_update_f32(float *w, const float *g, float *m, float *v, int64_t n, double lr,
+                           double beta1, double beta2, double eps, int64_t t, int nthreads) nogil
+    int fc_adam_update_f64(double *w, const double *g, double *m, double *v, int64_t n,
+                           double lr, double beta1, double beta2, double eps, int64_t t,
+                           int nthreads) nogil
     int fc_add_activation_f32(int act, double alpha, const float *a, const float *b, float *y,
                               int64_t n, int nthreads) nogil
     int fc_add_activation_f64(int act, double alpha, const double *a, const double *b,

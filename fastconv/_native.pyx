@@ -476,6 +476,32 @@ def add_activation(int act, double alpha, const real[::1] a, const real[::1] b, 
     check(status)
 
 
+def sgd_update(real[::1] w, const real[::1] g, real[::1] v, double lr, double momentum,
+               int nthreads):
+    """v None: plain gradient descent."""
+    cdef int status
+    cdef real *vp = NULL if v is None else &v[0]
+    with nogil:
+        if real is float:
+            status = fc_sgd_update_f32(&w[0], &g[0], vp, w.shape[0], lr, momentum, nthreads)
+        else:
+            status = fc_sgd_update_f64(&w[0], &g[0], vp, w.shape[0], lr, momentum, nthreads)
+    check(status)
+
+
+def adam_update(real[::1] w, const real[::1] g, real[::1] m, real[::1] v, double lr,
+                double beta1, double beta2, double eps, int64_t t, int nthreads):
+    cdef int status
+    with nogil:
+        if real is float:
+            status = fc_adam_update_f32(&w[0], &g[0], &m[0], &v[0], w.shape[0], lr, beta1,
+                                        beta2, eps, t, nthreads)
+        else:
+            status = fc_adam_update_f64(&w[0], &g[0], &m[0], &v[0], w.shape[0], lr, beta1,
+                                        beta2, eps, t, nthreads)
+    check(status)
+
+
 def activation_backward(int act, double alpha, const real[::1] dy, const real[::1] xy,
                         real[::1] dx, int nthreads):
     cdef int status

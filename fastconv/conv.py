@@ -119,23 +119,22 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     if b is not None and b.shape != (geo.k,):
         raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
 
-    y, yv = _args.new_tensor((geo.n, geo.ho, geo.wo, geo.k), layout, dtype, unbatched, func,
-                             "the output")
-    target = y
-    if out is not None:
-        target, copy_back = _args.check_out(out, y.shape, dtype, func, (x, w, b))
-        if target is out:
-            yv = _args.nhwc_view(target[np.newaxis] if unbatched else target, layout)
+    shape = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.k), layout)
+    shape = shape[1:] if unbatched else shape
+    if out is not None and _args.check_out(out, shape, dtype, func, (x, w, b))[0] is out:
+        y = out              # computed in place: no temporary
+        yv = _args.nhwc_view(out[np.newaxis] if unbatched else out, layout)
+    else:
+        y, yv = _args.new_tensor((geo.n, geo.ho, geo.wo, geo.k), layout, dtype, unbatched, func,
+                                 "the output")
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
         bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
         _native.conv2d(xv, _weights_rsck(w, layout, dtype), bias, yv, geo, act, 0.01,
                        get_num_threads())
-    if out is None:
-        return y
-    if target is not out:
+    if out is not None and y is not out:
         out[...] = y
-    return out
+    return y if out is None else out
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",

@@ -459,6 +459,25 @@ def tanh(x):
     return _unary(np.tanh, x)
 
 
+# ---- optimizer updates ---------------------------------------------------------
+def sgd_update(w, g, v, learning_rate, momentum):
+    """(w, v) after one SGD step with PyTorch's momentum (v None: no momentum)."""
+    dtype = _dtype(w)
+    g = np.asarray(g, np.float64)
+    v = g if v is None else momentum * np.asarray(v, np.float64) + g
+    return (np.asarray(w, np.float64) - learning_rate * v).astype(dtype), v.astype(dtype)
+
+
+def adam_update(w, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
+    """(w, m, v) after Adam's step t (from 1), with bias correction."""
+    dtype = _dtype(w)
+    g = np.asarray(g, np.float64)
+    m = beta_1 * np.asarray(m, np.float64) + (1 - beta_1) * g
+    v = beta_2 * np.asarray(v, np.float64) + (1 - beta_2) * g * g
+    step = learning_rate * (m / (1 - beta_1 ** t)) / (np.sqrt(v / (1 - beta_2 ** t)) + epsilon)
+    return (np.asarray(w, np.float64) - step).astype(dtype), m.astype(dtype), v.astype(dtype)
+
+
 def add_activation(a, b, activation=None):
     dtype = _dtype(a, b)
     z = np.asarray(a, np.float64) + np.asarray(b, np.float64)

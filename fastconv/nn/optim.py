@@ -2,6 +2,16 @@
 epsilon); PyTorch's `lr` is accepted as an alias of learning_rate."""
 import numpy as np
 
+from .._updates import adam_update, sgd_update
+
+
+def _state_like(state, w):
+    """An optimizer state array for parameter w: zeros at first, else the state as a
+    contiguous array of w's dtype (the compiled updates work on it in place)."""
+    if state is None:
+        return np.zeros(w.shape, w.dtype)
+    return np.ascontiguousarray(state, dtype=w.dtype)
+
 
 class Optimizer:
     """The base of SGD and Adam: a learning rate (Keras' learning_rate or PyTorch's lr)
@@ -35,12 +45,10 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
 
     def _update(self, path, w, g):
+        v = None
         if self.momentum:
-            v = self.state.get(path)
-            v = g.copy() if v is None else self.momentum * v + g
-            self.state[path] = v
-            g = v
-        w -= self.learning_rate * g
+            v = self.state[path] = _state_like(self.state.get(path), w)   # zeros: v = g at first
+        sgd_update(w, g, v, self.learning_rate, self.momentum)
 
     def _config(self):
         return dict(learning_rate=self.learning_rate, momentum=self.momentum)
@@ -54,14 +62,11 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, path, w, g):
-        m, v, t = self.state.get(path, (np.zeros_like(w), np.zeros_like(w), 0))
+        m, v, t = self.state.get(path, (None, None, 0))
+        m, v = _state_like(m, w), _state_like(v, w)
         t += 1
-        m = self.beta_1 * m + (1 - self.beta_1) * g
-        v = self.beta_2 * v + (1 - self.beta_2) * g * g
+        adam_update(w, g, m, v, t, self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
         self.state[path] = (m, v, t)
-        m_hat = m / (1 - self.beta_1 ** t)
-        v_hat = v / (1 - self.beta_2 ** t)
-        w -= (self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)).astype(w.dtype)
 
     def _config(self):
         return dict(learning_rate=self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,

@@ -234,6 +234,18 @@ int fc_bias_activation_f32(float *y, const int64_t shape[4], const int64_t ys[4]
                            const float *bias, int act, double alpha, int nthreads);
 int fc_bias_activation_f64(double *y, const int64_t shape[4], const int64_t ys[4],
                            const double *bias, int act, double alpha, int nthreads);
+/* ---- optimizer updates (in place, n contiguous elements) ------------- */
+/* SGD, PyTorch's momentum: v = momentum v + g, w -= lr v (v NULL: w -= lr g). */
+int fc_sgd_update_f32(float *w, const float *g, float *v, int64_t n, double lr, double momentum,
+                      int nthreads);
+int fc_sgd_update_f64(double *w, const double *g, double *v, int64_t n, double lr,
+                      double momentum, int nthreads);
+/* Adam, step t >= 1: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+ * w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). */
+int fc_adam_update_f32(float *w, const float *g, float *m, float *v, int64_t n, double lr,
+                       double beta1, double beta2, double eps, int64_t t, int nthreads);
+int fc_adam_update_f64(double *w, const double *g, double *m, double *v, int64_t n, double lr,
+                       double beta1, double beta2, double eps, int64_t t, int nthreads);
 /* Row-wise softmax over contiguous (rows, cols). */
 int fc_softmax_f32(const float *x, float *y, int64_t rows, int64_t cols, int nthreads);
 int fc_softmax_f64(const double *x, double *y, int64_t rows, int64_t cols, int nthreads);
