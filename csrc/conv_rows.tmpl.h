@@ -2,13 +2,14 @@
  * 1-8 channels, any stride, large kernels), for one dtype.  In NHWC the
  * receptive field of one kernel row (S taps x C channels) is S*C consecutive
  * values of x, and consecutive output pixels of an output row start
- * stride_w*C values apart: for each kernel row r the micro-kernel reads those
- * rows of x in place as its A panel (lda = stride_w*C) against the packed
- * weights of row r, accumulating over r into the output tile.  The im2col
- * packing, which for a few channels costs as much as the products, is gone
- * except for blocks that touch the left or right padding or end an output row
- * (packed per kernel row).  Each output sums its kernel rows in order r = 0,
- * 1, ..., so the bits do not depend on the blocks or the threads. */
+ * stride_w*C values apart: the micro-kernel reads those rows of x in place as
+ * its A panel (lda = stride_w*C), one segment per kernel row (sga = the
+ * input's row stride), against the packed weights, so each output tile is
+ * stored once.  The im2col packing, which for a few channels costs as much as
+ * the products, is gone except for blocks that touch the left or right
+ * padding or end an output row (packed per kernel row).  Each output sums its kernel rows in order r = 0,
+ * 1, ... in one micro-kernel call, so the bits do not depend on the blocks or
+ * the threads. */
 #ifndef FC_INSTANTIATING
 #error "conv_rows.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
@@ -30,25 +31,27 @@ static void FN(pack_kernel_row)(const fc_conv_desc *d, const T *xrow, int64_t wb
                                 int64_t mr, T *dst) {
     const int64_t c = d->c, rowk = d->s * c;
     memset(dst, 0, (size_t)(mr * rowk) * sizeof(T));
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t s = 0; s < d->s; s++) {
-            const int64_t w = wb + i * d->stride_w + s;
-            if (w >= 0 && w < d->w) memcpy(dst + i * rowk + s * c, xrow + w * c, (size_t)c * sizeof(T));
-        }
+    for (int64_t i = 0; i < rows; i++) {   /* the taps inside the input are one run of x */
+        const int64_t w0 = wb + i * d->stride_w;
+        const int64_t s0 = FC_MAX(0, -w0), s1 = FC_MIN(d->s, d->w - w0);
+        if (s1 > s0)
+            memcpy(dst + i * rowk + s0 * c, xrow + (w0 + s0) * c, (size_t)((s1 - s0) * c) * sizeof(T));
+    }
 }
 
-/* c (rows x cols, row stride ldc) = (first ? 0 : c) + a-panel x b-panel over k. */
+/* c (rows x cols, row stride ldc) = the a-panel (segments of seg steps, sga
+ * apart) x the b-panel over k. */
 static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, int64_t lda,
-                          const T *b, T *c, int64_t ldc, int64_t rows, int64_t cols, int first) {
+                          int64_t seg, int64_t sga, const T *b, T *c, int64_t ldc, int64_t rows,
+                          int64_t cols) {
     if (rows == kd->mr && cols == kd->nr) {
-        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, first ? 0 : 1);
+        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, 0, seg, sga);
         return;
     }
     T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-    kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0);
+    kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga);
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            c[i * ldc + j] = first ? tile[i * kd->nr + j] : c[i * ldc + j] + tile[i * kd->nr + j];
+        for (int64_t j = 0; j < cols; j++) c[i * ldc + j] = tile[i * kd->nr + j];
 }
 
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
@@ -67,7 +70,7 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
-        T *apack = (T *)fc_alloc(mr * rowk, sizeof(T));
+        T *apack = (T *)fc_alloc(mr * depth, sizeof(T));
         if (!apack) {
 #pragma omp atomic write
             status = FC_ENOMEM;
@@ -76,31 +79,37 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
         for (int64_t item = 0; item < d->n * d->ho; item++) {
             if (!apack) continue;
             const int64_t n = item / d->ho, ho = item % d->ho, hb = ho * d->stride_h - d->pad_top;
+            /* the kernel rows r0 .. r1 - 1 that fall inside the input (the padding adds nothing) */
+            int64_t r0 = 0, r1 = d->r;
+            while (r0 < r1 && hb + r0 * d->dil_h < 0) r0++;
+            while (r1 > r0 && hb + (r1 - 1) * d->dil_h >= d->h) r1--;
+            const T *xrow0 = x + n * xs[0] + (hb + r0 * d->dil_h) * xs[1];
             T *yrow = y + n * ys[0] + ho * ys[1];
             for (int64_t wo0 = 0; wo0 < d->wo; wo0 += mr) {
                 const int64_t rows = FC_MIN(mr, d->wo - wo0), wb = wo0 * d->stride_w - d->pad_left;
                 const int inside = rows == mr && wb >= 0 && wb + (mr - 1) * d->stride_w + d->s <= d->w;
                 T *cblk = yrow + wo0 * ys[2];
-                int first = 1;
-                for (int64_t r = 0; r < d->r; r++) {
-                    const int64_t h = hb + r * d->dil_h;
-                    if (h < 0 || h >= d->h) continue;   /* the padding adds nothing */
-                    const T *xrow = x + n * xs[0] + h * xs[1];
-                    const T *a = xrow + wb * c;
-                    int64_t lda = d->stride_w * c;
+                if (r0 == r1) {   /* every kernel row in the padding */
+                    for (int64_t i = 0; i < rows; i++) memset(cblk + i * ys[2], 0, (size_t)k * sizeof(T));
+                } else {
+                    /* A: one segment per kernel row, read in place or packed */
+                    const T *a = xrow0 + wb * c;
+                    int64_t lda = d->stride_w * c, sga = d->dil_h * xs[1];
                     if (!inside) {
-                        FN(pack_kernel_row)(d, xrow, wb, rows, mr, apack);
+                        for (int64_t r = r0; r < r1; r++)
+                            FN(pack_kernel_row)(d, xrow0 + (r - r0) * d->dil_h * xs[1], wb, rows, mr,
+                                                apack + (r - r0) * mr * rowk);
                         a = apack;
                         lda = rowk;
+                        sga = mr * rowk;
                     }
                     for (int64_t q = 0; q < panels; q++)
-                        FN(rows_tile)(kd, rowk, a, lda, bpack + q * depth * nr + r * rowk * nr,
-                                      cblk + q * nr, ys[2], rows, FC_MIN(nr, k - q * nr), first);
-                    first = 0;
+                        FN(rows_tile)(kd, (r1 - r0) * rowk, a, lda, rowk, sga,
+                                      bpack + q * depth * nr + r0 * rowk * nr, cblk + q * nr, ys[2],
+                                      rows, FC_MIN(nr, k - q * nr));
                 }
                 for (int64_t i = 0; i < rows; i++) {   /* bias and activation */
                     T *out = cblk + i * ys[2];
-                    if (first) memset(out, 0, (size_t)k * sizeof(T));   /* every row in the padding */
                     if (bias)
                         for (int64_t j = 0; j < k; j++) out[j] += bias[j];
                     FN(fc_activate_array)(out, out, k, act, act_alpha);

@@ -80,10 +80,10 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
                            int64_t rows, int64_t cols, T beta, int last) {
     T *c = pl->c + i0 * pl->rsc + j0 * pl->csc;
     if (rows == kd->mr && cols == kd->nr && pl->csc == 1) {
-        kd->run(kc, ap, lda, 1, bp, ldb, c, pl->rsc, pl->alpha, beta);
+        kd->run(kc, ap, lda, 1, bp, ldb, c, pl->rsc, pl->alpha, beta, kc, 0);
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-        kd->run(kc, ap, lda, 1, bp, ldb, tile, kd->nr, 1, 0);
+        kd->run(kc, ap, lda, 1, bp, ldb, tile, kd->nr, 1, 0, kc, 0);
         const int64_t cs = pl->csc;
         for (int64_t i = 0; i < rows; i++) {
             T *ci = c + i * pl->rsc;

@@ -66,16 +66,19 @@ void *fc_alloc(int64_t count, int64_t size);
 void fc_free(void *p);
 
 /* Micro-kernel: for i < MR, j < NR,
- *   c[i*ldc + j] = alpha * sum_p a[i*lda + p*ksa] * b[p*ldb + j] + beta * c[i*ldc + j]
- * where a holds MR rows of A (a packed panel: lda = k, ksa = 1; or A itself,
- * in place) and b NR columns of B (a packed micro-panel: ldb = NR; or B
- * itself).  beta == 0 must not read c (it may hold NaN). */
+ *   c[i*ldc + j] = alpha * sum_p A(i, p) * b[p*ldb + j] + beta * c[i*ldc + j]
+ * where A(i, p) = a[(p / seg) * sga + i*lda + (p % seg) * ksa]: a holds MR rows
+ * of A (a packed panel: lda = k, ksa = 1; or A itself, in place), read in
+ * segments of seg steps sga apart (seg >= k: one segment; the "rows" variant
+ * of conv_rows.tmpl.h reads one kernel row of the input per segment), and b
+ * NR columns of B (a packed micro-panel: ldb = NR; or B itself).  beta == 0
+ * must not read c (it may hold NaN). */
 typedef void (*fc_ukernel_f32)(int64_t k, const float *a, int64_t lda, int64_t ksa,
                                const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
-                               float beta);
+                               float beta, int64_t seg, int64_t sga);
 typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t ksa,
                                const double *b, int64_t ldb, double *c, int64_t ldc,
-                               double alpha, double beta);
+                               double alpha, double beta, int64_t seg, int64_t sga);
 
 /* A micro-kernel with its cache blocks (derived at first use, dispatch.c);
  * nc_direct is the column block when B is read in place. */
@@ -84,11 +87,12 @@ typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narro
 
 #define FC_DECLARE_SGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \
-                      int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
+                      int64_t ldb, float *c, int64_t ldc, float alpha, float beta,        \
+                      int64_t seg, int64_t sga);
 #define FC_DECLARE_DGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const double *a, int64_t lda, int64_t ksa,              \
                       const double *b, int64_t ldb, double *c, int64_t ldc, double alpha, \
-                      double beta);
+                      double beta, int64_t seg, int64_t sga);
 FC_SGEMM_UKERNELS(FC_DECLARE_SGEMM)
 FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
 #undef FC_DECLARE_SGEMM

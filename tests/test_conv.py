@@ -306,13 +306,15 @@ def test_grouped_by_depthwise_kernels(n, h, w, groups, cg, kg, r, stride, paddin
 
 
 @pytest.mark.parametrize("n", [1, 3])
-def test_direct_kernels_share_tiles_of_few_images(n, rng):
-    """With fewer images than threads the direct kernels share each image's
-    tiles among the threads: same bits with 1 and 2 threads, and right."""
+@pytest.mark.parametrize("k, algorithm", [(8, "direct"), (16, "gemm")])
+def test_stem_kernels_share_tiles_of_few_images(n, k, algorithm, rng):
+    """With fewer images than threads the direct kernels (8 output channels)
+    and the rows GEMM (16) share each image's tiles among the threads: same
+    bits with 1, 2 and 4 threads, and right."""
     x = rand(rng, (n, 67, 71, 3), np.float32)
-    w = rand(rng, (3, 3, 3, 16), np.float32)
-    b = rand(rng, (16,), np.float32)
-    assert fastconv.conv2d_plan(x.shape, w.shape, padding=1)["forward"]["algorithm"] == "direct"
+    w = rand(rng, (3, 3, 3, k), np.float32)
+    b = rand(rng, (k,), np.float32)
+    assert fastconv.conv2d_plan(x.shape, w.shape, padding=1)["forward"]["algorithm"] == algorithm
     outs = []
     for t in (1, 2, 4):
         with threads(t):

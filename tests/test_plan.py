@@ -114,9 +114,12 @@ def test_plan_follows_dtype_and_unbatched_input():
     assert plan["forward"]["micro_kernel"].startswith("f64 gemm")
     # one large image: the direct kernels share its tiles among threads (forward,
     # dx); their dw shares out images, so one image's dw goes elsewhere
-    plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 16), padding=1)
+    plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 8), padding=1)
     assert observed(plan) == {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
                               "dw": ("inplace", "none")}, plan
+    # with 16 output channels the stem's forward pass is the rows GEMM
+    plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 16), padding=1)
+    assert observed(plan)["forward"] == ("gemm", "rows"), plan
     # one small image: its padded rows would mostly waste the lanes
     plan = fastconv.conv2d_plan((32, 32, 1), (5, 5, 1, 6))
     assert plan["forward"]["algorithm"] == "gemm", plan

@@ -8,11 +8,15 @@
 #define FC_DEFINE_GENERIC_UKERNEL(T, NAME)                                                \
     void fc_uk_##NAME(int64_t k, const T *a, int64_t lda, int64_t ksa,      \
                                    const T *b, int64_t ldb, T *c, int64_t ldc, T alpha,  \
-                                   T beta) {                                             \
+                                   T beta, int64_t seg, int64_t sga) {                  \
         T acc[GENERIC_MR][GENERIC_NR] = {{0}};                                           \
-        for (int64_t p = 0; p < k; p++, a += ksa, b += ldb)                              \
-            for (int i = 0; i < GENERIC_MR; i++)                                         \
-                for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += a[i * lda] * b[j];     \
+        if (seg <= 0 || seg > k) seg = k;                                                \
+        for (int64_t p0 = 0; p0 < k; p0 += seg) {                                        \
+            const T *as = a + p0 / seg * sga;                                            \
+            for (int64_t p = 0; p < FC_MIN(seg, k - p0); p++, as += ksa, b += ldb)       \
+                for (int i = 0; i < GENERIC_MR; i++)                                     \
+                    for (int j = 0; j < GENERIC_NR; j++) acc[i][j] += as[i * lda] * b[j]; \
+        }                                                                                \
         for (int i = 0; i < GENERIC_MR; i++)                                             \
             for (int j = 0; j < GENERIC_NR; j++) {                                       \
                 T *cij = c + i * ldc + j;                                                \

@@ -30,14 +30,8 @@
 #endif
 
 void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *b,
-                       int64_t ldb, FC_T *c, int64_t ldc, FC_T alpha, FC_T beta) {
-    /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
-     * a_g, a_g + lda, a_g + 2*lda), so every broadcast is a base+index address
-     * and the pointers fit in general registers. */
-    const FC_T *a0 = a, *a1 = a + 3 * lda;
-#if FC_MR == 12
-    const FC_T *a2 = a + 6 * lda, *a3 = a + 9 * lda;
-#endif
+                       int64_t ldb, FC_T *c, int64_t ldc, FC_T alpha, FC_T beta, int64_t seg,
+                       int64_t sga) {
     const int64_t l2 = 2 * lda;
 #define FC_A_0 a0[0]
 #define FC_A_1 a0[lda]
@@ -53,8 +47,18 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
 #define FC_A_11 a3[l2]
 #define FC_DECLARE(i) FC_VEC c##i##_0 = FC_ZERO(); FC_IF_V1(FC_VEC c##i##_1 = FC_ZERO();)
     FC_ROWS(FC_DECLARE)
+    if (seg <= 0 || seg > k) seg = k;
+    for (int64_t p0 = 0; p0 < k; p0 += seg) {
+    /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
+     * a_g, a_g + lda, a_g + 2*lda), so every broadcast is a base+index address
+     * and the pointers fit in general registers. */
+    const FC_T *a0 = a + p0 / seg * sga, *a1 = a0 + 3 * lda;
+#if FC_MR == 12
+    const FC_T *a2 = a0 + 6 * lda, *a3 = a0 + 9 * lda;
+#endif
+    const int64_t len = seg < k - p0 ? seg : k - p0;
 #pragma GCC unroll 4
-    for (int64_t p = 0; p < k; p++) {
+    for (int64_t p = 0; p < len; p++) {
         const FC_VEC b0 = FC_LOAD(b);
         FC_IF_V1(const FC_VEC b1 = FC_LOAD(b + FC_VL);)
 #define FC_STEP(i)                              \
@@ -71,6 +75,7 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
         a3 += ksa;
 #endif
         b += ldb;
+    }
     }
     const FC_VEC va = FC_SET1(alpha);
     if (beta == 0) {
