@@ -24,18 +24,21 @@
 #include "conv_dw_inplace.tmpl.h"
 #include "conv_depthwise.tmpl.h"
 #include "conv_rows.tmpl.h"
+#include "conv_nchw.tmpl.h"
 #include "conv_plan.tmpl.h"
 #include "conv_pack.tmpl.h"
 #include "conv_grouped.tmpl.h"
 #include "conv_backward.tmpl.h"
 
 /* The forward pass as an implicit GEMM (groups > 1: forward_grouped; few
- * channels: forward_rows). */
+ * channels: forward_rows; channels first: forward_nchw). */
 static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *x, const T *w,
                             const T *bias, int act, double act_alpha, T *y, int nthreads) {
     if (d->groups > 1) return FN(forward_grouped)(d, p, x, w, bias, act, act_alpha, y, nthreads);
     if (p->variant == FC_VARIANT_ROWS)
         return FN(forward_rows)(d, x, w, bias, act, (T)act_alpha, y, nthreads);
+    if (p->variant == FC_VARIANT_NCHW)
+        return FN(forward_nchw)(d, x, w, bias, act, (T)act_alpha, y, nthreads);
     FN(conv_src) src = {d, x, d->xs, 0, 0, 0, 0};
     MATRIX wm = {w, d->k, 1};
     PLAN pl = {0};
@@ -57,7 +60,19 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
 int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                   double act_alpha, T *y, int nthreads) {
     FN(pass_plan) p;
-    switch (FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0)) {
+    const int algo = FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0);
+    if (d->w_kcrs && !(algo == FC_CONV_GEMM && p.variant == FC_VARIANT_NCHW)) {
+        /* every other kernel reads (R, S, C/g, K) weights */
+        T *wr = (T *)fc_alloc(d->r * d->s * (d->c / d->groups) * d->k, sizeof(T));
+        if (!wr) return FC_ENOMEM;
+        FN(weights_kcrs_to_rsck)(d, w, wr);
+        fc_conv_desc rsck = *d;
+        rsck.w_kcrs = 0;
+        const int status = FN(fc_conv2d)(&rsck, x, wr, bias, act, act_alpha, y, nthreads);
+        fc_free(wr);
+        return status;
+    }
+    switch (algo) {
     case FC_CONV_DIRECT:
         return FN(direct_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     case FC_CONV_WINOGRAD:

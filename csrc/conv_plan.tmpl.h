@@ -94,7 +94,8 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
     switch (pass) {
     case FC_PASS_FORWARD:
         if (FN(pointwise_applies)(d, d->xs, d->ys, lda)) return FC_VARIANT_POINTWISE;
-        return FN(rows_applies)(d) ? FC_VARIANT_ROWS : FC_VARIANT_IM2COL;
+        if (FN(rows_applies)(d)) return FC_VARIANT_ROWS;
+        return FN(nchw_applies)(d) ? FC_VARIANT_NCHW : FC_VARIANT_IM2COL;
     case FC_PASS_DX:
         if (d->stride_h > 1 || d->stride_w > 1) return FC_VARIANT_COL2IM;
         /* grouped: the grouped forward GEMM of dy with the flipped kernel, all

@@ -280,9 +280,11 @@ cdef int check_conv(int status, const fc_conv_desc *d, bint f64, str func,
 
 
 def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1] bias,
-           real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads):
-    """y = act(conv(x, w) + bias); x and y are NHWC-ordered views, w is (R, S, C/g, K)."""
+           real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads, bint w_kcrs=False):
+    """y = act(conv(x, w) + bias); x and y are NHWC-ordered views, w is (R, S, C/g, K),
+    or with w_kcrs (K, C/g, R, S)."""
     cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, y.strides, NULL)
+    d.w_kcrs = w_kcrs
     cdef const real *bp = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:

@@ -149,8 +149,9 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
         bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
-        _native.conv2d(xv, _weights_rsck(w, layout, dtype), bias, yv, geo, act, 0.01,
-                       get_num_threads())
+        # NCHW weights go as they are: the kernels read or convert them (w_kcrs)
+        _native.conv2d(xv, np.ascontiguousarray(w, dtype=dtype), bias, yv, geo, act, 0.01,
+                       get_num_threads(), layout == "NCHW")
     if out is not None and y is not out:
         out[...] = y
     return y if out is None else out

@@ -449,3 +449,22 @@ def test_grouped_dx_by_the_flipped_grouped_gemm(n, h, w, groups, cg, kg, r, padd
         [g.ravel() for g in fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw)]))
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw),
                                dy, x, wt, **kw)
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((3, 16, 30, 29), dict(padding=1)),                               # 3x3, several images
+    ((1, 24, 33, 31), dict(stride=2, padding=(1, 2), dilation=(1, 2))),
+    ((2, 9, 12, 11), dict(stride=3, padding="same", dilation=1)),
+])
+def test_nchw_forward_gemm_runs_transposed(shape, kw, rng):
+    """Contiguous NCHW arrays take the transposed GEMM (nchw variant): right,
+    and the same bits on 1 and 2 threads."""
+    x = rand(rng, shape, np.float32)
+    w = rand(rng, (40, shape[1], 3, 3), np.float32)
+    b = rand(rng, (40,), np.float32)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, layout="NCHW", algorithm="gemm", **kw)
+    assert (plan["forward"]["algorithm"], plan["forward"]["variant"]) == ("gemm", "nchw"), plan
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(
+        x, w, b, layout="NCHW", algorithm="gemm", activation="relu", **kw))
+    assert_close(y, ref.conv2d(x, w, b, layout="NCHW", activation="relu", **kw),
+                 magnitude(x, w, kw, "NCHW", b))

@@ -106,7 +106,7 @@ int fc_gemm_batched_f64(const fc_gemm_args *g, int64_t batch, const int64_t *a_o
 /* ---- convolution ------------------------------------------------------ */
 /* Shapes in NHWC terms; strides are element strides in (n, h, w, c) order, so an
  * NCHW array is passed as its transposed view.  Weights are (R, S, C/groups, K)
- * C-contiguous.  algo asks for an algorithm; fc_conv_plan_* says which one runs
+ * C-contiguous (the forward pass also takes (K, C/groups, R, S): w_kcrs).  algo asks for an algorithm; fc_conv_plan_* says which one runs
  * for each pass, how, and why (the rule lives in conv_plan.tmpl.h alone). */
 enum { FC_CONV_AUTO = 0, FC_CONV_GEMM, FC_CONV_DIRECT, FC_CONV_WINOGRAD, FC_CONV_INPLACE,
        FC_CONV_DEPTHWISE, FC_CONV_NUM_ALGOS };
@@ -123,6 +123,7 @@ enum {
     FC_VARIANT_COL2IM,     /* dx: blocks of dy W^T added back to x's pixels (stride > 1) */
     FC_VARIANT_FLIPPED,    /* dx as a forward convolution of dy with the flipped kernel */
     FC_VARIANT_GROUPED,    /* depthwise kernels on a grouped convolution (cg > 1 input planes) */
+    FC_VARIANT_NCHW,       /* GEMM on channels-first tensors: y^T = W^T col^T, per image */
     FC_NUM_VARIANTS
 };
 typedef struct {
@@ -136,6 +137,8 @@ typedef struct {
     int64_t ys[4];                 /* strides of y (forward) or dy (backward) */
     int64_t dxs[4];                /* strides of dx (backward) */
     int algo;                      /* the algorithm asked for: FC_CONV_AUTO, _GEMM, ... */
+    int w_kcrs;                    /* fc_conv2d_*: w is (K, C/groups, R, S) C-contiguous (channels-
+                                      first weights, read in place by the NCHW GEMM) */
 } fc_conv_desc;
 
 /* One pass of the plan.  algo is FC_EINVAL when the algorithm asked for does

@@ -1,0 +1,140 @@
+/* The "nchw" variant of the forward GEMM, for channels-first tensors (a
+ * PyTorch user's contiguous NCHW arrays), for one dtype.  With the channels
+ * far apart, the im2col rows of the NHWC variants gather one value per channel
+ * from a different plane.  Here the GEMM runs transposed, one image at a time:
+ *
+ *   y^T (K x Ho*Wo) = W^T (K x R*S*C) . col^T (R*S*C x Ho*Wo)
+ *
+ * so its B panels are runs of consecutive output pixels of one input plane
+ * (contiguous in x at stride 1), and its output rows are y's channel planes,
+ * stored where they belong, bias and activation in the GEMM's epilogue.  The
+ * depth runs over (c, r, s), so channels-first weights (K, C, R, S) are W^T
+ * itself, read in place as A (other weights are transposed into the workspace).
+ * The layout change lives in the packing and the store: no transposed copy of
+ * x or y exists. */
+#ifndef FC_INSTANTIATING
+#error "conv_nchw.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+/* Channels not at unit stride in x (or one channel), the pixels of a row at
+ * unit stride in x and y, and y's pixels of one channel one run (an output row
+ * after the other).  Strides of axes of length 1 mean nothing (NumPy reports
+ * them in more than one way), so they are not asked about: a Dask block with
+ * a 1x1 output chooses as its whole array does, and sums in the same order. */
+static int FN(nchw_applies)(const fc_conv_desc *d) {
+    return d->groups == 1 && (d->xs[3] != 1 || d->c == 1) && (d->w == 1 || d->xs[2] == 1) &&
+           (d->wo == 1 || d->ys[2] == 1) && (d->ho == 1 || d->ys[1] == d->wo);
+}
+
+typedef struct {
+    const fc_conv_desc *d;
+    const T *img;   /* the image's first value */
+} FN(nchw_src);
+
+/* dst[j * dst_rs + i] = src[i * src_rs + j] for i < rows, j < cols, in
+ * 16 x 16 blocks (both sides stay in cache). */
+static void FN(transpose)(const T *src, int64_t src_rs, int64_t rows, int64_t cols, T *dst,
+                          int64_t dst_rs) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 16)
+        for (int64_t j0 = 0; j0 < cols; j0 += 16)
+            for (int64_t j = j0; j < FC_MIN(j0 + 16, cols); j++)
+                for (int64_t i = i0; i < FC_MIN(i0 + 16, rows); i++)
+                    dst[j * dst_rs + i] = src[i * src_rs + j];
+}
+
+/* (K, C/g, R, S) weights -> (R, S, C/g, K). */
+static void FN(weights_kcrs_to_rsck)(const fc_conv_desc *d, const T *w, T *out) {
+    const int64_t cg = d->c / d->groups, rs = d->r * d->s;
+    for (int64_t c = 0; c < cg; c++)
+        FN(transpose)(w + c * rs, cg * rs, d->k, rs, out + c * d->k, cg * d->k);
+}
+
+/* B rows p0 .. p0+kc (taps (c, r, s), s fastest) over the output pixels
+ * j0 .. j0+cols, as nr-wide rows of dst (zeros past cols).  Called per panel:
+ * the tap and pixel coordinates step along without dividing. */
+static void FN(pack_b_nchw)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t cols,
+                            int nr, T *dst) {
+    const FN(nchw_src) *src = (const FN(nchw_src) *)ctx;
+    const fc_conv_desc *d = src->d;
+    const int64_t sw = d->stride_w, ho0 = j0 / d->wo, wo0 = j0 % d->wo, rs = d->r * d->s;
+    int64_t c = p0 / rs, r = p0 % rs / d->s, s = p0 % d->s;
+    int64_t lo = 0, hi = 0, s_bounds = -1;   /* the inside output columns of tap column s */
+    for (int64_t p = 0; p < kc; p++, dst += nr) {
+        const T *plane = src->img + c * d->xs[3];
+        const int64_t dh = r * d->dil_h - d->pad_top, dw = s * d->dil_w - d->pad_left;
+        if (s != s_bounds) {   /* output column i reads input column i * sw + dw */
+            lo = dw >= 0 ? 0 : FC_CEIL_DIV(-dw, sw);
+            hi = d->w - 1 - dw < 0 ? 0 : FC_MIN(d->wo, (d->w - 1 - dw) / sw + 1);
+            s_bounds = s;
+        }
+        int64_t j = 0, ho = ho0, wo = wo0;
+        while (j < cols) {
+            const int64_t len = FC_MIN(cols - j, d->wo - wo), h = ho * d->stride_h + dh;
+            T *out = dst + j - wo;   /* out[i] is output column i of row ho */
+            if (h < 0 || h >= d->h) {
+                memset(out + wo, 0, (size_t)len * sizeof(T));
+            } else {
+                const T *row = plane + h * d->xs[1] + dw;
+                const int64_t a = FC_MAX(wo, FC_MIN(lo, wo + len));
+                const int64_t b = FC_MAX(a, FC_MIN(hi, wo + len));
+                if (a > wo) memset(out + wo, 0, (size_t)(a - wo) * sizeof(T));
+                if (sw == 1)
+                    memcpy(out + a, row + a, (size_t)(b - a) * sizeof(T));
+                else
+                    for (int64_t i = a; i < b; i++) out[i] = row[i * sw];
+                if (wo + len > b) memset(out + b, 0, (size_t)(wo + len - b) * sizeof(T));
+            }
+            j += len;
+            wo = 0;
+            ho++;
+        }
+        for (; j < nr; j++) dst[j] = 0;
+        if (++s == d->s) {
+            s = 0;
+            if (++r == d->r) {
+                r = 0;
+                c++;
+            }
+        }
+    }
+}
+
+static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
+                            T act_alpha, T *y, int nthreads) {
+    const int64_t rs = d->r * d->s, depth = rs * d->c, k = d->k;
+    const T *a = w;   /* W^T, (K, C, R, S) */
+    T *wt = NULL;
+    if (!d->w_kcrs) {
+        a = wt = (T *)fc_alloc(k * depth, sizeof(T));
+        if (!wt) return FC_ENOMEM;
+        for (int64_t c = 0; c < d->c; c++)
+            FN(transpose)(w + c * k, d->c * k, rs, k, wt + c * rs, depth);
+    }
+    const MATRIX am = {a, depth, 1};
+    FN(nchw_src) src = {d, NULL};
+    PLAN pl = {0};
+    pl.m = k;
+    pl.n = d->ho * d->wo;
+    pl.k = depth;
+    pl.pack_a = FN(fc_pack_a_matrix); pl.a_ctx = &am;
+    pl.a_direct = a; pl.lda_direct = depth;
+    pl.pack_b = FN(pack_b_nchw); pl.b_ctx = &src;
+    /* 1x1, stride 1, unpadded: col^T is x's image itself (C planes of H*W), read in place */
+    const int in_place = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+                         d->pad_top == 0 && d->pad_left == 0 && d->ho == d->h && d->wo == d->w &&
+                         d->xs[1] == d->w;
+    pl.ldb_direct = d->xs[3];
+    pl.rsc = d->ys[3]; pl.csc = 1;
+    pl.alpha = 1; pl.beta = 0;
+    pl.bias = bias; pl.bias_per_row = 1;
+    pl.act = act; pl.act_alpha = act_alpha;
+    int status = FC_OK;
+    for (int64_t n = 0; n < d->n && status == FC_OK; n++) {
+        src.img = x + n * d->xs[0];
+        pl.b_direct = in_place ? src.img : NULL;
+        pl.c = y + n * d->ys[0];
+        status = FN(fc_gemm_run)(&pl, nthreads);
+    }
+    fc_free(wt);
+    return status;
+}
