@@ -246,7 +246,9 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     if (d->algo != FC_CONV_AUTO) FC_SAY("asked for");
     p->algo = asked;
     if (asked == FC_CONV_DEPTHWISE)
-        p->variant = d->cg > 1 ? FC_VARIANT_GROUPED : FC_VARIANT_NONE;
+        p->variant = d->cg > 1 ? FC_VARIANT_GROUPED
+                     : pass == FC_PASS_FORWARD && FN(depthwise_planes_applies)(d) ? FC_VARIANT_PLANES
+                                                                                 : FC_VARIANT_NONE;
     else
         p->variant = pass == FC_PASS_DX ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
     return p->algo;

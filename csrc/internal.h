@@ -137,6 +137,9 @@ typedef struct {
                                    T *out);                                              \
     typedef void (*fc_dw_wgrad_##SFX)(const fc_dw_row *g, const T *const *rows,           \
                                       const T *dy, int64_t dy_ps, T *acc);               \
+    typedef void (*fc_dw_plane_row_##SFX)(const T *const *lines, const T *w, int64_t r,   \
+                                          int64_t s, int64_t dil, int64_t stride,         \
+                                          int64_t n, T bias, T *out);                     \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
@@ -148,6 +151,7 @@ typedef struct {
         fc_dw_fwd_##SFX dw_fwd;      /* depthwise rows */                                 \
         fc_dw_dx_##SFX dw_dx;                                                            \
         fc_dw_wgrad_##SFX dw_wgrad;                                                      \
+        fc_dw_plane_row_##SFX dw_plane_row;  /* depthwise on channel planes (NCHW) */    \
     } fc_conv_kernels_##SFX;                                                             \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)

@@ -468,3 +468,22 @@ def test_nchw_forward_gemm_runs_transposed(shape, kw, rng):
         x, w, b, layout="NCHW", algorithm="gemm", activation="relu", **kw))
     assert_close(y, ref.conv2d(x, w, b, layout="NCHW", activation="relu", **kw),
                  magnitude(x, w, kw, "NCHW", b))
+
+
+@pytest.mark.parametrize("c, k, kw", [
+    (24, 24, dict(padding=1)),
+    (16, 32, dict(padding=(2, 1), dilation=(1, 2))),        # channel multiplier 2, dilation
+    (8, 8, dict(padding=((0, 3), (2, 0)))),                 # asymmetric padding
+])
+def test_nchw_depthwise_runs_on_planes(c, k, kw, rng):
+    """Channels-first depthwise convolutions at stride 1 run on the channel
+    planes: right, and the same bits on 1 and 2 threads."""
+    x = rand(rng, (2, c, 21, 37), np.float32)
+    w = rand(rng, (k, 1, 3, 3), np.float32)
+    b = rand(rng, (k,), np.float32)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, layout="NCHW", groups=c, **kw)
+    assert (plan["forward"]["algorithm"], plan["forward"]["variant"]) == ("depthwise", "planes")
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(
+        x, w, b, layout="NCHW", groups=c, activation="relu", **kw))
+    assert_close(y, ref.conv2d(x, w, b, layout="NCHW", groups=c, activation="relu", **kw),
+                 magnitude(x, w, dict(kw, groups=c), "NCHW", b))

@@ -133,6 +133,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(dw_fwd, _),
     FC_DIRECT_FN(dw_dx, _),
     FC_DIRECT_FN(dw_wgrad, _),
+    FC_DIRECT_FN(dw_plane_row, _),
 };
 #undef FC_DIRECT_W
 #undef FC_DEFINE_DIRECT

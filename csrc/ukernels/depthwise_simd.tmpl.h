@@ -285,3 +285,36 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
 #undef FC_DW_MAX_S
 #undef FC_DEFINE_DW_DX
 #undef FC_DEFINE_DW_WGRAD
+
+/* One output row of one channel plane (NCHW depthwise): out[i] = bias + the
+ * sum over taps (r, s), in that order, of w[r * S + s] * lines[r][i * stride +
+ * s * dil], for i < n.  The r lines are the input rows, padded with zeros
+ * wherever the window reaches past the image, and readable for FC_VL values
+ * past the last window (the last, partial vector is computed whole and only
+ * its n % FC_VL values stored); output pixels on the lanes. */
+static void FC_DIRECT_FN(dw_plane_row, _)(const FC_T *const *lines, const FC_T *w, int64_t r,
+                                          int64_t s, int64_t dil, int64_t stride, int64_t n,
+                                          FC_T bias, FC_T *out) {
+    if (stride != 1) {
+        for (int64_t i = 0; i < n; i++) {
+            FC_T acc = bias;
+            for (int64_t a = 0; a < r; a++)
+                for (int64_t b = 0; b < s; b++) acc += w[a * s + b] * lines[a][i * stride + b * dil];
+            out[i] = acc;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i += FC_VL) {
+        FC_VEC acc = FC_SET1(bias);
+        for (int64_t a = 0; a < r; a++)
+            for (int64_t b = 0; b < s; b++)
+                acc = FC_FMA(FC_SET1(w[a * s + b]), FC_LOAD(lines[a] + i + b * dil), acc);
+        if (i + FC_VL <= n) {
+            FC_STORE(out + i, acc);
+        } else {
+            FC_T part[FC_VL];
+            FC_STORE(part, acc);
+            for (int64_t j = 0; j < n - i; j++) out[i + j] = part[j];
+        }
+    }
+}
