@@ -205,10 +205,14 @@ static int FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads
         if (!part) return FC_ENOMEM;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
         for (int64_t c = 0; c < chunks; c++) {
-            double *acc = part + c * k;
+            /* restrict: with -fno-strict-aliasing the double sums could alias dy,
+             * and the loop would not vectorise (3x slower for a stem's 16 channels) */
+            double *restrict acc = part + c * k;
             for (int64_t j = 0; j < k; j++) acc[j] = 0;
-            for (int64_t m = c * FC_DB_CHUNK; m < FC_MIN(pixels, (c + 1) * FC_DB_CHUNK); m++)
-                for (int64_t j = 0; j < k; j++) acc[j] += dy[m * rs + j];
+            for (int64_t m = c * FC_DB_CHUNK; m < FC_MIN(pixels, (c + 1) * FC_DB_CHUNK); m++) {
+                const T *restrict row = dy + m * rs;
+                for (int64_t j = 0; j < k; j++) acc[j] += row[j];
+            }
         }
         for (int64_t j = 0; j < k; j++) {
             double sum = 0;
@@ -242,6 +246,7 @@ static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsr
     pl.k = pixels;
     pl.alpha = 1; pl.beta = 0;
     pl.csc = 1;
+    if (variant == FC_VARIANT_ROWS) return FN(dw_rows)(d, xsrc->t, dysrc->t, dw_g, nthreads);
     if (variant == FC_VARIANT_COL_T_DY) {
         pl.m = width; pl.n = kg;
         pl.pack_a = FN(pack_a_col_t); pl.a_ctx = xsrc;

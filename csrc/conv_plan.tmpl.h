@@ -103,6 +103,7 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
         if (d->groups > 1 && !FN(stride1_obstacle_any_groups)(d, pass)) return FC_VARIANT_FLIPPED;
         return FN(pointwise_applies)(d, d->ys, d->dxs, lda) ? FC_VARIANT_POINTWISE : FC_VARIANT_DCOL;
     default:
+        if (FN(rows_applies)(d)) return FC_VARIANT_ROWS;   /* dy's strides are in ys */
         return d->n * d->ho * d->wo < d->kg ? FC_VARIANT_COL_T_DY : FC_VARIANT_DY_T_COL;
     }
 }

@@ -121,3 +121,102 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
     fc_free(bpack);
     return status;
 }
+
+/* dw of the few-channel layers the forward "rows" variant takes.  For kernel
+ * row r, dw[r] (S*C x K, its rows (s, c) contiguous in dw) sums over the output
+ * pixels the product of the pixel's receptive-field row (S*C consecutive
+ * values of x) and its dy row: per output row, a GEMM whose A^T is read from x
+ * in place (lda = 1, a pixel's step stride_w*C) and whose B is dy's row
+ * (ldb = dy's pixel stride), with the output pixels as the reduction.  Pixels
+ * whose window touches the left or right padding, or whose extra tile rows
+ * would read past the input row (S*C is not a multiple of the tile's rows),
+ * are added one by one.  Output rows go in FC_DW_CHUNKS fixed chunks, one
+ * partial sum each, added in order: the bits do not depend on the threads. */
+static int FN(dw_rows)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
+    const int64_t mr = kd->mr, nr = kd->nr, c = d->c, K = d->k, rowk = d->s * c;
+    const int64_t sw = d->stride_w, size = d->r * rowk * K, panels = FC_CEIL_DIV(K, nr);
+    const int64_t rows_total = d->n * d->ho;
+    if (size == 0) return FC_OK;   /* no channels: dw is empty */
+    const int64_t per_chunk = FC_MAX(1, FC_CEIL_DIV(rows_total, FC_DW_CHUNKS));
+    const int64_t chunks = FC_CEIL_DIV(rows_total, per_chunk);
+    /* interior output columns [lo, hi): the window inside the row, and the
+     * tiles' extra rows (up to a whole tile past the window) inside it too */
+    const int64_t rtiles = FC_CEIL_DIV(rowk, mr);
+    const int64_t lo = FC_MIN(d->wo, FC_CEIL_DIV(d->pad_left, sw));
+    const int64_t reach = rtiles * mr;   /* values read from a window's start */
+    const int64_t last = d->w * c - reach;   /* the largest start (in values) allowed */
+    const int64_t hi = last < 0 ? lo : FC_MAX(lo, FC_MIN(d->wo, (last / c + d->pad_left) / sw + 1));
+    T *part = (T *)fc_alloc(FC_MAX(chunks, 1) * size, sizeof(T));
+    if (!part) return FC_ENOMEM;
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+    {
+        /* dy's row packed into nr-wide panels when K is not a multiple of nr */
+        T *bpack = K % nr ? (T *)fc_alloc(panels * nr * FC_MAX(hi - lo, 1), sizeof(T)) : NULL;
+        if (K % nr && !bpack) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            if (K % nr && !bpack) continue;
+            T *acc = part + ch * size;
+            memset(acc, 0, (size_t)size * sizeof(T));
+            for (int64_t nh = ch * per_chunk; nh < FC_MIN(rows_total, (ch + 1) * per_chunk); nh++) {
+                const int64_t n = nh / d->ho, ho = nh % d->ho;
+                const T *dyrow = dy + n * d->ys[0] + ho * d->ys[1];
+                const T *b = dyrow + lo * d->ys[2];
+                int64_t ldb = d->ys[2];
+                if (bpack && hi > lo) {   /* [panel q][pixel][nr] */
+                    for (int64_t q = 0; q < panels; q++)
+                        for (int64_t p = lo; p < hi; p++)
+                            for (int64_t j = 0; j < nr; j++)
+                                bpack[(q * (hi - lo) + p - lo) * nr + j] =
+                                    q * nr + j < K ? dyrow[p * d->ys[2] + q * nr + j] : 0;
+                    b = bpack;
+                    ldb = nr;
+                }
+                for (int64_t r = 0; r < d->r; r++) {
+                    const int64_t h = ho * d->stride_h - d->pad_top + r * d->dil_h;
+                    if (h < 0 || h >= d->h) continue;
+                    const T *xrow = x + n * d->xs[0] + h * d->xs[1];
+                    T *accr = acc + r * rowk * K;
+                    if (hi > lo)
+                        for (int64_t i0 = 0; i0 < rowk; i0 += mr)
+                            for (int64_t q = 0; q < panels; q++) {
+                                T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
+                                const T *bq = bpack ? b + q * (hi - lo) * nr : b + q * nr;
+                                kd->run(hi - lo, xrow + (lo * sw - d->pad_left) * c + i0, 1, sw * c,
+                                        bq, ldb, tile, nr, 1, 0, hi - lo, 0);
+                                for (int64_t i = i0; i < FC_MIN(rowk, i0 + mr); i++)
+                                    for (int64_t j = q * nr; j < FC_MIN(K, (q + 1) * nr); j++)
+                                        accr[i * K + j] += tile[(i - i0) * nr + j - q * nr];
+                            }
+                    for (int64_t wo = 0; wo < d->wo; wo++) {   /* the edge pixels */
+                        if (wo >= lo && wo < hi) continue;
+                        const T *dyp = dyrow + wo * d->ys[2];
+                        for (int64_t s = 0; s < d->s; s++) {
+                            const int64_t w = wo * sw - d->pad_left + s;
+                            if (w < 0 || w >= d->w) continue;
+                            for (int64_t ci = 0; ci < c; ci++) {
+                                const T xv = xrow[w * c + ci];
+                                T *out = accr + (s * c + ci) * K;
+                                for (int64_t j = 0; j < K; j++) out[j] += xv * dyp[j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fc_free(bpack);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < size; i++) {
+            T sum = 0;
+            for (int64_t ch = 0; ch < chunks; ch++) sum += part[ch * size + i];
+            dw[i] = sum;
+        }
+    }
+    fc_free(part);
+    return status;
+}

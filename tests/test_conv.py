@@ -487,3 +487,24 @@ def test_nchw_depthwise_runs_on_planes(c, k, kw, rng):
         x, w, b, layout="NCHW", groups=c, activation="relu", **kw))
     assert_close(y, ref.conv2d(x, w, b, layout="NCHW", groups=c, activation="relu", **kw),
                  magnitude(x, w, dict(kw, groups=c), "NCHW", b))
+
+
+@pytest.mark.parametrize("shape, k, r, kw", [
+    ((2, 40, 45, 3), 16, 3, dict(padding=1)),                          # YOLO-style stem
+    ((1, 37, 50, 3), 20, 7, dict(stride=2, padding=3)),                # 7x7/2, K not a tile multiple
+    ((3, 23, 29, 5), 32, 3, dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1))),
+    ((1, 9, 6, 8), 64, 5, dict(padding=2)),                            # no interior pixel
+])
+def test_stem_dw_reads_rows_in_place(shape, k, r, kw, rng):
+    """dw of few-channel layers (the rows variant): right, and the same bits on
+    1 and 2 threads."""
+    x = rand(rng, shape, np.float32)
+    w = rand(rng, (r, r, shape[3], k), np.float32)
+    y = ref.conv2d(x, w, **kw)
+    dy = rand(rng, y.shape, np.float32)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, algorithm="gemm", **kw)
+    assert plan["dw"]["variant"] == "rows", plan
+    dw = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d_backward(
+        dy, x, w, need_dx=False, algorithm="gemm", **kw)[1])
+    want = ref.conv2d_backward(dy, x, w, **kw)[1]
+    assert_close(dw, want, ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)[1])
