@@ -19,12 +19,21 @@ typedef struct {
 } FN(conv_src);
 
 /* dst[0..len) = src[0, stride, 2*stride, ...), or zeros when src is NULL. */
-static inline void FN(copy_run)(T *dst, const T *src, int64_t stride, int64_t len) {
+static inline void FN(copy_run)(T *restrict dst, const T *restrict src, int64_t stride,
+                                int64_t len) {
     if (!src)
         memset(dst, 0, (size_t)len * sizeof(T));
-    else if (stride == 1 && len > 64)   /* short runs (a group's channels) skip the call */
+    else if (stride == 1 && len > 64)
         memcpy(dst, src, (size_t)len * sizeof(T));
-    else
+    else if (stride == 1) {
+        /* short runs (a group's channels): fixed-size copies, which the compiler
+         * inlines as vector moves; a plain loop would become a memcpy call per
+         * run (ResNeXt's 16-channel groups: 22 % of the forward pass in libc) */
+        int64_t c = 0;
+        for (; c + 8 <= len; c += 8) memcpy(dst + c, src + c, 8 * sizeof(T));
+        for (; c + 2 <= len; c += 2) memcpy(dst + c, src + c, 2 * sizeof(T));
+        if (c < len) dst[c] = src[c];
+    } else
         for (int64_t c = 0; c < len; c++) dst[c] = src[c * stride];
 }
 
