@@ -184,15 +184,14 @@ static T *FN(dw_weights)(const fc_conv_desc *d, const T *w, int for_dx) {
 static int FN(depthwise_planes_applies)(const fc_conv_desc *d) {
     /* column stride 1: at stride 2 the gathers of the channels-last kernels
      * win (MobileNet's 112x112x64 dw: 0.55 vs 0.87 ms) */
-    return d->cg == 1 && d->c > 1 && d->stride_w == 1 && d->xs[3] != 1 &&
-           (d->w == 1 || d->xs[2] == 1) && (d->wo == 1 || d->ys[2] == 1);
+    return d->cg == 1 && d->c > 1 && d->stride_w == 1 && d->r <= FC_DW_MAX_TAPS_R &&
+           d->xs[3] != 1 && (d->w == 1 || d->xs[2] == 1) && (d->wo == 1 || d->ys[2] == 1);
 }
 
 static int FN(depthwise_planes_forward)(const fc_conv_desc *d, const T *x, const T *w,
                                         const T *bias, int act, T act_alpha, T *y, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t K = d->k, kg = d->kg, R = d->r, S = d->s, planes = d->n * K;
-    if (R > FC_DW_MAX_TAPS_R) return FC_EINVAL;
     /* a padded input line holds every column the row's windows read, and a
      * vector more (dw_plane_row computes the last vector whole) */
     const int64_t span = (d->wo - 1) * d->stride_w + (S - 1) * d->dil_w + 1;
