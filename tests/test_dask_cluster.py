@@ -25,7 +25,11 @@ def client():
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=":0",
                                            silence_logs=40)
-        return cluster, distributed.Client(cluster, timeout=DEADLINE)
+        client = distributed.Client(cluster, timeout=DEADLINE)
+        # both workers registered before any test looks at them (a worker
+        # joining after configure_workers would be left unconfigured)
+        client.wait_for_workers(2, timeout=DEADLINE)
+        return cluster, client
     cluster, client = run_with_deadline(start, DEADLINE, "starting the LocalCluster")
     yield client
     client.close(timeout=DEADLINE)
@@ -54,18 +58,20 @@ def test_workers_share_their_machine(client):
     shares = fd.configure_workers(client)
     info = workers.worker_info(client)
     cores = client.run(workers.usable_cores)
-    assert sorted(shares) == sorted(info)
+    state = f"shares {shares}, workers {sorted(info)}, cores {cores}"
+    assert sorted(shares) == sorted(info), state
     for addr, n in shares.items():
         on_host = sum(r["nthreads"] for r in info.values() if r["host"] == info[addr]["host"])
-        assert n == max(1, cores[addr] // on_host)
+        assert n == max(1, cores[addr] // on_host), state
 
     def seen(block):
         with workers.use_task_threads():
             return np.full(block.shape, fastconv.get_num_threads())
     got = on_cluster(client, da.zeros((8,), chunks=1).map_blocks(seen, dtype=float))
-    assert set(got) <= set(shares.values())
+    assert set(got) <= set(shares.values()), f"tasks saw {sorted(set(got))}; {state}"
     # fastconv's threads x the workers' threads never exceed the cores
-    assert max(got) * sum(r["nthreads"] for r in info.values()) <= max(max(cores.values()), 2)
+    assert max(got) * sum(r["nthreads"] for r in info.values()) <= max(max(cores.values()), 2), \
+        f"tasks saw {sorted(set(got))}; {state}"
 
 
 @pytest.mark.parametrize("batch_size", [5, None])
