@@ -262,12 +262,7 @@ static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsr
     pl.pack_b_rows = FN(pack_b_im2col_rows);
     pl.c = dwt; pl.rsc = width;
     const int status = FN(fc_gemm_run)(&pl, nthreads);
-    enum { TILE = 32 };   /* blocked transpose: both sides stay in cache */
-    for (int64_t k0 = 0; k0 < kg; k0 += TILE)
-        for (int64_t q0 = 0; q0 < width; q0 += TILE)
-            for (int64_t q = q0; q < FC_MIN(q0 + TILE, width); q++)
-                for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
-                    dw_g[q * d->k + k] = dwt[k * width + q];
+    FN(transpose)(dwt, width, kg, width, dw_g, d->k);
     fc_free(dwt);
     return status;
 }
@@ -289,14 +284,10 @@ static int FN(dx_implicit_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, i
     int status = FC_OK;
     for (int64_t t0 = 0; t0 < rs && status == FC_OK; t0 += chunk) {
         const int64_t taps = FC_MIN(chunk, rs - t0);
-        enum { TILE = 32 };   /* blocked transpose of each tap's (c, k) matrix */
+        /* each tap's (c, k) block of w, transposed to (k, c) */
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && taps * per_tap >= (1 << 16))
         for (int64_t t = 0; t < taps; t++)
-            for (int64_t c0 = 0; c0 < cg; c0 += TILE)
-                for (int64_t k0 = 0; k0 < kg; k0 += TILE)
-                    for (int64_t k = k0; k < FC_MIN(k0 + TILE, kg); k++)
-                        for (int64_t c = c0; c < FC_MIN(c0 + TILE, cg); c++)
-                            wt[(t * kg + k) * cg + c] = w[((t0 + t) * cg + c) * d->k + g * kg + k];
+            FN(transpose)(w + (t0 + t) * cg * d->k + g * kg, d->k, cg, kg, wt + t * per_tap, cg);
         MATRIX wm = {wt, cg, 1};
         PLAN px = {0};
         px.n = cg; px.k = taps * kg;

@@ -32,7 +32,8 @@ typedef struct {
 } FN(nchw_src);
 
 /* dst[j * dst_rs + i] = src[i * src_rs + j] for i < rows, j < cols, in
- * 16 x 16 blocks (both sides stay in cache). */
+ * 16 x 16 blocks (both sides stay in cache).  Every weight transposition of
+ * the convolutions goes through it. */
 static void FN(transpose)(const T *src, int64_t src_rs, int64_t rows, int64_t cols, T *dst,
                           int64_t dst_rs) {
     for (int64_t i0 = 0; i0 < rows; i0 += 16)
