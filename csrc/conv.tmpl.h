@@ -23,6 +23,7 @@
 #include "conv_winograd.tmpl.h"
 #include "conv_dw_inplace.tmpl.h"
 #include "conv_depthwise.tmpl.h"
+#include "conv_group_lanes.tmpl.h"
 #include "conv_rows.tmpl.h"
 #include "conv_nchw.tmpl.h"
 #include "conv_plan.tmpl.h"
@@ -78,6 +79,8 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
     case FC_CONV_WINOGRAD:
         return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     case FC_CONV_DEPTHWISE:
+        if (p.variant == FC_VARIANT_LANES)
+            return FN(group_lanes_rows_pass)(d, 0, x, w, bias, act, (T)act_alpha, y, nthreads);
         return FN(depthwise_forward)(d, x, w, bias, act, (T)act_alpha, y, nthreads);
     case FC_CONV_GEMM:
         return FN(forward_gemm)(d, &p, x, w, bias, act, act_alpha, y, nthreads);
@@ -92,7 +95,9 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
     switch (p->algo) {
     case FC_CONV_DIRECT: return FN(direct_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
-    case FC_CONV_DEPTHWISE: return FN(depthwise_dw)(d, x, dy, dw, nthreads);
+    case FC_CONV_DEPTHWISE:
+        return p->variant == FC_VARIANT_LANES ? FN(group_lanes_dw)(d, x, dy, dw, nthreads)
+                                              : FN(depthwise_dw)(d, x, dy, dw, nthreads);
     default:
         break;
     }
@@ -122,7 +127,10 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
 /* dx by the plan's algorithm and variant. */
 static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *w,
                       T *dx, int nthreads) {
-    if (p->algo == FC_CONV_DEPTHWISE) return FN(depthwise_dx)(d, dy, w, dx, nthreads);
+    if (p->algo == FC_CONV_DEPTHWISE)
+        return p->variant == FC_VARIANT_LANES
+                   ? FN(group_lanes_rows_pass)(d, 1, dy, w, NULL, FC_ACT_NONE, 0, dx, nthreads)
+                   : FN(depthwise_dx)(d, dy, w, dx, nthreads);
     switch (p->variant) {
     case FC_VARIANT_FLIPPED: return FN(dx_as_forward)(d, p->algo, &p->geo, dy, w, dx, nthreads);
     case FC_VARIANT_COL2IM: return FN(dx_col2im)(d, dy, w, dx, nthreads);

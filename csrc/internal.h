@@ -105,6 +105,7 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
  *   bt: (o0, o1, o2, o3) = B^T (d0, d1, d2, d3) = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
  *   at: (o0, o1) = A^T (m0, m1, m2, m3) = (m0 + m1 + m2, m1 - m2 - m3) */
 #define FC_DIRECT_MAX_KB 8
+#define FC_GL_MAX_TAPS 64   /* taps the group-lanes row kernels take (stack arrays) */
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
 /* One row of a depthwise convolution as its row kernels see it (see
  * ukernels/depthwise_simd.tmpl.h): input pixel iw = wo * stride - pad + s * dil
@@ -140,6 +141,11 @@ typedef struct {
     typedef void (*fc_dw_plane_row_##SFX)(const T *const *lines, const T *w, int64_t r,   \
                                           int64_t s, int64_t dil, int64_t stride,         \
                                           int64_t n, T bias, T *out);                     \
+    typedef void (*fc_gl_row_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w, \
+                                     int64_t gsize, const T *bias, T *out, int transposed); \
+    typedef void (*fc_gl_wgrad_##SFX)(const fc_dw_row *g, const T *const *rows,           \
+                                      const T *dy, int64_t dy_ps, int64_t gsize, T *dyb,  \
+                                      T *acc);                                           \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
@@ -152,6 +158,8 @@ typedef struct {
         fc_dw_dx_##SFX dw_dx;                                                            \
         fc_dw_wgrad_##SFX dw_wgrad;                                                      \
         fc_dw_plane_row_##SFX dw_plane_row;  /* depthwise on channel planes (NCHW) */    \
+        fc_gl_row_##SFX gl_row;      /* groups on the lanes (NULL: no permutes) */        \
+        fc_gl_wgrad_##SFX gl_wgrad;                                                      \
     } fc_conv_kernels_##SFX;                                                             \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)

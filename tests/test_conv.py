@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import _config
 from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, assert_conv_backward_close,
                      conv_case_id, conv_inputs, conv_kwargs, rand, same_bits_on_1_and_2_threads,
@@ -305,6 +306,47 @@ def test_grouped_by_depthwise_kernels(n, h, w, groups, cg, kg, r, stride, paddin
     assert_conv_backward_close(got, dy, x, wt, **kw)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, h, w, groups, g, r, stride, padding, dilation", [
+    (2, 14, 15, 32, 4, 3, 1, 1, 1),              # ResNeXt-50 32x4d, first stage
+    (1, 9, 10, 4, 8, 3, 2, 1, 1),                # 8 per group, stride 2, batch 1
+    (2, 11, 9, 8, 2, 3, 1, "same", 2),           # 2 per group, dilated
+    (1, 12, 13, 2, 16, 3, 1, 1, 1),              # 16 per group (16-lane kernels only)
+    (2, 10, 11, 4, 4, 5, 3, 2, 1),               # 5x5 at stride 3: dx phases without taps
+    (1, 6, 7, 8, 4, 1, 2, 0, 1),                 # 1x1 downsampling
+    (1, 9, 9, 4, 4, 3, 1, 0, 3),                 # dilation 3, no padding: few interior pixels
+], ids=lambda v: str(v).replace(" ", ""))
+def test_grouped_by_lane_kernels(n, h, w, groups, g, r, stride, padding, dilation, dtype, rng):
+    """Groups of g = C/groups = K/groups channels on the vector lanes (the
+    depthwise algorithm's "lanes" variant), forward with bias and activation,
+    dx, dw and db against the reference, the same bits on 1 and 2 threads."""
+    x = rand(rng, (n, h, w, groups * g), dtype)
+    wt = rand(rng, (r, r, g, groups * g), dtype)
+    b = rand(rng, (groups * g,), dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, algorithm="depthwise")
+    try:
+        plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
+    except ValueError as e:   # 16 per group with 8-lane vectors: no depthwise kernel takes it
+        assert g > 8, e
+        pytest.skip(str(e))
+    if {p["variant"] for p in plan.values()} != {"lanes"}:
+        # only kernel sets without permutes, or vectors narrower than a group
+        assert _config.active_isa() == "generic" or plan["forward"]["micro_kernel"].find(f"{g}-lane") < 0, plan
+        pytest.skip("the lanes kernels do not take this shape on " + _config.active_isa())
+    outs = []
+    for t in (1, 2):
+        with threads(t):
+            y = fastconv.conv2d(x, wt, b, activation="relu", **kw)
+            dy = np.cos(y).astype(dtype)
+            outs.append((y,) + tuple(fastconv.conv2d_backward(dy, x, wt, **kw)))
+    for a, c in zip(outs[0], outs[1]):
+        np.testing.assert_array_equal(a, c)
+    kw.pop("algorithm")
+    assert_close(outs[0][0], ref.conv2d(x, wt, b, activation="relu", **kw),
+                 magnitude(x, wt, kw, "NHWC", b))
+    assert_conv_backward_close(outs[0][1:], np.cos(outs[0][0]).astype(dtype), x, wt, **kw)
+
+
 @pytest.mark.parametrize("n", [1, 3])
 @pytest.mark.parametrize("k, algorithm", [(8, "direct"), (16, "gemm")])
 def test_stem_kernels_share_tiles_of_few_images(n, k, algorithm, rng):
@@ -358,7 +400,7 @@ def test_grouped_by_direct_kernels(n, h, w, groups, cg, kg, r, padding, dtype, r
     """The direct kernels on grouped stride-1 convolutions (each chunk of
     output channels reads its group's planes): forward with bias and
     activation, and dx (a grouped forward convolution of dy), which "auto"
-    runs this way for 2..8 channels per group."""
+    runs this way for 2..8 channels per group (cg = kg: the lanes kernels)."""
     x = rand(rng, (n, h, w, groups * cg), dtype)
     wt = rand(rng, (r, r, cg, groups * kg), dtype)
     b = rand(rng, (groups * kg,), dtype)
@@ -369,8 +411,8 @@ def test_grouped_by_direct_kernels(n, h, w, groups, cg, kg, r, padding, dtype, r
     assert_close(y, ref.conv2d(x, wt, b, activation="tanh", **kw), magnitude(x, wt, kw, "NHWC", b))
     dy = rand(rng, y.shape, dtype)
     auto = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
-    if max(cg, kg) <= 8:
-        assert auto["dx"]["algorithm"] == "direct", auto
+    if max(cg, kg) <= 8:   # unless whole groups fit the vector lanes (cg = kg)
+        assert auto["dx"]["algorithm"] == "direct" or auto["dx"]["variant"] == "lanes", auto
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
 
 

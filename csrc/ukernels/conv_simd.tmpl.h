@@ -117,6 +117,14 @@ static void FC_DIRECT_FN(winograd_at, _)(const FC_T *restrict m0, const FC_T *re
 }
 
 #include "depthwise_simd.tmpl.h"
+#ifdef FC_PERMUTE2
+#include "group_lanes_simd.tmpl.h"
+#define FC_GL_ROW FC_DIRECT_FN(gl_row, _)
+#define FC_GL_WGRAD FC_DIRECT_FN(gl_wgrad, _)
+#else   /* no permutes (the portable kernels): the plan does not choose them */
+#define FC_GL_ROW NULL
+#define FC_GL_WGRAD NULL
+#endif
 
 #define FC_DIRECT_W(KB) FC_DIRECT_NV(KB) * FC_VL
 const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
@@ -134,7 +142,11 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(dw_dx, _),
     FC_DIRECT_FN(dw_wgrad, _),
     FC_DIRECT_FN(dw_plane_row, _),
+    FC_GL_ROW,
+    FC_GL_WGRAD,
 };
+#undef FC_GL_ROW
+#undef FC_GL_WGRAD
 #undef FC_DIRECT_W
 #undef FC_DEFINE_DIRECT
 #undef FC_DIRECT_NV

@@ -10,3 +10,9 @@
 #define FC_MUL _mm512_mul_ps
 #define FC_ADD _mm512_add_ps
 #define FC_ZERO _mm512_setzero_ps
+/* Two-source permute: lane l of the result is lane idx[l] of (a, b) counted
+ * in 32-bit units (16 and up are b's); indices from FC_LOAD_IDX (int32_t). */
+#define FC_IDX __m512i
+#define FC_IDX_UNITS 16
+#define FC_LOAD_IDX(p) _mm512_loadu_si512((const void *)(p))
+#define FC_PERMUTE2(a, b, i) _mm512_permutex2var_ps(a, i, b)

@@ -125,6 +125,7 @@ enum {
     FC_VARIANT_GROUPED,    /* depthwise kernels on a grouped convolution (cg > 1 input planes) */
     FC_VARIANT_NCHW,       /* GEMM on channels-first tensors: y^T = W^T col^T, per image */
     FC_VARIANT_PLANES,     /* depthwise forward on channels-first planes, pixels on the lanes */
+    FC_VARIANT_LANES,      /* depthwise kernels, whole groups on the lanes (cg = kg = 2..16) */
     FC_NUM_VARIANTS
 };
 typedef struct {

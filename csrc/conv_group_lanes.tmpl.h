@@ -1,0 +1,151 @@
+/* Grouped convolutions with G = C/groups = K/groups channels per group, G a
+ * power of two from 2 to the vector width (ResNeXt's 4, 8 and 16), for one
+ * dtype: the "lanes" variant of the depthwise algorithm.  Each vector holds
+ * whole groups of NHWC channels, read in place, and every FMA does useful
+ * work; each group's sum over its input channels ends in the registers
+ * (ukernels/group_lanes_simd.tmpl.h).  The im2col GEMM of one group would
+ * fill G of a tile's 16 or 32 columns, and the planes of the depthwise
+ * kernels copy each input row G times.  Any stride, dilation and padding;
+ * forward and dx by output rows (batch 1 is parallel too), dw by fixed chunks
+ * of output rows whose partial sums are added in order, so the bits do not
+ * depend on the thread count. */
+#ifndef FC_INSTANTIATING
+#error "conv_group_lanes.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
+#endif
+
+#ifndef FC_GL_PART_BYTES
+#define FC_GL_PART_BYTES (8 << 20)   /* dw's partial sums, all chunks together */
+#endif
+
+/* Why the group-lanes kernels cannot run pass `pass` of d, or NULL. */
+static const char *FN(group_lanes_obstacle)(const fc_conv_desc *d, int pass) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int64_t G = d->cg;
+    if (!kern->gl_row) return "the portable kernels have no vector permutes";
+    if (d->groups < 2 || d->kg != G || G < 2 || (G & (G - 1)) || G > kern->lanes || G > 16)
+        return "needs as many input as output channels per group, a power of two from 2 to the "
+               "vector width";
+    if (d->k % kern->lanes) return "needs channels in whole vectors";
+    if (d->r * d->s > FC_GL_MAX_TAPS || d->r > FC_DW_MAX_TAPS_R) return "takes at most 64 taps";
+    const int64_t *in = pass == FC_PASS_DX ? d->ys : d->xs;
+    const int64_t *out = pass == FC_PASS_DX ? d->dxs : d->ys;   /* dw: dy */
+    if (in[3] != 1 || out[3] != 1) return "needs unit channel strides (NHWC)";
+    return NULL;
+}
+
+/* The row geometry: forward and dw read x's rows and meet output rows; dx
+ * reads dy's rows and writes dx's. */
+static fc_dw_row FN(group_lanes_row)(const fc_conv_desc *d, int pass) {
+    fc_dw_row g;
+    g.r = d->r; g.s = d->s; g.k = d->k;
+    g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
+    const int dx = pass == FC_PASS_DX;
+    g.in_w = dx ? d->wo : d->w;
+    g.in_ps = dx ? d->ys[2] : d->xs[2];
+    g.out_w = dx ? d->w : d->wo;
+    g.out_ps = dx ? d->dxs[2] : d->ys[2];
+    return g;
+}
+
+/* rows[r] = the row of src (an image's rows at stride rs) that output row o
+ * meets through kernel row r, NULL in the padding; transposed: src is dy and
+ * o a dx row (o + pad - r * dil = oh * stride). */
+static void FN(group_lanes_rows)(const fc_conv_desc *d, const T *img, int64_t rs, int64_t o,
+                                 int transposed, const T **rows) {
+    for (int64_t r = 0; r < d->r; r++) {
+        if (transposed) {
+            const int64_t t = o + d->pad_top - r * d->dil_h;
+            rows[r] = t >= 0 && t % d->stride_h == 0 && t / d->stride_h < d->ho
+                          ? img + (t / d->stride_h) * rs : NULL;
+        } else {
+            const int64_t ih = o * d->stride_h - d->pad_top + r * d->dil_h;
+            rows[r] = ih >= 0 && ih < d->h ? img + ih * rs : NULL;
+        }
+    }
+}
+
+/* Forward (transposed = 0, from x) or dx (1, from dy).  The kernels' weights
+ * are (K / VL, R * S, G, VL): at [k / VL, t, q, k % VL] the weight of
+ * in-channel gG + l for out-channel gG + q, k = gG + l -- w transposed within
+ * each group forward, w itself (q = c, l = j) for dx. */
+static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, const T *in,
+                                     const T *w, const T *bias, int act, T act_alpha, T *out,
+                                     int nthreads) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int64_t G = d->cg, K = d->k, taps = d->r * d->s, vl = kern->lanes;
+    const fc_dw_row g = FN(group_lanes_row)(d, transposed ? FC_PASS_DX : FC_PASS_FORWARD);
+    const int64_t *is = transposed ? d->ys : d->xs, *os = transposed ? d->dxs : d->ys;
+    const int64_t rows_out = d->n * (transposed ? d->h : d->ho), per_image = rows_out / d->n;
+    T *wb = (T *)fc_alloc(taps * G * K, sizeof(T));
+    if (!wb) return FC_ENOMEM;
+    for (int64_t t = 0; t < taps; t++)
+        for (int64_t q = 0; q < G; q++)
+            for (int64_t k = 0; k < K; k++) {
+                const int64_t l = k % G;
+                wb[((k / vl * taps + t) * G + q) * vl + k % vl] =
+                    transposed ? w[(t * G + q) * K + k] : w[(t * G + l) * K + k - l + q];
+            }
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rows_out > 1)
+    for (int64_t nh = 0; nh < rows_out; nh++) {
+        const int64_t n = nh / per_image, o = nh % per_image;
+        const T *rows[FC_DW_MAX_TAPS_R];
+        FN(group_lanes_rows)(d, in + n * is[0], is[1], o, transposed, rows);
+        T *row = out + n * os[0] + o * os[1];
+        kern->gl_row(&g, rows, wb, G, bias, row, transposed);
+        if (act != FC_ACT_NONE)
+            for (int64_t p = 0; p < g.out_w; p++)
+                FN(fc_activate_array)(row + p * os[2], row + p * os[2], K, act, act_alpha);
+    }
+    fc_free(wb);
+    return FC_OK;
+}
+
+/* dw: chunk i of the output rows adds its rows into partial sum i (kernel
+ * order (R * S, G, K), see the kernels' header); the chunks are then added in
+ * order into dw's (R, S, G, K), transposed within each group. */
+static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, int nthreads) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int64_t G = d->cg, K = d->k, taps = d->r * d->s, size = taps * G * K;
+    const fc_dw_row g = FN(group_lanes_row)(d, FC_PASS_DW);
+    const int64_t rows_total = d->n * d->ho;
+    const int64_t max_chunks = FC_MAX(1, FC_MIN(FC_DW_CHUNKS, FC_GL_PART_BYTES / (size * (int64_t)sizeof(T))));
+    const int64_t per_chunk = FC_MAX(1, FC_CEIL_DIV(rows_total, max_chunks));
+    const int64_t chunks = FC_MAX(1, FC_CEIL_DIV(rows_total, per_chunk));
+    T *part = (T *)fc_alloc(chunks * size, sizeof(T));
+    if (!part) return FC_ENOMEM;
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && chunks > 1)
+    {
+        T *dyb = (T *)fc_alloc(d->wo * G * K, sizeof(T));   /* dy's lanes broadcast per group */
+        if (!dyb) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            if (!dyb) continue;
+            T *acc = part + ch * size;
+            memset(acc, 0, (size_t)size * sizeof(T));
+            for (int64_t nh = ch * per_chunk; nh < FC_MIN(rows_total, (ch + 1) * per_chunk); nh++) {
+                const int64_t n = nh / d->ho, oh = nh % d->ho;
+                const T *rows[FC_DW_MAX_TAPS_R];
+                FN(group_lanes_rows)(d, x + n * d->xs[0], d->xs[1], oh, 0, rows);
+                kern->gl_wgrad(&g, rows, dy + n * d->ys[0] + oh * d->ys[1], d->ys[2], G, dyb, acc);
+            }
+        }
+        fc_free(dyb);
+#pragma omp for schedule(static)
+        for (int64_t tc = 0; tc < taps * G; tc++) {   /* (tap, in-channel c) of dw */
+            const int64_t t = tc / G, c = tc % G;
+            for (int64_t k = 0; k < K; k++) {   /* k = gG + j reads acc[t, j, gG + c] */
+                const int64_t j = k % G;
+                const T *src = part + (t * G + j) * K + k - j + c;
+                T sum = 0;
+                for (int64_t ch = 0; ch < chunks; ch++) sum += src[ch * size];
+                dw[tc * K + k] = sum;
+            }
+        }
+    }
+    fc_free(part);
+    return status;
+}

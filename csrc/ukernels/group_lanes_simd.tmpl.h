@@ -1,0 +1,300 @@
+/* Row kernels for grouped convolutions with G = C/groups = K/groups channels
+ * per group, G a power of two up to the vector width ("lanes" variant of the
+ * depthwise algorithm; driver: conv_group_lanes.tmpl.h).  A vector holds
+ * VL / G whole groups of channels, NHWC, so nothing is gathered:
+ *
+ *   forward  y[p, gG+q] = sum_{t, l} x[p_t, gG+l] * w[t, l, gG+q].  With lanes
+ *            i = gG+l over the INPUT channels, acc_q[i] += x[p_t, i] * wl[t, q, i]
+ *            (wl[t, q, gG+l] = w[t, l, gG+q]: one FMA per loaded x vector and q),
+ *            and y[gG+q] = sum_l acc_q[gG+l]: G vectors summed across each
+ *            group's lanes in log2(G) levels of two-source permutes and adds.
+ *   dx       the same with dy for x and w itself for wl (q = c, l = j).
+ *   dw       dw[t, c, gG+j] = sum_p x[p_t, gG+c] * dy[p, gG+j]: lanes over x's
+ *            channels, dy's lane j broadcast within each group (once per
+ *            pixel, into dyb), G accumulators per tap kept over a whole row;
+ *            acc[t, j, gG+c] holds dw[t, c, gG+j] (the driver transposes).
+ *
+ * Included by conv_simd.tmpl.h when the vector bindings define FC_PERMUTE2. */
+#if !defined(FC_T) || !defined(FC_VL) || !defined(FC_DIRECT_FN) || !defined(FC_PERMUTE2)
+#error "group_lanes_simd.tmpl.h: include it through conv_simd.tmpl.h with permutes defined"
+#endif
+
+/* Indices (in 32-bit units) of the permute taking lane e(l) of a when bit
+ * `sel` of l is clear, of b when it is set (sel 0: always a). */
+static void FC_DIRECT_FN(gl_index, _)(int64_t sel, int64_t h, int64_t bcast_g, int64_t j,
+                                      int32_t *idx) {
+    const int n32 = (int)(sizeof(FC_T) / 4);
+    for (int l = 0; l < FC_VL; l++) {
+        const int from_b = sel && (l & sel);
+        const int e = bcast_g ? (int)((l & ~(bcast_g - 1)) + j) : (int)(h ? l ^ h : l);
+        for (int u = 0; u < n32; u++) idx[l * n32 + u] = e * n32 + u + (from_b ? FC_IDX_UNITS : 0);
+    }
+}
+
+/* The permutes of the in-group sum for G channels per group: level v (h =
+ * G / 2^(v+1)) takes perm[2v] (own lane) and perm[2v + 1] (lane l ^ h). */
+static void FC_DIRECT_FN(gl_sum_perms, _)(int64_t G, FC_IDX *perm) {
+    int32_t idx[FC_IDX_UNITS];
+    int v = 0;
+    for (int64_t h = G / 2; h >= 1; h /= 2, v++) {
+        FC_DIRECT_FN(gl_index, _)(h, 0, 0, 0, idx);
+        perm[2 * v] = FC_LOAD_IDX(idx);
+        FC_DIRECT_FN(gl_index, _)(h, h, 0, 0, idx);
+        perm[2 * v + 1] = FC_LOAD_IDX(idx);
+    }
+}
+
+/* PX output pixels, one vector of channels from k: pixel v's taps read
+ * xp[t] + poff + v * step, with weights wt[t], summed in tap order, then
+ * in-group; its output goes to out + v * ops.  w is blocked by channel
+ * vector, (K / VL, R * S, G, VL), bstride = R * S * G * VL apart: with
+ * (R * S, G, K) rows a multiple of 4 KiB apart, a block's taps fell into two
+ * L1 sets.  A tap's G weight vectors are loaded once for the PX pixels, and
+ * PX * GV independent sums hide the FMA latency (one pixel per call ran at
+ * 35 GFLOP/s on Zen 5, four at 190 in a micro-benchmark). */
+#define FC_DEFINE_GL_PIXEL(GV, PX)                                                           \
+    static inline void FC_DIRECT_FN(glp##GV##x, PX)(const FC_T *const *xp, int64_t poff,      \
+                                                    int64_t step, const int64_t *wt,          \
+                                                    int64_t n, const FC_T *w, int64_t bstride, \
+                                                    const FC_IDX *perm, const FC_T *bias,     \
+                                                    FC_T *out, int64_t ops, int64_t k) {      \
+        FC_VEC acc[PX][GV];                                                                   \
+        for (int v = 0; v < PX; v++)                                                          \
+            for (int q = 0; q < GV; q++) acc[v][q] = FC_ZERO();                               \
+        const FC_T *wk = w + (k / FC_VL) * bstride;                                           \
+        for (int64_t t = 0; t < n; t++) {                                                     \
+            const FC_T *wp = wk + wt[t] * GV * FC_VL;                                         \
+            FC_VEC wv[GV];                                                                    \
+            for (int q = 0; q < GV; q++) wv[q] = FC_LOAD(wp + q * FC_VL);                     \
+            for (int v = 0; v < PX; v++) {                                                    \
+                const FC_T *xv_at = xp[t] + poff + v * step + k;                              \
+                const FC_VEC xv = FC_LOAD(xv_at);                                             \
+                if (PX > 1) __builtin_prefetch(xv_at + PX * step);   /* the next call's */    \
+                for (int q = 0; q < GV; q++) acc[v][q] = FC_FMA(xv, wv[q], acc[v][q]);        \
+            }                                                                                 \
+        }                                                                                     \
+        int lev = 0;                                                                          \
+        for (int h = GV / 2; h >= 1; h /= 2, lev++)                                           \
+            for (int v = 0; v < PX; v++)                                                      \
+                for (int q = 0; q < h; q++)                                                   \
+                    acc[v][q] = FC_ADD(FC_PERMUTE2(acc[v][q], acc[v][q + h], perm[2 * lev]),  \
+                                       FC_PERMUTE2(acc[v][q], acc[v][q + h], perm[2 * lev + 1])); \
+        for (int v = 0; v < PX; v++) {                                                        \
+            if (bias) acc[v][0] = FC_ADD(acc[v][0], FC_LOAD(bias + k));                       \
+            FC_STORE(out + v * ops + k, acc[v][0]);                                           \
+        }                                                                                     \
+    }
+
+/* Weight gradient, NB vectors of channels from k, taps through input row
+ * `row` at offset off (iw = wo * stride + off) for output pixels [wo0, wo1). */
+#define FC_DEFINE_GL_WGRAD(GV, NB)                                                           \
+    static inline void FC_DIRECT_FN(glw##GV##x, NB)(const fc_dw_row *g, const FC_T *row,      \
+                                                    int64_t off, int64_t wo0, int64_t wo1,    \
+                                                    const FC_T *dyb, FC_T *acc_t, int64_t k) { \
+        const int64_t K = g->k;                                                               \
+        FC_VEC acc[NB][GV];                                                                   \
+        for (int v = 0; v < NB; v++)                                                          \
+            for (int j = 0; j < GV; j++) acc[v][j] = FC_LOAD(acc_t + j * K + k + v * FC_VL);  \
+        for (int64_t wo = wo0; wo < wo1; wo++) {                                              \
+            const FC_T *xp = row + (wo * g->stride + off) * g->in_ps + k;                     \
+            for (int v = 0; v < NB; v++) {                                                    \
+                const FC_VEC xv = FC_LOAD(xp + v * FC_VL);                                    \
+                const FC_T *dp = dyb + ((k / FC_VL + v) * g->out_w + wo) * GV * FC_VL;        \
+                for (int j = 0; j < GV; j++)                                                  \
+                    acc[v][j] = FC_FMA(xv, FC_LOAD(dp + j * FC_VL), acc[v][j]);               \
+            }                                                                                 \
+        }                                                                                     \
+        for (int v = 0; v < NB; v++)                                                          \
+            for (int j = 0; j < GV; j++) FC_STORE(acc_t + j * K + k + v * FC_VL, acc[v][j]);  \
+    }
+
+#define FC_GL_W_BYTES (24 << 10)   /* weights a block of channels reads per pixel: half of L1 */
+
+/* Runs of the kernels above over every channel vector.
+ *   fwd run: output pixels out0 + m * ops for m in [m0, m1), their taps'
+ *            inputs at xp[t] + m * step, PX at a time;
+ *   wgrad run: every tap of kernel rows `rows` (NULL: padding), channel
+ *            vectors outermost, so a vector's broadcast dy (dyb) stays in L1. */
+#define FC_DEFINE_GL_RUNS(GV, PX, NB)                                                        \
+    FC_DEFINE_GL_PIXEL(GV, PX)                                                                \
+    FC_DEFINE_GL_WGRAD(GV, NB)                                                                \
+    static void FC_DIRECT_FN(gl_fwd_run, GV)(const FC_T *const *xp, const int64_t *wt,        \
+                                             int64_t n, int64_t m0, int64_t m1, int64_t step, \
+                                             FC_T *out0, int64_t ops, const FC_T *w,          \
+                                             int64_t K, int64_t bstride, const FC_IDX *perm,  \
+                                             const FC_T *bias) {                              \
+        /* channel blocks whose weights fill at most FC_GL_W_BYTES, pixels inside */          \
+        const int64_t kblock =                                                                \
+            FC_MAX(1, FC_GL_W_BYTES / (bstride * (int64_t)sizeof(FC_T))) * FC_VL;             \
+        for (int64_t k0 = 0; k0 < K; k0 += kblock) {                                          \
+            const int64_t k1 = FC_MIN(K, k0 + kblock);                                        \
+            int64_t m = m0;                                                                   \
+            for (; m + (PX) <= m1; m += (PX))                                                 \
+                for (int64_t k = k0; k < k1; k += FC_VL)                                      \
+                    FC_DIRECT_FN(glp##GV##x, PX)(xp, m * step, step, wt, n, w, bstride, perm, \
+                                                 bias, out0 + m * ops, ops, k);               \
+            for (; m < m1; m++)                                                               \
+                for (int64_t k = k0; k < k1; k += FC_VL)                                      \
+                    FC_DIRECT_FN(glp##GV##x, 1)(xp, m * step, step, wt, n, w, bstride, perm,  \
+                                                bias, out0 + m * ops, ops, k);                \
+        }                                                                                     \
+    }                                                                                         \
+    static void FC_DIRECT_FN(gl_wgrad_run, GV)(const fc_dw_row *g, const FC_T *const *rows,   \
+                                               const FC_T *dyb, FC_T *acc) {                  \
+        const int64_t K = g->k;                                                               \
+        for (int64_t k = 0; k < K;) {                                                         \
+            const int nb = k + (NB) * FC_VL <= K ? (NB) : 1;                                  \
+            for (int64_t r = 0; r < g->r; r++) {                                              \
+                if (!rows[r]) continue;                                                       \
+                for (int64_t s = 0; s < g->s; s++) {                                          \
+                    const int64_t off = s * g->dil - g->pad;   /* iw = wo * stride + off */    \
+                    const int64_t wo0 = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;    \
+                    const int64_t wo1 = FC_MIN(                                               \
+                        g->out_w, g->in_w - off <= 0 ? 0 : (g->in_w - off - 1) / g->stride + 1); \
+                    if (wo1 <= wo0) continue;                                                 \
+                    FC_T *acc_t = acc + (r * g->s + s) * GV * K;                              \
+                    if (nb == (NB))                                                           \
+                        FC_DIRECT_FN(glw##GV##x, NB)(g, rows[r], off, wo0, wo1, dyb, acc_t, k); \
+                    else                                                                      \
+                        FC_DIRECT_FN(glw##GV##x, 1)(g, rows[r], off, wo0, wo1, dyb, acc_t, k); \
+                }                                                                             \
+            }                                                                                 \
+            k += nb * FC_VL;                                                                  \
+        }                                                                                     \
+    }
+
+/* forward and dx: PX pixels per call; dw: NB channel vectors per call (the
+ * one-pixel and one-vector versions first: the runs use them for the rest) */
+FC_DEFINE_GL_PIXEL(2, 1)
+FC_DEFINE_GL_PIXEL(4, 1)
+FC_DEFINE_GL_PIXEL(8, 1)
+FC_DEFINE_GL_WGRAD(2, 1)
+FC_DEFINE_GL_WGRAD(4, 1)
+FC_DEFINE_GL_RUNS(2, 8, 4)
+FC_DEFINE_GL_RUNS(4, 4, 2)
+FC_DEFINE_GL_RUNS(8, 2, 1)
+#if FC_VL >= 16
+FC_DEFINE_GL_RUNS(16, 1, 1)
+#endif
+
+typedef void (*FC_DIRECT_FN(gl_fwd_run_fn, _))(const FC_T *const *, const int64_t *, int64_t,
+                                                int64_t, int64_t, int64_t, FC_T *, int64_t,
+                                                const FC_T *, int64_t, int64_t, const FC_IDX *,
+                                                const FC_T *);
+typedef void (*FC_DIRECT_FN(gl_wgrad_run_fn, _))(const fc_dw_row *, const FC_T *const *,
+                                                  const FC_T *, FC_T *);
+
+/* The runs for G channels per group (G is 2, 4, 8 or, with 16 lanes, 16). */
+static void FC_DIRECT_FN(gl_runs, _)(int64_t G, FC_DIRECT_FN(gl_fwd_run_fn, _) *fwd,
+                                     FC_DIRECT_FN(gl_wgrad_run_fn, _) *wgrad) {
+    switch (G) {
+    case 2: *fwd = FC_DIRECT_FN(gl_fwd_run, 2); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 2); break;
+    case 4: *fwd = FC_DIRECT_FN(gl_fwd_run, 4); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 4); break;
+#if FC_VL >= 16
+    case 16: *fwd = FC_DIRECT_FN(gl_fwd_run, 16); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 16); break;
+#endif
+    default: *fwd = FC_DIRECT_FN(gl_fwd_run, 8); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 8); break;
+    }
+}
+
+/* The taps of output pixel o (see gl_row): xp[t] its input pixels, wt[t]
+ * their weight blocks; returns how many. */
+static int64_t FC_DIRECT_FN(gl_taps, _)(const fc_dw_row *g, const FC_T *const *rows, int64_t o,
+                                        int transposed, const FC_T **xp, int64_t *wt) {
+    int64_t n = 0;
+    for (int64_t a = 0; a < (transposed ? g->s : g->r); a++) {
+        if (transposed) {   /* a = s */
+            const int64_t t = o + g->pad - a * g->dil;
+            if (t < 0 || t % g->stride || t / g->stride >= g->in_w) continue;
+            for (int64_t r = 0; r < g->r; r++)
+                if (rows[r]) {
+                    xp[n] = rows[r] + (t / g->stride) * g->in_ps;
+                    wt[n++] = r * g->s + a;
+                }
+        } else if (rows[a]) {   /* a = r */
+            for (int64_t s = 0; s < g->s; s++) {
+                const int64_t iw = o * g->stride - g->pad + s * g->dil;
+                if (iw < 0 || iw >= g->in_w) continue;
+                xp[n] = rows[a] + iw * g->in_ps;
+                wt[n++] = a * g->s + s;
+            }
+        }
+    }
+    return n;
+}
+
+/* One output row (forward), or one dx row (transposed: rows are dy's and
+ * output pixel o takes dy[wo] through tap s where o + pad - s * dil =
+ * wo * stride).  w is (K / VL, R * S, G, VL); K a multiple of FC_VL; at most
+ * FC_GL_MAX_TAPS taps.  The output pixels fall into phases (o mod stride for
+ * dx, one phase forward) whose pixels o = p + m * ostep all read the same
+ * taps, input pixel a_t + m of tap t; the pixels whose every tap lies inside
+ * the row run channel block by channel block (a block's weights stay in L1),
+ * the others one by one. */
+static void FC_DIRECT_FN(gl_row, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
+                                    int64_t G, const FC_T *bias, FC_T *out, int transposed) {
+    FC_IDX perm[8];
+    FC_DIRECT_FN(gl_sum_perms, _)(G, perm);
+    FC_DIRECT_FN(gl_fwd_run_fn, _) fwd;
+    FC_DIRECT_FN(gl_wgrad_run_fn, _) unused;
+    FC_DIRECT_FN(gl_runs, _)(G, &fwd, &unused);
+    const FC_T *xp[FC_GL_MAX_TAPS];
+    int64_t wt[FC_GL_MAX_TAPS];
+    const int64_t K = g->k, ostep = transposed ? g->stride : 1, bstride = g->r * g->s * G * FC_VL;
+    const int64_t istep = transposed ? 1 : g->stride;   /* input pixels per step of m */
+    for (int64_t p = 0; p < FC_MIN(ostep, g->out_w); p++) {
+        /* the phase's taps at m = 0 and the range [m0, m1) where all lie inside */
+        int64_t n = 0, m0 = 0, m1 = (g->out_w - p + ostep - 1) / ostep;
+        for (int64_t r = 0; r < g->r; r++) {
+            if (!rows[r]) continue;
+            for (int64_t s = 0; s < g->s; s++) {
+                const int64_t t = p + g->pad - s * g->dil;
+                if (transposed && ((t % g->stride) + g->stride) % g->stride) continue;
+                const int64_t a = transposed ? t / g->stride : s * g->dil - g->pad;
+                /* a + m * istep in [0, in_w) */
+                m0 = FC_MAX(m0, a >= 0 ? 0 : (-a + istep - 1) / istep);
+                m1 = FC_MIN(m1, g->in_w - a <= 0 ? 0 : (g->in_w - a - 1) / istep + 1);
+                xp[n] = rows[r] + a * g->in_ps;
+                wt[n++] = r * g->s + s;
+            }
+        }
+        if (n == 0) m1 = m0;   /* no taps: the pixel-by-pixel path writes the zeros */
+        if (m0 < m1)
+            fwd(xp, wt, n, m0, m1, istep * g->in_ps, out + p * g->out_ps, ostep * g->out_ps, w, K,
+                bstride, perm, bias);
+        for (int64_t m = 0; p + m * ostep < g->out_w; m++) {
+            if (m == m0 && m0 < m1) m = m1;   /* done above */
+            const int64_t o = p + m * ostep;
+            if (o >= g->out_w) break;
+            const int64_t en = FC_DIRECT_FN(gl_taps, _)(g, rows, o, transposed, xp, wt);
+            fwd(xp, wt, en, 0, 1, 0, out + o * g->out_ps, 0, w, K, bstride, perm, bias);
+        }
+    }
+}
+
+/* Adds one output row's contribution to acc ((R * S, G, K), see the header);
+ * dyb: scratch of out_w * G * K values. */
+static void FC_DIRECT_FN(gl_wgrad, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *dy,
+                                      int64_t dy_ps, int64_t G, FC_T *dyb, FC_T *acc) {
+    const int64_t K = g->k;
+    FC_IDX bcast[16];
+    int32_t idx[FC_IDX_UNITS];
+    for (int64_t j = 0; j < G; j++) {
+        FC_DIRECT_FN(gl_index, _)(0, 0, G, j, idx);
+        bcast[j] = FC_LOAD_IDX(idx);
+    }
+    for (int64_t wo = 0; wo < g->out_w; wo++)   /* dyb: (K / VL, out_w, G, VL) */
+        for (int64_t k = 0; k < K; k += FC_VL) {
+            const FC_VEC dv = FC_LOAD(dy + wo * dy_ps + k);
+            FC_T *dst = dyb + ((k / FC_VL) * g->out_w + wo) * G * FC_VL;
+            for (int64_t j = 0; j < G; j++) FC_STORE(dst + j * FC_VL, FC_PERMUTE2(dv, dv, bcast[j]));
+        }
+    FC_DIRECT_FN(gl_fwd_run_fn, _) unused;
+    FC_DIRECT_FN(gl_wgrad_run_fn, _) wgrad;
+    FC_DIRECT_FN(gl_runs, _)(G, &unused, &wgrad);
+    wgrad(g, rows, dyb, acc);
+}
+
+#undef FC_DEFINE_GL_RUNS
+#undef FC_DEFINE_GL_PIXEL
+#undef FC_DEFINE_GL_WGRAD
