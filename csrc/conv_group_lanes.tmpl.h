@@ -15,6 +15,7 @@
 
 #ifndef FC_GL_PART_BYTES
 #define FC_GL_PART_BYTES (8 << 20)   /* dw's partial sums, all chunks together */
+#define FC_GL_MAX_G 64               /* channels per group (a group's weights: 147 KiB) */
 #endif
 
 /* Why the group-lanes kernels cannot run pass `pass` of d, or NULL. */
@@ -22,9 +23,10 @@ static const char *FN(group_lanes_obstacle)(const fc_conv_desc *d, int pass) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t G = d->cg;
     if (!kern->gl_row) return "the portable kernels have no vector permutes";
-    if (d->groups < 2 || d->kg != G || G < 2 || (G & (G - 1)) || G > kern->lanes || G > 16)
-        return "needs as many input as output channels per group, a power of two from 2 to the "
-               "vector width";
+    if (d->groups < 2 || d->kg != G || G < 2 || (G & (G - 1)) || G > FC_GL_MAX_G)
+        return "needs as many input as output channels per group, a power of two from 2 to 64";
+    if (pass == FC_PASS_DW && G > kern->lanes)
+        return "dw takes at most a vector's width of channels per group";
     if (d->k % kern->lanes) return "needs channels in whole vectors";
     if (d->r * d->s > FC_GL_MAX_TAPS || d->r > FC_DW_MAX_TAPS_R) return "takes at most 64 taps";
     const int64_t *in = pass == FC_PASS_DX ? d->ys : d->xs;
@@ -64,10 +66,40 @@ static void FN(group_lanes_rows)(const fc_conv_desc *d, const T *img, int64_t rs
     }
 }
 
-/* Forward (transposed = 0, from x) or dx (1, from dy).  The kernels' weights
- * are (K / VL, R * S, G, VL): at [k / VL, t, q, k % VL] the weight of
- * in-channel gG + l for out-channel gG + q, k = gG + l -- w transposed within
- * each group forward, w itself (q = c, l = j) for dx. */
+/* Points rows[] (R input rows, NULL in the padding) at copies between zero
+ * margins: slot i of buf (wpad pixels of K channels, the row from pixel ml)
+ * holds row held[i]; a row already held is not copied again (at stride 1
+ * consecutive output rows share R - 1 input rows). */
+static void FN(group_lanes_pad_rows)(int64_t R, const T **rows, const T **held, T *buf,
+                                     int64_t wpad, int64_t ml, int64_t in_w, int64_t ps, int64_t K) {
+    const T *want[FC_DW_MAX_TAPS_R];
+    memcpy(want, rows, (size_t)R * sizeof *rows);
+    for (int64_t r = 0; r < R; r++) {
+        if (!want[r]) continue;
+        int64_t slot = -1;
+        for (int64_t i = 0; i < R && slot < 0; i++)
+            if (held[i] == want[r]) slot = i;
+        for (int64_t i = 0; i < R && slot < 0; i++) {   /* a slot no row of this one needs */
+            int needed = 0;
+            for (int64_t q = 0; q < R; q++) needed |= held[i] && held[i] == want[q];
+            if (!needed) {
+                slot = i;
+                T *dst = buf + i * wpad * K + ml * K;
+                for (int64_t p = 0; p < in_w; p++)
+                    memcpy(dst + p * K, want[r] + p * ps, (size_t)K * sizeof(T));
+                held[i] = want[r];
+            }
+        }
+        rows[r] = buf + slot * wpad * K;
+    }
+}
+
+/* Forward (transposed = 0, from x) or dx (1, from dy).  Narrow groups (G <
+ * VL): the kernels' weights are (K / VL, R * S, G, VL), at [k / VL, t, q,
+ * k % VL] the weight of in-channel gG + l for out-channel gG + q, k = gG + l:
+ * w transposed within each group forward, w itself (q = c, l = j) for dx.
+ * Wide groups: (R * S, G, K) with [t, l, gG + q] that weight: w itself
+ * forward, transposed within each group for dx. */
 static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, const T *in,
                                      const T *w, const T *bias, int act, T act_alpha, T *out,
                                      int nthreads) {
@@ -76,28 +108,63 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
     const fc_dw_row g = FN(group_lanes_row)(d, transposed ? FC_PASS_DX : FC_PASS_FORWARD);
     const int64_t *is = transposed ? d->ys : d->xs, *os = transposed ? d->dxs : d->ys;
     const int64_t rows_out = d->n * (transposed ? d->h : d->ho), per_image = rows_out / d->n;
-    T *wb = (T *)fc_alloc(taps * G * K, sizeof(T));
-    if (!wb) return FC_ENOMEM;
-    for (int64_t t = 0; t < taps; t++)
+    const int wide = G >= vl;
+    T *wb = wide && !transposed ? NULL : (T *)fc_alloc(taps * G * K, sizeof(T));
+    if (!wb && !(wide && !transposed)) return FC_ENOMEM;
+    for (int64_t t = 0; wb && t < taps; t++)
         for (int64_t q = 0; q < G; q++)
             for (int64_t k = 0; k < K; k++) {
-                const int64_t l = k % G;
-                wb[((k / vl * taps + t) * G + q) * vl + k % vl] =
-                    transposed ? w[(t * G + q) * K + k] : w[(t * G + l) * K + k - l + q];
+                const int64_t l = k % G;   /* the weight (t, c = l, k - l + q), transposed */
+                const T v = w[(t * G + l) * K + k - l + q];
+                if (wide)
+                    wb[(t * G + q) * K + k] = v;
+                else
+                    wb[((k / vl * taps + t) * G + q) * vl + k % vl] = transposed ? w[(t * G + q) * K + k] : v;
             }
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && rows_out > 1)
-    for (int64_t nh = 0; nh < rows_out; nh++) {
-        const int64_t n = nh / per_image, o = nh % per_image;
-        const T *rows[FC_DW_MAX_TAPS_R];
-        FN(group_lanes_rows)(d, in + n * is[0], is[1], o, transposed, rows);
-        T *row = out + n * os[0] + o * os[1];
-        kern->gl_row(&g, rows, wb, G, bias, row, transposed);
-        if (act != FC_ACT_NONE)
-            for (int64_t p = 0; p < g.out_w; p++)
-                FN(fc_activate_array)(row + p * os[2], row + p * os[2], K, act, act_alpha);
+    const T *wk = wb ? wb : w;
+    /* Input rows are copied between zero margins wide enough that every tap of
+     * every output pixel lies inside (the kernels' edge pixels ran one by one
+     * with their own tap lists: a third of a 7-pixel row).  Forward: input
+     * pixel iw = o * stride - pad + s * dil; dx: dy pixel wo = (o + pad -
+     * s * dil) / stride. */
+    const int64_t in_w = g.in_w, span = (g.s - 1) * g.dil;
+    const int64_t ml = transposed ? FC_CEIL_DIV(FC_MAX(0, span - g.pad), g.stride) : g.pad;
+    const int64_t last = transposed ? (g.out_w - 1 + g.pad) / g.stride
+                                    : (g.out_w - 1) * g.stride - g.pad + span;
+    const int64_t wpad = ml + FC_MAX(in_w, last + 1);
+    fc_dw_row gp = g;
+    gp.in_w = wpad;
+    gp.in_ps = K;
+    gp.pad = transposed ? g.pad + ml * g.stride : g.pad - ml;
+    int status = FC_OK;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && rows_out > 1)
+    {
+        T *buf = (T *)fc_alloc(d->r * wpad * K, sizeof(T));
+        if (!buf) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+        } else {
+            memset(buf, 0, (size_t)(d->r * wpad * K) * sizeof(T));
+        }
+        const T *held[FC_DW_MAX_TAPS_R];   /* the input row each slot holds */
+        for (int64_t r = 0; r < d->r; r++) held[r] = NULL;
+#pragma omp for schedule(static)
+        for (int64_t nh = 0; nh < rows_out; nh++) {
+            if (!buf) continue;
+            const int64_t n = nh / per_image, o = nh % per_image;
+            const T *rows[FC_DW_MAX_TAPS_R];
+            FN(group_lanes_rows)(d, in + n * is[0], is[1], o, transposed, rows);
+            FN(group_lanes_pad_rows)(d->r, rows, held, buf, wpad, ml, in_w, is[2], K);
+            T *row = out + n * os[0] + o * os[1];
+            kern->gl_row(&gp, rows, wk, G, bias, row, transposed);
+            if (act != FC_ACT_NONE)
+                for (int64_t p = 0; p < g.out_w; p++)
+                    FN(fc_activate_array)(row + p * os[2], row + p * os[2], K, act, act_alpha);
+        }
+        fc_free(buf);
     }
     fc_free(wb);
-    return FC_OK;
+    return status;
 }
 
 /* dw: chunk i of the output rows adds its rows into partial sum i (kernel

@@ -117,14 +117,13 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
 #define FC_DEPTHWISE_MAX_GROUPED_FORWARD 8
 
 
-/* The group-lanes kernels (depthwise variant "lanes") run grouped layers
- * with up to this many channels per group each way without being asked.
- * Measured on Zen 5, float32, batch 8, 1 thread, against the best of the
- * other algorithms: 4 per group (56x56x128) forward 6.4 -> 3.2 ms, 8 per
- * group (28x28x256) 5.0 -> 2.4 ms, and the backward passes at par or
- * better; 16 per group (14x14x512) 5.0 against the GEMM's 2.8 ms forward
- * (each tap loads 16 weight vectors for one pixel's 16 FMAs). */
-#define FC_GL_AUTO_MAX_G 8
+/* The group-lanes kernels (depthwise variant "lanes") run the forward pass
+ * and dx of every grouped layer they take without being asked, and dw up to
+ * this many channels per group.  Measured on Zen 5, float32, batch 8, 1
+ * thread, against the best of the other algorithms, forward: 4 per group
+ * (56x56x128) 6.4 -> 3.2 ms, 8 (28x28x256) 5.0 -> 2.4 ms, 16 (14x14x512)
+ * 2.5 -> 2.0 ms, 32 (7x7x1024) 1.70 -> 1.62 ms. */
+#define FC_GL_AUTO_MAX_G_DW 8
 
 /* The direct kernels also take groups, for the forward pass and dx. */
 static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
@@ -208,7 +207,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
-        if (!no_lanes && d->cg <= FC_GL_AUTO_MAX_G) {
+        if (!no_lanes && (pass != FC_PASS_DW || d->cg <= FC_GL_AUTO_MAX_G_DW)) {
             asked = FC_CONV_DEPTHWISE;
             FC_SAY("auto: %lld groups of %lld channels each way: whole groups on the vector "
                    "lanes, each group's sum finished in registers",

@@ -14,6 +14,10 @@
  *            pixel, into dyb), G accumulators per tap kept over a whole row;
  *            acc[t, j, gG+c] holds dw[t, c, gG+j] (the driver transposes).
  *
+ * Wide groups (G a multiple of VL) run forward and dx on broadcast kernels
+ * instead: output channels on the lanes, w (R * S, G, K) with
+ * w[t, l, gG+q] the weight of in-channel gG+l for out-channel gG+q.
+ *
  * Included by conv_simd.tmpl.h when the vector bindings define FC_PERMUTE2. */
 #if !defined(FC_T) || !defined(FC_VL) || !defined(FC_DIRECT_FN) || !defined(FC_PERMUTE2)
 #error "group_lanes_simd.tmpl.h: include it through conv_simd.tmpl.h with permutes defined"
@@ -177,6 +181,83 @@ FC_DEFINE_GL_RUNS(8, 2, 1)
 FC_DEFINE_GL_RUNS(16, 1, 1)
 #endif
 
+/* Wide groups, G a multiple of VL: output channels on the lanes as in a GEMM
+ * micro-kernel, each input channel of a pixel broadcast (no in-group sum).
+ * PX pixels (as glp), output channels [k0, k0 + NV * VL) of the group whose
+ * input channels start at c0; w is (R * S, G, K). */
+#define FC_DEFINE_GB_PIXEL(NV, NAME, PX)                                                     \
+    static inline void FC_DIRECT_FN(gbp##NV##NAME, _)(                                        \
+        const FC_T *const *xp, int64_t poff, int64_t step, const int64_t *wt, int64_t n,      \
+        int64_t G, const FC_T *w, int64_t K, const FC_T *bias, FC_T *out, int64_t ops,        \
+        int64_t c0, int64_t k0) {                                                             \
+        FC_VEC acc[PX][NV];                                                                   \
+        for (int p = 0; p < (PX); p++)                                                        \
+            for (int v = 0; v < (NV); v++)                                                    \
+                acc[p][v] = bias ? FC_LOAD(bias + k0 + v * FC_VL) : FC_ZERO();                \
+        for (int64_t t = 0; t < n; t++) {                                                     \
+            const FC_T *wp = w + wt[t] * G * K + k0, *xt = xp[t] + poff + c0;                 \
+            for (int64_t c = 0; c < G; c++, wp += K) {                                        \
+                FC_VEC wv[NV];                                                                \
+                for (int v = 0; v < (NV); v++) wv[v] = FC_LOAD(wp + v * FC_VL);               \
+                for (int p = 0; p < (PX); p++) {                                              \
+                    const FC_VEC xb = FC_SET1(xt[p * step + c]);                              \
+                    for (int v = 0; v < (NV); v++) acc[p][v] = FC_FMA(xb, wv[v], acc[p][v]);  \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (int p = 0; p < (PX); p++)                                                        \
+            for (int v = 0; v < (NV); v++) FC_STORE(out + p * ops + k0 + v * FC_VL, acc[p][v]); \
+    }
+
+/* Pixels per call: as many as the accumulators allow, at most 12, then 7 (a
+ * 7-pixel row), 4, 2 and 1. */
+#if FC_NACC >= 24
+#define FC_GB_PX1 12
+#define FC_GB_PX2 12
+#else
+#define FC_GB_PX1 8
+#define FC_GB_PX2 5
+#endif
+#define FC_DEFINE_GB_RUN(NV)                                                                 \
+    FC_DEFINE_GB_PIXEL(NV, big, FC_GB_PX##NV)                                                 \
+    FC_DEFINE_GB_PIXEL(NV, seven, 7)                                                          \
+    FC_DEFINE_GB_PIXEL(NV, four, 4)                                                           \
+    FC_DEFINE_GB_PIXEL(NV, two, 2)                                                            \
+    FC_DEFINE_GB_PIXEL(NV, one, 1)                                                            \
+    static void FC_DIRECT_FN(gb_fwd_run, NV)(const FC_T *const *xp, const int64_t *wt,        \
+                                             int64_t n, int64_t m0, int64_t m1, int64_t step, \
+                                             FC_T *out0, int64_t ops, const FC_T *w,          \
+                                             int64_t K, int64_t G, const FC_T *bias) {        \
+        for (int64_t c0 = 0; c0 < K; c0 += G)   /* a group's weights stay in L1 */            \
+            for (int64_t k0 = c0; k0 < c0 + G; k0 += (NV) * FC_VL) {                          \
+                int64_t m = m0;                                                               \
+                while (m1 - m >= 7 && 7 <= FC_GB_PX##NV) {                                    \
+                    /* big blocks unless they would leave 1..6 pixels: 14 = 7 + 7 */          \
+                    const int64_t left = m1 - m - FC_GB_PX##NV;                               \
+                    if (left == 0 || left >= 7) {                                             \
+                        FC_DIRECT_FN(gbp##NV##big, _)(xp, m * step, step, wt, n, G, w, K,     \
+                                                      bias, out0 + m * ops, ops, c0, k0);     \
+                        m += FC_GB_PX##NV;                                                    \
+                    } else {                                                                  \
+                        FC_DIRECT_FN(gbp##NV##seven, _)(xp, m * step, step, wt, n, G, w, K,   \
+                                                        bias, out0 + m * ops, ops, c0, k0);   \
+                        m += 7;                                                               \
+                    }                                                                         \
+                }                                                                             \
+                for (; m + 4 <= m1; m += 4)                                                   \
+                    FC_DIRECT_FN(gbp##NV##four, _)(xp, m * step, step, wt, n, G, w, K, bias,  \
+                                                   out0 + m * ops, ops, c0, k0);              \
+                for (; m + 2 <= m1; m += 2)                                                   \
+                    FC_DIRECT_FN(gbp##NV##two, _)(xp, m * step, step, wt, n, G, w, K, bias,   \
+                                                  out0 + m * ops, ops, c0, k0);               \
+                for (; m < m1; m++)                                                           \
+                    FC_DIRECT_FN(gbp##NV##one, _)(xp, m * step, step, wt, n, G, w, K, bias,   \
+                                                  out0 + m * ops, ops, c0, k0);               \
+            }                                                                                 \
+    }
+FC_DEFINE_GB_RUN(1)
+FC_DEFINE_GB_RUN(2)
+
 typedef void (*FC_DIRECT_FN(gl_fwd_run_fn, _))(const FC_T *const *, const int64_t *, int64_t,
                                                 int64_t, int64_t, int64_t, FC_T *, int64_t,
                                                 const FC_T *, int64_t, int64_t, const FC_IDX *,
@@ -195,6 +276,22 @@ static void FC_DIRECT_FN(gl_runs, _)(int64_t G, FC_DIRECT_FN(gl_fwd_run_fn, _) *
 #endif
     default: *fwd = FC_DIRECT_FN(gl_fwd_run, 8); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 8); break;
     }
+}
+
+/* Output pixels [m0, m1) of a run (see the runs): wide groups by the
+ * broadcast kernels, narrow ones by fwd (the lanes kernels). */
+static inline void FC_DIRECT_FN(gl_pixels, _)(int64_t G, FC_DIRECT_FN(gl_fwd_run_fn, _) fwd,
+                                              const FC_T *const *xp, const int64_t *wt,
+                                              int64_t n, int64_t m0, int64_t m1, int64_t step,
+                                              FC_T *out0, int64_t ops, const FC_T *w, int64_t K,
+                                              int64_t bstride, const FC_IDX *perm,
+                                              const FC_T *bias) {
+    if (G < FC_VL)
+        fwd(xp, wt, n, m0, m1, step, out0, ops, w, K, bstride, perm, bias);
+    else if (G % (2 * FC_VL) == 0)
+        FC_DIRECT_FN(gb_fwd_run, 2)(xp, wt, n, m0, m1, step, out0, ops, w, K, G, bias);
+    else
+        FC_DIRECT_FN(gb_fwd_run, 1)(xp, wt, n, m0, m1, step, out0, ops, w, K, G, bias);
 }
 
 /* The taps of output pixel o (see gl_row): xp[t] its input pixels, wt[t]
@@ -260,14 +357,16 @@ static void FC_DIRECT_FN(gl_row, _)(const fc_dw_row *g, const FC_T *const *rows,
         }
         if (n == 0) m1 = m0;   /* no taps: the pixel-by-pixel path writes the zeros */
         if (m0 < m1)
-            fwd(xp, wt, n, m0, m1, istep * g->in_ps, out + p * g->out_ps, ostep * g->out_ps, w, K,
-                bstride, perm, bias);
+            FC_DIRECT_FN(gl_pixels, _)(G, fwd, xp, wt, n, m0, m1, istep * g->in_ps,
+                                       out + p * g->out_ps, ostep * g->out_ps, w, K, bstride,
+                                       perm, bias);
         for (int64_t m = 0; p + m * ostep < g->out_w; m++) {
             if (m == m0 && m0 < m1) m = m1;   /* done above */
             const int64_t o = p + m * ostep;
             if (o >= g->out_w) break;
             const int64_t en = FC_DIRECT_FN(gl_taps, _)(g, rows, o, transposed, xp, wt);
-            fwd(xp, wt, en, 0, 1, 0, out + o * g->out_ps, 0, w, K, bstride, perm, bias);
+            FC_DIRECT_FN(gl_pixels, _)(G, fwd, xp, wt, en, 0, 1, 0, out + o * g->out_ps, 0, w, K,
+                                       bstride, perm, bias);
         }
     }
 }
@@ -295,6 +394,10 @@ static void FC_DIRECT_FN(gl_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
     wgrad(g, rows, dyb, acc);
 }
 
+#undef FC_DEFINE_GB_RUN
+#undef FC_DEFINE_GB_PIXEL
+#undef FC_GB_PX1
+#undef FC_GB_PX2
 #undef FC_DEFINE_GL_RUNS
 #undef FC_DEFINE_GL_PIXEL
 #undef FC_DEFINE_GL_WGRAD
