@@ -119,11 +119,16 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
 
 /* The group-lanes kernels (depthwise variant "lanes") run the forward pass
  * and dx of every grouped layer they take without being asked, and dw up to
- * this many channels per group.  Measured on Zen 5, float32, batch 8, 1
- * thread, against the best of the other algorithms, forward: 4 per group
+ * this many channels per group.  Measured on Zen 5, float32, 1 thread,
+ * against the best of the other algorithms, forward, batch 8: 4 per group
  * (56x56x128) 6.4 -> 3.2 ms, 8 (28x28x256) 5.0 -> 2.4 ms, 16 (14x14x512)
- * 2.5 -> 2.0 ms, 32 (7x7x1024) 1.70 -> 1.62 ms. */
-#define FC_GL_AUTO_MAX_G_DW 8
+ * 2.5 -> 2.0 ms, 32 (7x7x1024) 1.70 -> 1.62 ms; dw (against the GEMM), batch
+ * 8: 4 per group 97.6 -> 6.1 ms, 8 12.5 -> 4.3 ms, 16 5.4 -> 2.6 ms, but 32
+ * 3.6 -> 5.6 ms (7-pixel rows: each call loads and stores its 16
+ * accumulators for 7 pixels' work). */
+#define FC_GL_AUTO_MAX_G_DW 16
+#define FC_STR_(x) #x
+#define FC_STR(x) FC_STR_(x)
 
 /* The direct kernels also take groups, for the forward pass and dx. */
 static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
@@ -246,7 +251,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             FC_SAY("auto: the implicit GEMM (depthwise: %s; direct: %s; winograd: %s)",
                    no_depthwise ? no_depthwise
                    : d->groups == 1 ? "for groups > 1"
-                   : !no_lanes      ? "its lanes variant wins up to 8 channels per group"
+                   : !no_lanes      ? "its lanes variant wins up to " FC_STR(FC_GL_AUTO_MAX_G_DW)
+                                      " channels per group"
                                     : "groups wide enough for GEMM tiles",
                    no_direct ? no_direct : "more output channels than it wins with, or one small image",
                    no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");

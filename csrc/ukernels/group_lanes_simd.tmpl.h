@@ -89,39 +89,52 @@ static void FC_DIRECT_FN(gl_sum_perms, _)(int64_t G, FC_IDX *perm) {
         }                                                                                     \
     }
 
-/* Weight gradient, NB vectors of channels from k, taps through input row
- * `row` at offset off (iw = wo * stride + off) for output pixels [wo0, wo1). */
-#define FC_DEFINE_GL_WGRAD(GV, NB)                                                           \
-    static inline void FC_DIRECT_FN(glw##GV##x, NB)(const fc_dw_row *g, const FC_T *row,      \
-                                                    int64_t off, int64_t wo0, int64_t wo1,    \
-                                                    const FC_T *dyb, FC_T *acc_t, int64_t k) { \
-        const int64_t K = g->k;                                                               \
-        FC_VEC acc[NB][GV];                                                                   \
-        for (int v = 0; v < NB; v++)                                                          \
-            for (int j = 0; j < GV; j++) acc[v][j] = FC_LOAD(acc_t + j * K + k + v * FC_VL);  \
+/* Weight gradient, one vector of channels from k, TB taps s0.. of kernel
+ * row `row` at once, output pixels [wo0, wo1) (inside the row for all of
+ * them): each pixel's GV broadcast dy vectors are loaded once for the TB
+ * taps.  acc_r: the kernel row's sums, (S, GV, K). */
+#define FC_DEFINE_GL_WGRAD(GV, TB)                                                           \
+    static inline void FC_DIRECT_FN(glw##GV##x, TB)(const fc_dw_row *g, const FC_T *row,      \
+                                                    int64_t s0, int64_t wo0, int64_t wo1,     \
+                                                    const FC_T *dyb, FC_T *acc_r, int64_t k) { \
+        const int64_t K = g->k, tap = g->dil * g->in_ps, step = g->stride * g->in_ps;         \
+        FC_VEC acc[TB][GV];                                                                   \
+        for (int b = 0; b < (TB); b++)                                                        \
+            for (int j = 0; j < GV; j++) acc[b][j] = FC_LOAD(acc_r + ((s0 + b) * GV + j) * K + k); \
+        const FC_T *x0 = row + (s0 * g->dil - g->pad) * g->in_ps + k;                         \
+        const FC_T *dp = dyb + (k / FC_VL) * g->out_w * GV * FC_VL;                           \
         for (int64_t wo = wo0; wo < wo1; wo++) {                                              \
-            const FC_T *xp = row + (wo * g->stride + off) * g->in_ps + k;                     \
-            for (int v = 0; v < NB; v++) {                                                    \
-                const FC_VEC xv = FC_LOAD(xp + v * FC_VL);                                    \
-                const FC_T *dp = dyb + ((k / FC_VL + v) * g->out_w + wo) * GV * FC_VL;        \
-                for (int j = 0; j < GV; j++)                                                  \
-                    acc[v][j] = FC_FMA(xv, FC_LOAD(dp + j * FC_VL), acc[v][j]);               \
+            FC_VEC dv[GV];                                                                    \
+            for (int j = 0; j < GV; j++) dv[j] = FC_LOAD(dp + (wo * GV + j) * FC_VL);         \
+            for (int b = 0; b < (TB); b++) {                                                  \
+                const FC_VEC xv = FC_LOAD(x0 + wo * step + b * tap);                          \
+                for (int j = 0; j < GV; j++) acc[b][j] = FC_FMA(xv, dv[j], acc[b][j]);        \
             }                                                                                 \
         }                                                                                     \
-        for (int v = 0; v < NB; v++)                                                          \
-            for (int j = 0; j < GV; j++) FC_STORE(acc_t + j * K + k + v * FC_VL, acc[v][j]);  \
+        for (int b = 0; b < (TB); b++)                                                        \
+            for (int j = 0; j < GV; j++) FC_STORE(acc_r + ((s0 + b) * GV + j) * K + k, acc[b][j]); \
     }
+
+/* The output pixels [wo0, wo1) whose input pixel through tap s lies inside
+ * the row (iw = wo * stride + s * dil - pad). */
+static inline void FC_DIRECT_FN(gl_tap_range, _)(const fc_dw_row *g, int64_t s, int64_t *wo0,
+                                                 int64_t *wo1) {
+    const int64_t off = s * g->dil - g->pad;
+    *wo0 = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;
+    *wo1 = FC_MAX(*wo0, FC_MIN(g->out_w, g->in_w - off <= 0 ? 0 : (g->in_w - off - 1) / g->stride + 1));
+}
 
 #define FC_GL_W_BYTES (24 << 10)   /* weights a block of channels reads per pixel: half of L1 */
 
 /* Runs of the kernels above over every channel vector.
  *   fwd run: output pixels out0 + m * ops for m in [m0, m1), their taps'
  *            inputs at xp[t] + m * step, PX at a time;
- *   wgrad run: every tap of kernel rows `rows` (NULL: padding), channel
- *            vectors outermost, so a vector's broadcast dy (dyb) stays in L1. */
-#define FC_DEFINE_GL_RUNS(GV, PX, NB)                                                        \
+ *   wgrad run: every tap of kernel rows `rows` (NULL: padding), TB taps at a
+ *            time where all lie inside, channel vectors outermost, so a
+ *            vector's broadcast dy (dyb) stays in L1. */
+#define FC_DEFINE_GL_RUNS(GV, PX, TB)                                                        \
     FC_DEFINE_GL_PIXEL(GV, PX)                                                                \
-    FC_DEFINE_GL_WGRAD(GV, NB)                                                                \
+    FC_DEFINE_GL_WGRAD(GV, TB)                                                                \
     static void FC_DIRECT_FN(gl_fwd_run, GV)(const FC_T *const *xp, const int64_t *wt,        \
                                              int64_t n, int64_t m0, int64_t m1, int64_t step, \
                                              FC_T *out0, int64_t ops, const FC_T *w,          \
@@ -145,38 +158,46 @@ static void FC_DIRECT_FN(gl_sum_perms, _)(int64_t G, FC_IDX *perm) {
     }                                                                                         \
     static void FC_DIRECT_FN(gl_wgrad_run, GV)(const fc_dw_row *g, const FC_T *const *rows,   \
                                                const FC_T *dyb, FC_T *acc) {                  \
-        const int64_t K = g->k;                                                               \
-        for (int64_t k = 0; k < K;) {                                                         \
-            const int nb = k + (NB) * FC_VL <= K ? (NB) : 1;                                  \
+        for (int64_t k = 0; k < g->k; k += FC_VL)                                             \
             for (int64_t r = 0; r < g->r; r++) {                                              \
                 if (!rows[r]) continue;                                                       \
-                for (int64_t s = 0; s < g->s; s++) {                                          \
-                    const int64_t off = s * g->dil - g->pad;   /* iw = wo * stride + off */    \
-                    const int64_t wo0 = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;    \
-                    const int64_t wo1 = FC_MIN(                                               \
-                        g->out_w, g->in_w - off <= 0 ? 0 : (g->in_w - off - 1) / g->stride + 1); \
-                    if (wo1 <= wo0) continue;                                                 \
-                    FC_T *acc_t = acc + (r * g->s + s) * GV * K;                              \
-                    if (nb == (NB))                                                           \
-                        FC_DIRECT_FN(glw##GV##x, NB)(g, rows[r], off, wo0, wo1, dyb, acc_t, k); \
+                FC_T *acc_r = acc + r * g->s * GV * g->k;                                     \
+                for (int64_t s0 = 0; s0 < g->s; s0 += (TB)) {                                 \
+                    const int64_t tb = FC_MIN((TB), g->s - s0);                               \
+                    int64_t lo = 0, hi = g->out_w, wo0[TB], wo1[TB];                          \
+                    for (int64_t b = 0; b < tb; b++) {   /* pixels whose tap is inside */     \
+                        FC_DIRECT_FN(gl_tap_range, _)(g, s0 + b, &wo0[b], &wo1[b]);           \
+                        lo = FC_MAX(lo, wo0[b]);                                              \
+                        hi = FC_MIN(hi, wo1[b]);                                              \
+                    }                                                                         \
+                    if (tb == (TB) && lo < hi)                                                \
+                        FC_DIRECT_FN(glw##GV##x, TB)(g, rows[r], s0, lo, hi, dyb, acc_r, k);  \
                     else                                                                      \
-                        FC_DIRECT_FN(glw##GV##x, 1)(g, rows[r], off, wo0, wo1, dyb, acc_t, k); \
+                        lo = hi = wo1[0];   /* each tap alone below */                        \
+                    for (int64_t b = 0; b < tb; b++) {                                        \
+                        if (wo0[b] < FC_MIN(lo, wo1[b]))                                      \
+                            FC_DIRECT_FN(glw##GV##x, 1)(g, rows[r], s0 + b, wo0[b],           \
+                                                        FC_MIN(lo, wo1[b]), dyb, acc_r, k);   \
+                        if (FC_MAX(hi, wo0[b]) < wo1[b])                                      \
+                            FC_DIRECT_FN(glw##GV##x, 1)(g, rows[r], s0 + b,                   \
+                                                        FC_MAX(hi, wo0[b]), wo1[b], dyb,      \
+                                                        acc_r, k);                            \
+                    }                                                                         \
                 }                                                                             \
             }                                                                                 \
-            k += nb * FC_VL;                                                                  \
-        }                                                                                     \
     }
 
-/* forward and dx: PX pixels per call; dw: NB channel vectors per call (the
- * one-pixel and one-vector versions first: the runs use them for the rest) */
+/* forward and dx: PX pixels per call; dw: TB taps per call (the one-pixel
+ * and one-tap versions first: the runs use them for the rest) */
 FC_DEFINE_GL_PIXEL(2, 1)
 FC_DEFINE_GL_PIXEL(4, 1)
 FC_DEFINE_GL_PIXEL(8, 1)
 FC_DEFINE_GL_WGRAD(2, 1)
 FC_DEFINE_GL_WGRAD(4, 1)
-FC_DEFINE_GL_RUNS(2, 8, 4)
-FC_DEFINE_GL_RUNS(4, 4, 2)
-FC_DEFINE_GL_RUNS(8, 2, 1)
+FC_DEFINE_GL_WGRAD(8, 1)
+FC_DEFINE_GL_RUNS(2, 8, 3)
+FC_DEFINE_GL_RUNS(4, 4, 3)
+FC_DEFINE_GL_RUNS(8, 2, 2)
 #if FC_VL >= 16
 FC_DEFINE_GL_RUNS(16, 1, 1)
 #endif
@@ -257,6 +278,61 @@ FC_DEFINE_GL_RUNS(16, 1, 1)
     }
 FC_DEFINE_GB_RUN(1)
 FC_DEFINE_GB_RUN(2)
+
+/* Wide groups' weight gradient: dw[t, c, gG + j] for CB input channels c
+ * from c0 (broadcast from x) and NV vectors of output channels from k0 (dy's
+ * lanes), tap s of kernel row `row` (in place), output pixels [wo0, wo1);
+ * acc_t: tap t's sums, (G, K), in dw's own order. */
+#define FC_DEFINE_GB_WGRAD(NV, CB)                                                           \
+    static inline void FC_DIRECT_FN(gbw##NV, _)(const fc_dw_row *g, const FC_T *row,          \
+                                                int64_t s, int64_t wo0, int64_t wo1,          \
+                                                const FC_T *dy, int64_t dy_ps, int64_t c0,    \
+                                                int64_t cb0, int64_t k0, FC_T *acc_t) {       \
+        const int64_t K = g->k, step = g->stride * g->in_ps;                                  \
+        FC_VEC acc[CB][NV];                                                                   \
+        for (int i = 0; i < (CB); i++)                                                        \
+            for (int v = 0; v < (NV); v++)                                                    \
+                acc[i][v] = FC_LOAD(acc_t + (cb0 + i) * K + k0 + v * FC_VL);                  \
+        const FC_T *x0 = row + (s * g->dil - g->pad) * g->in_ps + c0 + cb0;                   \
+        for (int64_t wo = wo0; wo < wo1; wo++) {                                              \
+            FC_VEC dv[NV];                                                                    \
+            for (int v = 0; v < (NV); v++) dv[v] = FC_LOAD(dy + wo * dy_ps + k0 + v * FC_VL); \
+            const FC_T *xp = x0 + wo * step;                                                  \
+            for (int i = 0; i < (CB); i++) {                                                  \
+                const FC_VEC xb = FC_SET1(xp[i]);                                             \
+                for (int v = 0; v < (NV); v++) acc[i][v] = FC_FMA(xb, dv[v], acc[i][v]);      \
+            }                                                                                 \
+        }                                                                                     \
+        for (int i = 0; i < (CB); i++)                                                        \
+            for (int v = 0; v < (NV); v++)                                                    \
+                FC_STORE(acc_t + (cb0 + i) * K + k0 + v * FC_VL, acc[i][v]);                  \
+    }
+/* G = VL: all G channels at once; G >= 2 VL: half a vector's worth at a time */
+FC_DEFINE_GB_WGRAD(1, FC_VL)
+FC_DEFINE_GB_WGRAD(2, FC_VL / 2)
+
+/* One output row's contribution to a wide-group dw (acc: (R * S, G, K)). */
+static void FC_DIRECT_FN(gb_wgrad, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *dy,
+                                      int64_t dy_ps, int64_t G, FC_T *acc) {
+    const int64_t K = g->k, nv = G >= 2 * FC_VL ? 2 : 1, cb = nv == 2 ? FC_VL / 2 : FC_VL;
+    for (int64_t c0 = 0; c0 < K; c0 += G)   /* group by group */
+        for (int64_t r = 0; r < g->r; r++) {
+            if (!rows[r]) continue;
+            for (int64_t s = 0; s < g->s; s++) {
+                int64_t wo0, wo1;
+                FC_DIRECT_FN(gl_tap_range, _)(g, s, &wo0, &wo1);
+                if (wo0 >= wo1) continue;
+                FC_T *acc_t = acc + (r * g->s + s) * G * K;
+                for (int64_t k0 = c0; k0 < c0 + G; k0 += nv * FC_VL)
+                    for (int64_t cb0 = 0; cb0 < G; cb0 += cb) {
+                        if (nv == 2)
+                            FC_DIRECT_FN(gbw2, _)(g, rows[r], s, wo0, wo1, dy, dy_ps, c0, cb0, k0, acc_t);
+                        else
+                            FC_DIRECT_FN(gbw1, _)(g, rows[r], s, wo0, wo1, dy, dy_ps, c0, cb0, k0, acc_t);
+                    }
+            }
+        }
+}
 
 typedef void (*FC_DIRECT_FN(gl_fwd_run_fn, _))(const FC_T *const *, const int64_t *, int64_t,
                                                 int64_t, int64_t, int64_t, FC_T *, int64_t,
@@ -371,10 +447,15 @@ static void FC_DIRECT_FN(gl_row, _)(const fc_dw_row *g, const FC_T *const *rows,
     }
 }
 
-/* Adds one output row's contribution to acc ((R * S, G, K), see the header);
- * dyb: scratch of out_w * G * K values. */
+/* Adds one output row's contribution to acc ((R * S, G, K), see the header;
+ * wide groups: in dw's (R * S, G, K) order); dyb: scratch of out_w * G * K
+ * values (narrow groups). */
 static void FC_DIRECT_FN(gl_wgrad, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *dy,
                                       int64_t dy_ps, int64_t G, FC_T *dyb, FC_T *acc) {
+    if (G >= FC_VL) {   /* wide groups: no broadcast dy, acc in dw's order */
+        FC_DIRECT_FN(gb_wgrad, _)(g, rows, dy, dy_ps, G, acc);
+        return;
+    }
     const int64_t K = g->k;
     FC_IDX bcast[16];
     int32_t idx[FC_IDX_UNITS];
@@ -382,18 +463,21 @@ static void FC_DIRECT_FN(gl_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
         FC_DIRECT_FN(gl_index, _)(0, 0, G, j, idx);
         bcast[j] = FC_LOAD_IDX(idx);
     }
-    for (int64_t wo = 0; wo < g->out_w; wo++)   /* dyb: (K / VL, out_w, G, VL) */
-        for (int64_t k = 0; k < K; k += FC_VL) {
+    const int64_t kstep = g->out_w * G * FC_VL;   /* dyb: (K / VL, out_w, G, VL) */
+    for (int64_t wo = 0; wo < g->out_w; wo++) {   /* dy read in order */
+        FC_T *dst = dyb + wo * G * FC_VL;
+        for (int64_t k = 0; k < K; k += FC_VL, dst += kstep) {
             const FC_VEC dv = FC_LOAD(dy + wo * dy_ps + k);
-            FC_T *dst = dyb + ((k / FC_VL) * g->out_w + wo) * G * FC_VL;
             for (int64_t j = 0; j < G; j++) FC_STORE(dst + j * FC_VL, FC_PERMUTE2(dv, dv, bcast[j]));
         }
+    }
     FC_DIRECT_FN(gl_fwd_run_fn, _) unused;
     FC_DIRECT_FN(gl_wgrad_run_fn, _) wgrad;
     FC_DIRECT_FN(gl_runs, _)(G, &unused, &wgrad);
     wgrad(g, rows, dyb, acc);
 }
 
+#undef FC_DEFINE_GB_WGRAD
 #undef FC_DEFINE_GB_RUN
 #undef FC_DEFINE_GB_PIXEL
 #undef FC_GB_PX1
