@@ -35,6 +35,7 @@ INFERENCE = [
     ("resnet50-b8", "resnet50", {}, 8, (224, 3)),
     ("vgg16-b1", "vgg16", {}, 1, (224, 3)),
     ("mobilenetv1-b8", "mobilenet_v1", {}, 8, (224, 3)),
+    ("resnext50-b8", "resnext50_32x4d", {}, 8, (224, 3)),
     ("googlenet-b8", "inception", {}, 8, (224, 3)),
     ("tinyyolo-b8", "tiny_yolo", {}, 8, (64, 3)),
 ]
