@@ -1,14 +1,15 @@
 /* Grouped convolutions with G = C/groups = K/groups channels per group, G a
- * power of two from 2 to the vector width (ResNeXt's 4, 8 and 16), for one
- * dtype: the "lanes" variant of the depthwise algorithm.  Each vector holds
- * whole groups of NHWC channels, read in place, and every FMA does useful
- * work; each group's sum over its input channels ends in the registers
- * (ukernels/group_lanes_simd.tmpl.h).  The im2col GEMM of one group would
- * fill G of a tile's 16 or 32 columns, and the planes of the depthwise
- * kernels copy each input row G times.  Any stride, dilation and padding;
- * forward and dx by output rows (batch 1 is parallel too), dw by fixed chunks
- * of output rows whose partial sums are added in order, so the bits do not
- * depend on the thread count. */
+ * power of two from 2 to 64 (ResNeXt's 4 to 32), for one dtype: the "lanes"
+ * variant of the depthwise algorithm.  Channels are read in place from NHWC
+ * and every FMA does useful work: narrow groups (G below the vector width)
+ * sit whole on the vector lanes and each group's sum over its input channels
+ * ends in the registers; wide groups put a group's output channels on the
+ * lanes and broadcast its input channels (ukernels/group_lanes_simd.tmpl.h).
+ * The im2col GEMM of one group would fill G of a tile's 16 or 32 columns, and
+ * the planes of the depthwise kernels copy each input row G times.  Any
+ * stride, dilation and padding; forward and dx by output rows (batch 1 is
+ * parallel too), dw by fixed chunks of output rows whose partial sums are
+ * added in order, so the bits do not depend on the thread count. */
 #ifndef FC_INSTANTIATING
 #error "conv_group_lanes.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
@@ -16,27 +17,13 @@
 #ifndef FC_GL_PART_BYTES
 #define FC_GL_PART_BYTES (8 << 20)   /* dw's partial sums, all chunks together */
 #define FC_GL_MAX_G 64               /* channels per group (a group's weights: 147 KiB) */
+#define FC_GL_ROWS_BYTES (8 << 20)   /* a thread's padded input rows */
 #define FC_GL_SUM_RUN 4096           /* dw's partial sums are added in runs of this many */
 /* dw's chunks of output rows (partial sums): enough for 16 threads; the
  * depthwise kernels' 64 cost 10 % of a ResNeXt layer's dw in clearing and
  * adding them up */
 #define FC_GL_DW_CHUNKS 16
 #endif
-
-/* Why the group-lanes kernels cannot run pass `pass` of d, or NULL. */
-static const char *FN(group_lanes_obstacle)(const fc_conv_desc *d, int pass) {
-    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t G = d->cg;
-    if (!kern->gl_row) return "the portable kernels have no vector permutes";
-    if (d->groups < 2 || d->kg != G || G < 2 || (G & (G - 1)) || G > FC_GL_MAX_G)
-        return "needs as many input as output channels per group, a power of two from 2 to 64";
-    if (d->k % kern->lanes) return "needs channels in whole vectors";
-    if (d->r * d->s > FC_GL_MAX_TAPS || d->r > FC_DW_MAX_TAPS_R) return "takes at most 64 taps";
-    const int64_t *in = pass == FC_PASS_DX ? d->ys : d->xs;
-    const int64_t *out = pass == FC_PASS_DX ? d->dxs : d->ys;   /* dw: dy */
-    if (in[3] != 1 || out[3] != 1) return "needs unit channel strides (NHWC)";
-    return NULL;
-}
 
 /* The row geometry: forward and dw read x's rows and meet output rows; dx
  * reads dy's rows and writes dx's. */
@@ -50,6 +37,46 @@ static fc_dw_row FN(group_lanes_row)(const fc_conv_desc *d, int pass) {
     g.out_w = dx ? d->w : d->wo;
     g.out_ps = dx ? d->dxs[2] : d->ys[2];
     return g;
+}
+
+/* The row geometry of the forward pass or dx on input rows copied between
+ * zero margins wide enough that every tap of every output pixel lies inside
+ * (the kernels' edge pixels ran one by one with their own tap lists: a third
+ * of a 7-pixel row): in_w becomes the padded width, *ml the left margin.
+ * Forward: input pixel iw = o * stride - pad + s * dil; dx: dy pixel wo =
+ * (o + pad - s * dil) / stride. */
+static fc_dw_row FN(group_lanes_padded)(const fc_conv_desc *d, int pass, int64_t *ml) {
+    const fc_dw_row g = FN(group_lanes_row)(d, pass);
+    const int transposed = pass == FC_PASS_DX;
+    const int64_t span = (g.s - 1) * g.dil;
+    *ml = transposed ? FC_CEIL_DIV(FC_MAX(0, span - g.pad), g.stride) : g.pad;
+    const int64_t last = transposed ? (g.out_w - 1 + g.pad) / g.stride
+                                    : (g.out_w - 1) * g.stride - g.pad + span;
+    fc_dw_row gp = g;
+    gp.in_w = *ml + FC_MAX(g.in_w, last + 1);
+    gp.in_ps = d->k;
+    gp.pad = transposed ? g.pad + *ml * g.stride : g.pad - *ml;
+    return gp;
+}
+
+/* Why the group-lanes kernels cannot run pass `pass` of d, or NULL. */
+static const char *FN(group_lanes_obstacle)(const fc_conv_desc *d, int pass) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int64_t G = d->cg;
+    if (!kern->gl_row) return "the portable kernels have no vector permutes";
+    if (d->groups < 2 || d->kg != G || G < 2 || (G & (G - 1)) || G > FC_GL_MAX_G)
+        return "needs as many input as output channels per group, a power of two from 2 to 64";
+    if (d->k % kern->lanes) return "needs channels in whole vectors";
+    if (d->r * d->s > FC_GL_MAX_TAPS || d->r > FC_DW_MAX_TAPS_R) return "takes at most 64 taps";
+    const int64_t *in = pass == FC_PASS_DX ? d->ys : d->xs;
+    const int64_t *out = pass == FC_PASS_DX ? d->dxs : d->ys;   /* dw: dy */
+    if (in[3] != 1 || out[3] != 1) return "needs unit channel strides (NHWC)";
+    int64_t ml;   /* per thread: the padded input rows, or dw's broadcast dy row */
+    const int64_t per_thread = pass == FC_PASS_DW ? (G < kern->lanes ? d->wo * G * d->k : 0)
+                                                  : d->r * FN(group_lanes_padded)(d, pass, &ml).in_w * d->k;
+    if (per_thread * (int64_t)sizeof(T) > FC_GL_ROWS_BYTES)
+        return "its padded input rows exceed the 8 MiB workspace cap";
+    return NULL;
 }
 
 /* rows[r] = the row of src (an image's rows at stride rs) that output row o
@@ -125,20 +152,9 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
                     wb[((k / vl * taps + t) * G + q) * vl + k % vl] = transposed ? w[(t * G + q) * K + k] : v;
             }
     const T *wk = wb ? wb : w;
-    /* Input rows are copied between zero margins wide enough that every tap of
-     * every output pixel lies inside (the kernels' edge pixels ran one by one
-     * with their own tap lists: a third of a 7-pixel row).  Forward: input
-     * pixel iw = o * stride - pad + s * dil; dx: dy pixel wo = (o + pad -
-     * s * dil) / stride. */
-    const int64_t in_w = g.in_w, span = (g.s - 1) * g.dil;
-    const int64_t ml = transposed ? FC_CEIL_DIV(FC_MAX(0, span - g.pad), g.stride) : g.pad;
-    const int64_t last = transposed ? (g.out_w - 1 + g.pad) / g.stride
-                                    : (g.out_w - 1) * g.stride - g.pad + span;
-    const int64_t wpad = ml + FC_MAX(in_w, last + 1);
-    fc_dw_row gp = g;
-    gp.in_w = wpad;
-    gp.in_ps = K;
-    gp.pad = transposed ? g.pad + ml * g.stride : g.pad - ml;
+    int64_t ml;
+    const fc_dw_row gp = FN(group_lanes_padded)(d, transposed ? FC_PASS_DX : FC_PASS_FORWARD, &ml);
+    const int64_t in_w = g.in_w, wpad = gp.in_w;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && rows_out > 1)
     {

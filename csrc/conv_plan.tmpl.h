@@ -187,6 +187,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     const char *no_inplace = FN(inplace_obstacle)(d, pass);
     const char *no_lanes = FN(group_lanes_obstacle)(d, pass);
     const char *no_depthwise = no_lanes ? FN(depthwise_obstacle)(d) : NULL;
+    if (no_depthwise && d->groups > 1 && d->cg == d->kg) no_depthwise = no_lanes;   /* the closer miss */
     const char *obstacle = NULL;
     int asked = d->algo;
     switch (d->algo) {

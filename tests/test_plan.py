@@ -78,7 +78,8 @@ def test_plan_reasons_name_the_obstacle():
     plan = fastconv.conv2d_plan((8, 7, 7, 1024), (3, 3, 32, 1024), padding=1, groups=32)
     assert "groups > 1" in plan["dw"]["reason"]
     reason = plan["dw"]["reason"]   # 32 per group: the lanes kernels (but generic) lose
-    assert "at most 8 input channels per group" in reason or "up to 16 channels per group" in reason
+    assert any(why in reason for why in ("at most 8 input channels per group",
+                                         "up to 16 channels per group", "no vector permutes"))
     plan = fastconv.conv2d_plan((2, 33, 33, 64), (3, 3, 64, 64), padding=2, dilation=2)
     assert "dilation > 1" in plan["forward"]["reason"]
 
@@ -154,3 +155,15 @@ def test_plan_does_not_depend_on_threads():
 def test_plan_bad_input(args, kw, error, words):
     with pytest.raises(error, match=words):
         fastconv.conv2d_plan(*args, **kw)
+
+
+def test_lanes_kernels_keep_their_workspace_cap():
+    """A row too wide for the lanes kernels' padded input rows (8 MiB per
+    thread) goes to the GEMM, and asking for them says why."""
+    shape, w_shape, kw = (1, 4, 5000, 1024), (7, 7, 32, 1024), dict(padding=3, groups=32)
+    plan = fastconv.conv2d_plan(shape, w_shape, **kw)
+    assert plan["forward"]["algorithm"] == "gemm", plan
+    if _config.active_isa() != "generic":
+        assert "8 MiB workspace cap" in plan["forward"]["reason"], plan
+        asked = fastconv.conv2d_plan(shape, w_shape, algorithm="depthwise", **kw)["forward"]
+        assert asked["algorithm"] is None and "8 MiB workspace cap" in asked["reason"], asked

@@ -1,7 +1,8 @@
 /* Row kernels for grouped convolutions with G = C/groups = K/groups channels
- * per group, G a power of two up to the vector width ("lanes" variant of the
- * depthwise algorithm; driver: conv_group_lanes.tmpl.h).  A vector holds
- * VL / G whole groups of channels, NHWC, so nothing is gathered:
+ * per group, G a power of two from 2 to 64 ("lanes" variant of the depthwise
+ * algorithm; driver: conv_group_lanes.tmpl.h), NHWC, read in place.
+ *
+ * Narrow groups (G < VL): a vector holds VL / G whole groups of channels:
  *
  *   forward  y[p, gG+q] = sum_{t, l} x[p_t, gG+l] * w[t, l, gG+q].  With lanes
  *            i = gG+l over the INPUT channels, acc_q[i] += x[p_t, i] * wl[t, q, i]
@@ -14,9 +15,10 @@
  *            pixel, into dyb), G accumulators per tap kept over a whole row;
  *            acc[t, j, gG+c] holds dw[t, c, gG+j] (the driver transposes).
  *
- * Wide groups (G a multiple of VL) run forward and dx on broadcast kernels
- * instead: output channels on the lanes, w (R * S, G, K) with
- * w[t, l, gG+q] the weight of in-channel gG+l for out-channel gG+q.
+ * Wide groups (G a multiple of VL) run on broadcast kernels instead, as a
+ * GEMM micro-kernel does: output channels on the lanes, each input channel
+ * broadcast; forward and dx with w (R * S, G, K) holding at [t, l, gG+q] the
+ * weight of in-channel gG+l for out-channel gG+q, dw summed in dw's order.
  *
  * Included by conv_simd.tmpl.h when the vector bindings define FC_PERMUTE2. */
 #if !defined(FC_T) || !defined(FC_VL) || !defined(FC_DIRECT_FN) || !defined(FC_PERMUTE2)
@@ -198,9 +200,6 @@ FC_DEFINE_GL_WGRAD(8, 1)
 FC_DEFINE_GL_RUNS(2, 8, 3)
 FC_DEFINE_GL_RUNS(4, 4, 3)
 FC_DEFINE_GL_RUNS(8, 2, 2)
-#if FC_VL >= 16
-FC_DEFINE_GL_RUNS(16, 1, 1)
-#endif
 
 /* Wide groups, G a multiple of VL: output channels on the lanes as in a GEMM
  * micro-kernel, each input channel of a pixel broadcast (no in-group sum).
@@ -341,17 +340,15 @@ typedef void (*FC_DIRECT_FN(gl_fwd_run_fn, _))(const FC_T *const *, const int64_
 typedef void (*FC_DIRECT_FN(gl_wgrad_run_fn, _))(const fc_dw_row *, const FC_T *const *,
                                                   const FC_T *, FC_T *);
 
-/* The runs for G channels per group (G is 2, 4, 8 or, with 16 lanes, 16). */
-static void FC_DIRECT_FN(gl_runs, _)(int64_t G, FC_DIRECT_FN(gl_fwd_run_fn, _) *fwd,
-                                     FC_DIRECT_FN(gl_wgrad_run_fn, _) *wgrad) {
-    switch (G) {
-    case 2: *fwd = FC_DIRECT_FN(gl_fwd_run, 2); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 2); break;
-    case 4: *fwd = FC_DIRECT_FN(gl_fwd_run, 4); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 4); break;
-#if FC_VL >= 16
-    case 16: *fwd = FC_DIRECT_FN(gl_fwd_run, 16); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 16); break;
-#endif
-    default: *fwd = FC_DIRECT_FN(gl_fwd_run, 8); *wgrad = FC_DIRECT_FN(gl_wgrad_run, 8); break;
-    }
+/* The narrow groups' runs for G channels per group (2, 4 or 8, below VL). */
+static FC_DIRECT_FN(gl_fwd_run_fn, _) FC_DIRECT_FN(gl_fwd_run_for, _)(int64_t G) {
+    return G == 2 ? FC_DIRECT_FN(gl_fwd_run, 2) : G == 4 ? FC_DIRECT_FN(gl_fwd_run, 4)
+                                                         : FC_DIRECT_FN(gl_fwd_run, 8);
+}
+
+static FC_DIRECT_FN(gl_wgrad_run_fn, _) FC_DIRECT_FN(gl_wgrad_run_for, _)(int64_t G) {
+    return G == 2 ? FC_DIRECT_FN(gl_wgrad_run, 2) : G == 4 ? FC_DIRECT_FN(gl_wgrad_run, 4)
+                                                           : FC_DIRECT_FN(gl_wgrad_run, 8);
 }
 
 /* Output pixels [m0, m1) of a run (see the runs): wide groups by the
@@ -408,9 +405,7 @@ static void FC_DIRECT_FN(gl_row, _)(const fc_dw_row *g, const FC_T *const *rows,
                                     int64_t G, const FC_T *bias, FC_T *out, int transposed) {
     FC_IDX perm[8];
     FC_DIRECT_FN(gl_sum_perms, _)(G, perm);
-    FC_DIRECT_FN(gl_fwd_run_fn, _) fwd;
-    FC_DIRECT_FN(gl_wgrad_run_fn, _) unused;
-    FC_DIRECT_FN(gl_runs, _)(G, &fwd, &unused);
+    const FC_DIRECT_FN(gl_fwd_run_fn, _) fwd = FC_DIRECT_FN(gl_fwd_run_for, _)(G);
     const FC_T *xp[FC_GL_MAX_TAPS];
     int64_t wt[FC_GL_MAX_TAPS];
     const int64_t K = g->k, ostep = transposed ? g->stride : 1, bstride = g->r * g->s * G * FC_VL;
@@ -471,10 +466,7 @@ static void FC_DIRECT_FN(gl_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
             for (int64_t j = 0; j < G; j++) FC_STORE(dst + j * FC_VL, FC_PERMUTE2(dv, dv, bcast[j]));
         }
     }
-    FC_DIRECT_FN(gl_fwd_run_fn, _) unused;
-    FC_DIRECT_FN(gl_wgrad_run_fn, _) wgrad;
-    FC_DIRECT_FN(gl_runs, _)(G, &unused, &wgrad);
-    wgrad(g, rows, dyb, acc);
+    FC_DIRECT_FN(gl_wgrad_run_for, _)(G)(g, rows, dyb, acc);
 }
 
 #undef FC_DEFINE_GB_WGRAD
