@@ -18,7 +18,6 @@
 #define FC_GL_PART_BYTES (8 << 20)   /* dw's partial sums, all chunks together */
 #define FC_GL_MAX_G 64               /* channels per group (a group's weights: 147 KiB) */
 #define FC_GL_ROWS_BYTES (8 << 20)   /* a thread's padded input rows */
-#define FC_GL_SUM_RUN 4096           /* dw's partial sums are added in runs of this many */
 /* dw's chunks of output rows (partial sums): enough for 16 threads; the
  * depthwise kernels' 64 cost 10 % of a ResNeXt layer's dw in clearing and
  * adding them up */
@@ -235,16 +234,7 @@ static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T 
             }
         }
         fc_free(dyb);
-        /* the chunks added in order into chunk 0, in contiguous runs */
-#pragma omp for schedule(static)
-        for (int64_t i0 = 0; i0 < size; i0 += FC_GL_SUM_RUN) {
-            const int64_t i1 = FC_MIN(size, i0 + FC_GL_SUM_RUN);
-            for (int64_t ch = 1; ch < chunks; ch++) {
-                const T *restrict src = part + ch * size;
-                T *restrict dst = part;
-                for (int64_t i = i0; i < i1; i++) dst[i] += src[i];
-            }
-        }
+        FN(sum_chunks)(part, chunks, size);
 #pragma omp for schedule(static)
         for (int64_t tc = 0; tc < taps * G; tc++) {   /* (tap, in-channel c) of dw */
             const int64_t t = tc / G, c = tc % G;
