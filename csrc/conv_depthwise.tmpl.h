@@ -331,7 +331,8 @@ static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *d
 }
 
 /* Adds partial sums 1 .. chunks-1 (size values each, one after another) in
- * order into partial sum 0, in contiguous runs shared among the threads of
+ * order into partial sum 0 (which has room for size values even when there
+ * are no chunks: then it is cleared), in contiguous runs shared among the threads of
  * the enclosing parallel region: each value's sum is the same whatever the
  * thread count.  (Summing each value over the chunks in an inner loop read
  * them size apart, one scalar at a time: a third of a small-map dw.) */
@@ -340,6 +341,7 @@ static void FN(sum_chunks)(T *part, int64_t chunks, int64_t size) {
 #pragma omp for schedule(static)
     for (int64_t i0 = 0; i0 < size; i0 += FC_SUM_RUN) {
         const int64_t i1 = FC_MIN(size, i0 + FC_SUM_RUN);
+        if (chunks == 0) memset(part + i0, 0, (size_t)(i1 - i0) * sizeof(T));   /* no rows */
         for (int64_t ch = 1; ch < chunks; ch++) {
             const T *restrict src = part + ch * size;
             T *restrict dst = part;

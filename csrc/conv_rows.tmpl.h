@@ -210,12 +210,9 @@ static int FN(dw_rows)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, in
             }
         }
         fc_free(bpack);
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < size; i++) {
-            T sum = 0;
-            for (int64_t ch = 0; ch < chunks; ch++) sum += part[ch * size + i];
-            dw[i] = sum;
-        }
+        FN(sum_chunks)(part, chunks, size);
+#pragma omp single
+        memcpy(dw, part, (size_t)size * sizeof(T));
     }
     fc_free(part);
     return status;
