@@ -140,15 +140,20 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
     const int wide = G >= vl;
     T *wb = wide && !transposed ? NULL : (T *)fc_alloc(taps * G * K, sizeof(T));
     if (!wb && !(wide && !transposed)) return FC_ENOMEM;
-    for (int64_t t = 0; wb && t < taps; t++)
+    /* (no division per value: ResNeXt-50 layer4's dx copies 295 K weights) */
+    for (int64_t t = 0; wb && wide && t < taps; t++)   /* transposed within groups */
         for (int64_t q = 0; q < G; q++)
-            for (int64_t k = 0; k < K; k++) {
-                const int64_t l = k % G;   /* the weight (t, c = l, k - l + q), transposed */
-                const T v = w[(t * G + l) * K + k - l + q];
-                if (wide)
-                    wb[(t * G + q) * K + k] = v;
-                else
-                    wb[((k / vl * taps + t) * G + q) * vl + k % vl] = transposed ? w[(t * G + q) * K + k] : v;
+            for (int64_t g0 = 0; g0 < K; g0 += G)
+                for (int64_t l = 0; l < G; l++)
+                    wb[(t * G + q) * K + g0 + l] = w[(t * G + l) * K + g0 + q];
+    for (int64_t k0 = 0; wb && !wide && k0 < K; k0 += vl)   /* blocked by channel vector */
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t q = 0; q < G; q++) {
+                T *dst = wb + ((k0 / vl * taps + t) * G + q) * vl;
+                for (int64_t i = 0; i < vl; i++) {
+                    const int64_t l = i & (G - 1), k = k0 + i;   /* G divides vl */
+                    dst[i] = transposed ? w[(t * G + q) * K + k] : w[(t * G + l) * K + k - l + q];
+                }
             }
     const T *wk = wb ? wb : w;
     int64_t ml;
