@@ -175,6 +175,42 @@ static T *FN(dw_weights)(const fc_conv_desc *d, const T *w, int for_dx) {
     return out;
 }
 
+/* Asks for a row of w pixels of K channels (ps apart) to be brought into
+ * cache.  Rows read in the row kernels' order (pixel by pixel, channel
+ * vectors inside) are not fetched ahead by the hardware: the first touch of
+ * each line stalled a third of the lanes kernels' dw. */
+static void FN(prefetch_row)(const T *row, int64_t w, int64_t ps, int64_t K) {
+    const int64_t line = 64 / (int64_t)sizeof(T);
+    for (int64_t p = 0; p < w; p++)
+        for (int64_t k = 0; k < K; k += line) __builtin_prefetch(row + p * ps + k);
+}
+
+/* Prefetches the input rows that output row nh + 1 (over the batch) reads
+ * and output row nh does not (forward and dw read R input rows per output
+ * row, one or two of them new at stride 1 or 2). */
+static void FN(prefetch_next_rows)(const fc_conv_desc *d, const T *x, int64_t nh) {
+    const int64_t n = (nh + 1) / d->ho, oh = (nh + 1) % d->ho;
+    if (n >= d->n) return;
+    const int64_t span = (d->r - 1) * d->dil_h;
+    const int64_t seen = oh == 0 ? -1 : (oh - 1) * d->stride_h - d->pad_top + span;
+    for (int64_t r = 0; r < d->r; r++) {
+        const int64_t ih = oh * d->stride_h - d->pad_top + r * d->dil_h;
+        if (ih > seen && ih >= 0 && ih < d->h)
+            FN(prefetch_row)(x + n * d->xs[0] + ih * d->xs[1], d->w, d->xs[2], d->c);
+    }
+}
+
+/* dw: prefetches what output row nh + 1 reads if it is in this chunk (rows
+ * before `end`): its new input rows (when the kernels read x in place) and
+ * its dy row. */
+static void FN(prefetch_next)(const fc_conv_desc *d, const T *x, int x_in_place, const T *dy,
+                              int64_t nh, int64_t end) {
+    if (nh + 1 >= end) return;
+    if (x_in_place) FN(prefetch_next_rows)(d, x, nh);
+    const int64_t n = (nh + 1) / d->ho, oh = (nh + 1) % d->ho;
+    if (d->ys[3] == 1) FN(prefetch_row)(dy + n * d->ys[0] + oh * d->ys[1], d->wo, d->ys[2], d->k);
+}
+
 /* Channels-first (NCHW) depthwise forward: each output channel is a 2-D
  * correlation of one input plane, so each output row is computed from the
  * plane's rows (copied into zero-padded lines) with output pixels on the
@@ -256,6 +292,7 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
             if (!scratch) continue;
             const int64_t n = nh / d->ho, oh = nh % d->ho;
             FN(dw_input_rows)(d, x, n, oh, &sc);
+            if (!FN(dw_expands)(d)) FN(prefetch_next_rows)(d, x, nh);
             T *out = y + n * d->ys[0] + oh * d->ys[1];
             kern->dw_fwd(&g, sc.rows, wk, bias, d->ys[3] == 1 ? out : sc.line);
             if (d->ys[3] != 1) {   /* store the contiguous row at y's channel stride */
@@ -381,6 +418,8 @@ static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *d
                 const int64_t n = nh / d->ho, oh = nh % d->ho;
                 FN(dw_input_rows)(d, x, n, oh, &sc);
                 const T *dyrow = dy + n * d->ys[0] + oh * d->ys[1];
+                FN(prefetch_next)(d, x, !FN(dw_expands)(d), dy, nh,
+                                  FC_MIN(rows_total, (ch + 1) * per_chunk));
                 if (d->ys[3] == 1) {
                     kern->dw_wgrad(&g, sc.rows, dyrow, d->ys[2], acc);
                 } else {   /* dy's channels gathered to unit stride */

@@ -190,15 +190,6 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
     return status;
 }
 
-/* Asks for a row of w pixels of K channels (ps apart) to be brought into
- * cache: read in the kernels' order (pixel by pixel, channel vectors inside)
- * the first touch of each line stalled a third of dw. */
-static void FN(prefetch_row)(const T *row, int64_t w, int64_t ps, int64_t K) {
-    const int64_t line = 64 / (int64_t)sizeof(T);
-    for (int64_t p = 0; p < w; p++)
-        for (int64_t k = 0; k < K; k += line) __builtin_prefetch(row + p * ps + k);
-}
-
 /* dw: chunk i of the output rows adds its rows into partial sum i (kernel
  * order (R * S, G, K), see the kernels' header); the chunks are then added in
  * order into dw's (R, S, G, K), transposed within each group (narrow groups;
@@ -232,9 +223,7 @@ static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T 
                 const T *rows[FC_DW_MAX_TAPS_R];
                 FN(group_lanes_rows)(d, x + n * d->xs[0], d->xs[1], oh, 0, rows);
                 const T *dyrow = dy + n * d->ys[0] + oh * d->ys[1];
-                if (nh + 1 < FC_MIN(rows_total, (ch + 1) * per_chunk))   /* the next row's dy */
-                    FN(prefetch_row)(dyrow + (oh + 1 < d->ho ? d->ys[1] : d->ys[0] - oh * d->ys[1]),
-                                     d->wo, d->ys[2], K);
+                FN(prefetch_next)(d, x, 1, dy, nh, FC_MIN(rows_total, (ch + 1) * per_chunk));
                 kern->gl_wgrad(&g, rows, dyrow, d->ys[2], G, dyb, acc);
             }
         }

@@ -38,7 +38,8 @@ static void FC_DIRECT_FN(gl_index, _)(int64_t sel, int64_t h, int64_t bcast_g, i
 }
 
 /* The permutes of the in-group sum for G channels per group: level v (h =
- * G / 2^(v+1)) takes perm[2v] (own lane) and perm[2v + 1] (lane l ^ h). */
+ * G / 2^(v+1)) takes perm[2v] (own lane) and perm[2v + 1] (lane l ^ h);
+ * 2 log2(G) of them. */
 static void FC_DIRECT_FN(gl_sum_perms, _)(int64_t G, FC_IDX *perm) {
     int32_t idx[FC_IDX_UNITS];
     int v = 0;
@@ -403,8 +404,8 @@ static int64_t FC_DIRECT_FN(gl_taps, _)(const fc_dw_row *g, const FC_T *const *r
  * the others one by one. */
 static void FC_DIRECT_FN(gl_row, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                     int64_t G, const FC_T *bias, FC_T *out, int transposed) {
-    FC_IDX perm[8];
-    FC_DIRECT_FN(gl_sum_perms, _)(G, perm);
+    FC_IDX perm[6];   /* narrow groups (G <= 8): at most 3 levels of the in-group sum */
+    if (G < FC_VL) FC_DIRECT_FN(gl_sum_perms, _)(G, perm);
     const FC_DIRECT_FN(gl_fwd_run_fn, _) fwd = FC_DIRECT_FN(gl_fwd_run_for, _)(G);
     const FC_T *xp[FC_GL_MAX_TAPS];
     int64_t wt[FC_GL_MAX_TAPS];
