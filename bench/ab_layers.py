@@ -1,7 +1,8 @@
 """Timing script for ab_builds.py: ResNeXt-50 32x4d's grouped 3x3 layers (32
 groups) and MobileNetV1's depthwise 3x3 layers, batch 1 and 8, forward (into
-a preallocated output) and backward (dx + dw + db), best of a few calls each.
-Set FASTCONV_AB_ONLY=grouped or depthwise for one of the two."""
+a preallocated output) and backward (dx + dw + db), and max pooling 3x3/2 and
+2x2/2 of 8x112x112x64 forward and backward, best of a few calls each.  Set
+FASTCONV_AB_ONLY=grouped, depthwise or pool for one of them."""
 import os
 import time
 
@@ -43,3 +44,13 @@ for kind, layers in LAYERS.items():
             case = f"{kind}-{n}x{h}x{h}x{c}/{stride}"
             print("TIME", case + "-fwd", best(lambda: fastconv.conv2d(x, w, out=y, **kw), 5))
             print("TIME", case + "-bwd", best(lambda: fastconv.conv2d_backward(dy, x, w, **kw), 3))
+
+if not only or only == "pool":
+    x = rng.standard_normal((8, 112, 112, 64)).astype(np.float32)
+    for size, stride, pad in ((3, 2, 1), (2, 2, 0)):
+        y = fastconv.max_pool2d(x, size, stride, pad)
+        dy = np.cos(y)
+        case = f"pool-max{size}x{size}s{stride}"
+        print("TIME", case + "-fwd", best(lambda: fastconv.max_pool2d(x, size, stride, pad), 5))
+        print("TIME", case + "-bwd",
+              best(lambda: fastconv.max_pool2d_backward(dy, x, size, stride, pad), 5))

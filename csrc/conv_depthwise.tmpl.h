@@ -175,14 +175,9 @@ static T *FN(dw_weights)(const fc_conv_desc *d, const T *w, int for_dx) {
     return out;
 }
 
-/* Asks for a row of w pixels of K channels (ps apart) to be brought into
- * cache.  Rows read in the row kernels' order (pixel by pixel, channel
- * vectors inside) are not fetched ahead by the hardware: the first touch of
- * each line stalled a third of the lanes kernels' dw. */
+/* A row of w pixels of K values, ps values apart (fc_prefetch_row). */
 static void FN(prefetch_row)(const T *row, int64_t w, int64_t ps, int64_t K) {
-    const int64_t line = 64 / (int64_t)sizeof(T);
-    for (int64_t p = 0; p < w; p++)
-        for (int64_t k = 0; k < K; k += line) __builtin_prefetch(row + p * ps + k);
+    fc_prefetch_row(row, w, ps * (int64_t)sizeof(T), K * (int64_t)sizeof(T));
 }
 
 /* Prefetches the input rows that output row nh + 1 (over the batch) reads
