@@ -136,7 +136,8 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
     const int64_t G = d->cg, K = d->k, taps = d->r * d->s, vl = kern->lanes;
     const fc_dw_row g = FN(group_lanes_row)(d, transposed ? FC_PASS_DX : FC_PASS_FORWARD);
     const int64_t *is = transposed ? d->ys : d->xs, *os = transposed ? d->dxs : d->ys;
-    const int64_t rows_out = d->n * (transposed ? d->h : d->ho), per_image = rows_out / d->n;
+    const int64_t per_image = transposed ? d->h : d->ho, rows_out = d->n * per_image;
+    if (rows_out == 0) return FC_OK;   /* an empty batch */
     const int wide = G >= vl;
     T *wb = wide && !transposed ? NULL : (T *)fc_alloc(taps * G * K, sizeof(T));
     if (!wb && !(wide && !transposed)) return FC_ENOMEM;
@@ -233,7 +234,7 @@ static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T 
         for (int64_t tc = 0; tc < taps * G; tc++) {   /* (tap, in-channel c) of dw */
             const int64_t t = tc / G, c = tc % G;
             for (int64_t k = 0; k < K; k++) {   /* k = gG + j reads acc[t, j, gG + c] */
-                const int64_t j = k % G;
+                const int64_t j = k & (G - 1);
                 dw[tc * K + k] = G < kern->lanes ? part[(t * G + j) * K + k - j + c] : part[tc * K + k];
             }
         }

@@ -4,7 +4,8 @@
  * fc_conv_plan_* reports it (fastconv.conv2d_plan in Python).
  *
  * Algorithms: the implicit GEMM (any convolution); depthwise kernels with
- * channels on the vector lanes (one input channel per group); direct kernels
+ * channels on the vector lanes (one input channel per group, narrow groups,
+ * and as many input as output channels per group: variant "lanes"); direct kernels
  * with output pixels on the vector lanes (few output channels); Winograd
  * F(2x2, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
  * in-place need stride 1 and no dilation, and all but the direct forward pass
@@ -215,9 +216,11 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
         if (!no_lanes && (pass != FC_PASS_DW || d->cg <= FC_GL_AUTO_MAX_G_DW)) {
             asked = FC_CONV_DEPTHWISE;
-            FC_SAY("auto: %lld groups of %lld channels each way: whole groups on the vector "
-                   "lanes, each group's sum finished in registers",
-                   (long long)d->groups, (long long)d->cg);
+            FC_SAY("auto: %lld groups of %lld channels each way: %s", (long long)d->groups,
+                   (long long)d->cg,
+                   d->cg < FN(fc_conv_kernels_for)()->lanes
+                       ? "whole groups on the vector lanes, each group's sum finished in registers"
+                       : "a group's output channels on the vector lanes, its inputs broadcast");
         } else if (!no_direct && d->groups > 1 && pass != FC_PASS_DW && d->cg >= 2 &&
             FC_MAX(d->cg, d->kg) <= FC_DIRECT_MAX_KB) {
             asked = FC_CONV_DIRECT;
