@@ -396,7 +396,8 @@ static int64_t FC_DIRECT_FN(gl_taps, _)(const fc_dw_row *g, const FC_T *const *r
 
 /* One output row (forward), or one dx row (transposed: rows are dy's and
  * output pixel o takes dy[wo] through tap s where o + pad - s * dil =
- * wo * stride).  w is (K / VL, R * S, G, VL); K a multiple of FC_VL; at most
+ * wo * stride).  w is (K / VL, R * S, G, VL) for narrow groups, (R * S, G,
+ * K) for wide ones (see the header); K a multiple of FC_VL; at most
  * FC_GL_MAX_TAPS taps.  The output pixels fall into phases (o mod stride for
  * dx, one phase forward) whose pixels o = p + m * ostep all read the same
  * taps, input pixel a_t + m of tap t; the pixels whose every tap lies inside
