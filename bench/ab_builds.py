@@ -19,11 +19,12 @@ import time
 from collections import defaultdict
 
 # Runs the script with the base build: the editable install's import hook
-# is removed so that the build in `where` is the fastconv imported.
+# is removed so that the build in `where` is the fastconv imported; the
+# script's folder goes on the path as `python script` would put it.
 OLD_PRELUDE = (
     "import sys; sys.meta_path[:] = [f for f in sys.meta_path "
     "if 'ScikitBuildRedirecting' not in type(f).__name__]; "
-    "sys.path.insert(0, {where!r}); sys.argv = [{script!r}]; "
+    "sys.path[:0] = [{where!r}, {folder!r}]; sys.argv = [{script!r}]; "
     "exec(compile(open({script!r}).read(), {script!r}, 'exec'))")
 
 
@@ -63,7 +64,8 @@ def main():
     best = {"old": defaultdict(lambda: float("inf")), "new": defaultdict(lambda: float("inf"))}
     with tempfile.TemporaryDirectory() as scratch:
         where = build_base(args.base, scratch)
-        old = [sys.executable, "-c", OLD_PRELUDE.format(where=where, script=script)]
+        old = [sys.executable, "-c", OLD_PRELUDE.format(where=where, script=script,
+                                                        folder=os.path.dirname(script))]
         for _ in range(args.rounds):
             for side, cmd in (("old", old), ("new", [sys.executable, script])):
                 for case, t in run(cmd, env).items():

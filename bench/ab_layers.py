@@ -1,14 +1,15 @@
 """Timing script for ab_builds.py: ResNeXt-50 32x4d's grouped 3x3 layers (32
 groups) and MobileNetV1's depthwise 3x3 layers, batch 1 and 8, forward (into
 a preallocated output) and backward (dx + dw + db), and max pooling 3x3/2 and
-2x2/2 of 8x112x112x64 forward and backward, best of a few calls each.  Set
-FASTCONV_AB_ONLY=grouped, depthwise or pool for one of them."""
+2x2/2 of 8x112x112x64 forward and backward, best of a few calls each (after
+a warm-up call).  Set FASTCONV_AB_ONLY=grouped, depthwise or pool for one of
+them."""
 import os
-import time
 
 import numpy as np
 
 import fastconv
+from timing import best_time
 
 # (H = W, channels, stride, groups as a function of the channels)
 LAYERS = {
@@ -17,15 +18,6 @@ LAYERS = {
     "depthwise": [(112, 32, 1), (112, 64, 2), (56, 128, 1), (56, 128, 2), (28, 256, 1),
                   (28, 256, 2), (14, 512, 1), (14, 512, 2), (7, 1024, 1)],
 }
-
-
-def best(f, n):
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 rng = np.random.default_rng(0)
@@ -42,8 +34,10 @@ for kind, layers in LAYERS.items():
             y = fastconv.conv2d(x, w, **kw)
             dy = np.cos(y)
             case = f"{kind}-{n}x{h}x{h}x{c}/{stride}"
-            print("TIME", case + "-fwd", best(lambda: fastconv.conv2d(x, w, out=y, **kw), 5))
-            print("TIME", case + "-bwd", best(lambda: fastconv.conv2d_backward(dy, x, w, **kw), 3))
+            print("TIME", case + "-fwd",
+                  best_time(lambda: fastconv.conv2d(x, w, out=y, **kw), min_calls=5))
+            print("TIME", case + "-bwd",
+                  best_time(lambda: fastconv.conv2d_backward(dy, x, w, **kw), min_calls=3))
 
 if not only or only == "pool":
     x = rng.standard_normal((8, 112, 112, 64)).astype(np.float32)
@@ -51,6 +45,7 @@ if not only or only == "pool":
         y = fastconv.max_pool2d(x, size, stride, pad)
         dy = np.cos(y)
         case = f"pool-max{size}x{size}s{stride}"
-        print("TIME", case + "-fwd", best(lambda: fastconv.max_pool2d(x, size, stride, pad), 5))
+        print("TIME", case + "-fwd",
+              best_time(lambda: fastconv.max_pool2d(x, size, stride, pad), min_calls=5))
         print("TIME", case + "-bwd",
-              best(lambda: fastconv.max_pool2d_backward(dy, x, size, stride, pad), 5))
+              best_time(lambda: fastconv.max_pool2d_backward(dy, x, size, stride, pad), min_calls=5))

@@ -206,11 +206,11 @@ static void FN(prefetch_next_rows)(const fc_conv_desc *d, const T *x, int64_t nh
 }
 
 /* dw: prefetches what output row nh + 1 reads if it is in this chunk (rows
- * before `end`) and worth it: its new input rows (when the kernels read x in
- * place) and its dy row. */
+ * before `end`): its new input rows (when the kernels read x in place) and
+ * its dy row.  Callers ask worth_prefetching once per call. */
 static void FN(prefetch_next)(const fc_conv_desc *d, const T *x, int x_in_place, const T *dy,
                               int64_t nh, int64_t end) {
-    if (nh + 1 >= end || !FN(worth_prefetching)(d)) return;
+    if (nh + 1 >= end) return;
     if (x_in_place) FN(prefetch_next_rows)(d, x, nh);
     const int64_t n = (nh + 1) / d->ho, oh = (nh + 1) % d->ho;
     if (d->ys[3] == 1) FN(prefetch_row)(dy + n * d->ys[0] + oh * d->ys[1], d->wo, d->ys[2], d->k);
@@ -404,6 +404,7 @@ static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *d
     const int64_t per_chunk = FC_MAX(1, FC_CEIL_DIV(rows_total, FC_DW_CHUNKS));
     const int64_t chunks = FC_CEIL_DIV(rows_total, per_chunk);
     const int64_t S = d->s, cg = d->cg, K = d->k;
+    const int prefetch = FN(worth_prefetching)(d);
     T *part = (T *)fc_alloc(FC_MAX(chunks, 1) * size, sizeof(T));
     if (!part) return FC_ENOMEM;
     int status = FC_OK;
@@ -424,8 +425,9 @@ static int FN(depthwise_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *d
                 const int64_t n = nh / d->ho, oh = nh % d->ho;
                 FN(dw_input_rows)(d, x, n, oh, &sc);
                 const T *dyrow = dy + n * d->ys[0] + oh * d->ys[1];
-                FN(prefetch_next)(d, x, !FN(dw_expands)(d), dy, nh,
-                                  FC_MIN(rows_total, (ch + 1) * per_chunk));
+                if (prefetch)
+                    FN(prefetch_next)(d, x, !FN(dw_expands)(d), dy, nh,
+                                      FC_MIN(rows_total, (ch + 1) * per_chunk));
                 if (d->ys[3] == 1) {
                     kern->dw_wgrad(&g, sc.rows, dyrow, d->ys[2], acc);
                 } else {   /* dy's channels gathered to unit stride */

@@ -203,6 +203,7 @@ static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T 
     const int64_t max_chunks = FC_MAX(1, FC_MIN(FC_GL_DW_CHUNKS, FC_GL_PART_BYTES / (size * (int64_t)sizeof(T))));
     const int64_t per_chunk = FC_MAX(1, FC_CEIL_DIV(rows_total, max_chunks));
     const int64_t chunks = FC_MAX(1, FC_CEIL_DIV(rows_total, per_chunk));
+    const int prefetch = FN(worth_prefetching)(d);
     T *part = (T *)fc_alloc(chunks * size, sizeof(T));
     if (!part) return FC_ENOMEM;
     int status = FC_OK;
@@ -224,7 +225,8 @@ static int FN(group_lanes_dw)(const fc_conv_desc *d, const T *x, const T *dy, T 
                 const T *rows[FC_DW_MAX_TAPS_R];
                 FN(group_lanes_rows)(d, x + n * d->xs[0], d->xs[1], oh, 0, rows);
                 const T *dyrow = dy + n * d->ys[0] + oh * d->ys[1];
-                FN(prefetch_next)(d, x, 1, dy, nh, FC_MIN(rows_total, (ch + 1) * per_chunk));
+                if (prefetch)
+                    FN(prefetch_next)(d, x, 1, dy, nh, FC_MIN(rows_total, (ch + 1) * per_chunk));
                 kern->gl_wgrad(&g, rows, dyrow, d->ys[2], G, dyb, acc);
             }
         }
