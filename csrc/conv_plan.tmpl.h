@@ -7,7 +7,7 @@
  * channels on the vector lanes (one input channel per group, narrow groups,
  * and as many input as output channels per group: variant "lanes"); direct kernels
  * with output pixels on the vector lanes (few output channels); Winograd
- * F(2x2, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
+ * F(4x4, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
  * in-place need stride 1 and no dilation, and all but the direct forward pass
  * and dx one group; dx by a forward algorithm also needs padding that leaves
  * the flipped convolution a non-negative one.  The automatic choice
@@ -55,10 +55,15 @@ static int FN(rows_beats_direct)(const fc_conv_desc *d, int pass) {
  * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5. */
 #define FC_INPLACE_DW_MAX_CHANNELS 64
 
-/* Winograd's 16 GEMMs per block are too short below this many output tiles
- * or channels (with 32 channels it took 2x the GEMM's time). */
-#define FC_WINOGRAD_MIN_TILES 1024
-#define FC_WINOGRAD_MIN_CHANNELS 64
+/* Winograd F(4x4, 3x3) pays for its kernel transform (36 C K values, per
+ * call) from this many 4x4 output tiles, and its 36 GEMMs per tile block are
+ * too narrow below these channel counts.  Measured on Zen 5, 1 thread, C = K:
+ * 16 tiles (1x14x14) 0.82-0.99x the GEMM, 32 tiles (8x7x7) 1.15-1.39x, 49
+ * (1x28x28) 1.6-2.0x, 196 and more 2.0-3.6x; 16 x 16 channels 0.34x, 16 x 64
+ * 1.9x, 32 x 32 1.2-2.5x. */
+#define FC_WINOGRAD_MIN_TILES 32
+#define FC_WINOGRAD_MIN_CHANNELS 16
+#define FC_WINOGRAD_MIN_CHANNEL_PAIRS 1024
 
 /* A 1x1, stride-1, unpadded convolution is a plain GEMM on the input's pixel
  * rows (x for the forward pass, dy for dx): when the pixels of the whole batch,
@@ -147,11 +152,11 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
     const char *why = FN(stride1_obstacle)(d, pass);
     if (why) return why;
     if (pass == FC_PASS_DW) return "Winograd runs the forward pass and dx only";
-    if (d->r != 3 || d->s != 3) return "Winograd F(2x2, 3x3) needs a 3x3 kernel";
+    if (d->r != 3 || d->s != 3) return "Winograd F(4x4, 3x3) needs a 3x3 kernel";
     const int64_t *is = pass == FC_PASS_DX ? d->ys : d->xs, *os = pass == FC_PASS_DX ? d->dxs : d->ys;
     if (!FN(winograd_applies)(g, is, os))
         return is[3] != 1 || os[3] != 1 ? "Winograd needs unit channel strides (NHWC)"
-                                        : "Winograd's transformed kernel (16 C K values) exceeds 8 MiB";
+                                        : "Winograd's transformed kernel (36 C values per GEMM column) exceeds 16 MiB a panel";
     return NULL;
 }
 
@@ -213,7 +218,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         break;
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
-        const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 2) * FC_CEIL_DIV(g->wo, 2);
+        const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 4) * FC_CEIL_DIV(g->wo, 4);
         if (!no_lanes && (pass != FC_PASS_DW || d->cg <= FC_GL_AUTO_MAX_G_DW)) {
             asked = FC_CONV_DEPTHWISE;
             FC_SAY("auto: %lld groups of %lld channels each way: %s", (long long)d->groups,
@@ -234,6 +239,13 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             FC_SAY("auto: %lld groups of %lld input and %lld output channels, too narrow for "
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
+        } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
+                   g->c * g->k >= FC_WINOGRAD_MIN_CHANNEL_PAIRS && tiles >= FC_WINOGRAD_MIN_TILES) {
+            asked = FC_CONV_WINOGRAD;
+            FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way and %d "
+                   "pairs) and %lld output tiles (at least %d)", (long long)g->c,
+                   (long long)g->k, FC_WINOGRAD_MIN_CHANNELS, FC_WINOGRAD_MIN_CHANNEL_PAIRS,
+                   (long long)tiles, FC_WINOGRAD_MIN_TILES);
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
                    !FN(rows_beats_direct)(d, pass) &&
                    (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {
@@ -245,12 +257,6 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             asked = FC_CONV_INPLACE;
             FC_SAY("auto: dw of a 3x3 stride-1 layer with at most %d channels each way reads x "
                    "and dy in place", FC_INPLACE_DW_MAX_CHANNELS);
-        } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
-                   tiles >= FC_WINOGRAD_MIN_TILES) {
-            asked = FC_CONV_WINOGRAD;
-            FC_SAY("auto: 3x3 stride 1 with at least %d channels each way and %lld output "
-                   "tiles (at least %d)", FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
-                   FC_WINOGRAD_MIN_TILES);
         } else {
             FC_SAY("auto: the implicit GEMM (depthwise: %s; direct: %s; winograd: %s)",
                    no_depthwise ? no_depthwise

@@ -1,183 +1,306 @@
-/* Winograd F(2x2, 3x3) for 3x3, stride-1 convolutions (forward, and dx, which
- * is a 3x3 stride-1 convolution of dy): each 2x2 block of outputs ("tile")
- * comes from a 4x4 input patch with 16 multiplies per channel pair instead of
- * 36.  Per block of tiles: the patches are transformed (V = B^T d B), 16 GEMMs
- * (tiles x C) * (C x K) multiply them with the transformed kernel
- * (U = G g G^T), and the products are transformed back (Y = A^T M A).
+/* Winograd F(4x4, 3x3) for 3x3, stride-1 convolutions (forward, and dx, which
+ * is a 3x3 stride-1 convolution of dy): each 4x4 block of outputs ("tile")
+ * comes from a 6x6 input patch with 36 multiplies per channel pair instead of
+ * 144.  For a block of output channels (K block) the kernel is transformed
+ * once (U = G g G^T, 36 C x kb matrices, packed as the GEMM's B panels); then
+ * per block of tiles the patches are transformed (V = B^T d B, 36 tiles x C
+ * matrices), 36 GEMMs multiply them with U, and the products are transformed
+ * back (Y = A^T M A) into y, with the bias and activation.
+ *
+ * Workspace: U for one K block (at most a quarter of L3, at least one panel
+ * of NR output channels), plus per thread one block of V (about L2) and M.  A tile's result does not depend on
+ * its block or K block, so the bits do not depend on the thread count.
  * Included by conv.tmpl.h with T, SFX and FN defined.  NHWC with unit channel
- * strides only.  Workspace: U (16 C K values, capped) plus per thread one
- * block of V and M (about 2 MiB each in float32). */
+ * strides only. */
 #ifndef FC_INSTANTIATING
 #error "conv_winograd.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
 
-#ifndef FC_WINOGRAD_BLOCK_VALUES
-#define FC_WINOGRAD_BLOCK_VALUES (1 << 19)    /* values in one V or M block */
-#define FC_WINOGRAD_MAX_U ((int64_t)1 << 21)  /* values of U (8 MiB in float32) */
+#ifndef FC_WINOGRAD_POINTS
+#define FC_WINOGRAD_M 4        /* outputs per tile side */
+#define FC_WINOGRAD_A 6        /* patch side: m + 3 - 1 */
+#define FC_WINOGRAD_POINTS 36  /* transformed points, one GEMM each */
+#define FC_WINOGRAD_MAX_U_BYTES ((int64_t)16 << 20)   /* U of one GEMM panel, at most */
 #endif
+
+/* The GEMM kernel Winograd's products run with (its NR is U's panel width). */
+static const FN(fc_gemm_kernel) *FN(winograd_gemm_kernel)(const FN(direct_geom) *g) {
+    return FN(fc_gemm_kernel_for)(g->k);
+}
 
 /* Whether Winograd can run convolution g (3x3, stride 1 given by the caller)
  * reading strides xs and writing strides os. */
 static int FN(winograd_applies)(const FN(direct_geom) *g, const int64_t xs[4], const int64_t os[4]) {
-    return g->r == 3 && g->s == 3 && xs[3] == 1 && os[3] == 1 && g->c * g->k <= FC_WINOGRAD_MAX_U / 16;
+    return g->r == 3 && g->s == 3 && xs[3] == 1 && os[3] == 1 &&
+           FC_WINOGRAD_POINTS * g->c * FN(winograd_gemm_kernel)(g)->nr * (int64_t)sizeof(T) <=
+               FC_WINOGRAD_MAX_U_BYTES;
 }
 
-/* U[xi][c][k] = (G g G^T)[xi] for the (3, 3, c, k) kernel w. */
-static void FN(winograd_kernel)(const T *w, int64_t c, int64_t k, T *u) {
-    const int64_t ck = c * k;
-    for (int64_t e = 0; e < ck; e++) {
-        T gk[3][3], t[4][3];
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++) gk[i][j] = w[(i * 3 + j) * ck + e];
-        for (int j = 0; j < 3; j++) {
-            t[0][j] = gk[0][j];
-            t[1][j] = (gk[0][j] + gk[1][j] + gk[2][j]) / 2;
-            t[2][j] = (gk[0][j] - gk[1][j] + gk[2][j]) / 2;
-            t[3][j] = gk[2][j];
+/* How the work is cut: kb output channels per K block (a multiple of NR),
+ * tb tiles per tile block (a multiple of MR), and row strides of V (ldv, off
+ * multiples of 4 KiB so the GEMM reads V in place without L1 aliasing). */
+typedef struct {
+    const FN(fc_gemm_kernel) *kd;
+    int64_t th, tw, tiles;   /* tiles per column, per row, in all */
+    int64_t kb, kbp, nkb;    /* K block, rounded to panels, count */
+    int64_t tb, ldv;
+} FN(winograd_cut);
+
+static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(winograd_cut) *c) {
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    c->kd = FN(winograd_gemm_kernel)(g);
+    const int64_t nr = c->kd->nr, mr = c->kd->mr;
+    c->th = FC_CEIL_DIV(g->ho, FC_WINOGRAD_M);
+    c->tw = FC_CEIL_DIV(g->wo, FC_WINOGRAD_M);
+    c->tiles = g->n * c->th * c->tw;
+    /* U of a K block stays in a quarter of L3 while every tile block reads it
+     * (measured on Zen 5, 32 MiB L3: 1x28x28x512 10.2 ms at 8 MiB, 12.6 at 4
+     * MiB (V recomputed for more K blocks), 10.8 at 16 MiB) */
+    const int64_t u_budget = FC_MAX(caches.l3 / 4, caches.l2);
+    const int64_t per_panel = FC_WINOGRAD_POINTS * g->c * nr * (int64_t)sizeof(T);
+    const int64_t max_panels = FC_MAX(1, u_budget / per_panel), panels = FC_CEIL_DIV(g->k, nr);
+    c->nkb = FC_CEIL_DIV(panels, max_panels);
+    c->kb = FC_CEIL_DIV(panels, c->nkb) * nr;   /* balanced blocks */
+    c->nkb = FC_CEIL_DIV(g->k, c->kb);
+    c->kbp = c->kb;
+    /* tile blocks: V about the size of L2, at least four row panels (the
+     * GEMMs' rows), and one per thread where there are enough tiles (V of
+     * 1-8 MiB measured within 5 % of each other on Zen 5, 2 MiB best) */
+    int64_t tb = caches.l2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * g->c);
+    tb = FC_MAX(4 * mr, tb / mr * mr);
+    tb = FC_MIN(tb, FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, nthreads), mr) * mr);
+    c->tb = FC_MIN(tb, c->tiles);
+    c->ldv = g->c + ((g->c * (int64_t)sizeof(T)) % 4096 == 0 ? 64 / (int64_t)sizeof(T) : 0);
+}
+
+/* U for output channels [k0, k0 + kb) and input channels [c0, c1): point xi
+ * of (c, k0 + j) at u[xi * C * kbp + (j / NR) * NR * C + c * NR + j % NR]. */
+static void FN(winograd_kernel)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                                const T *w, int64_t k0, int64_t c0, int64_t c1, T *scratch,
+                                T *u) {   /* scratch: 18 kb values */
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int64_t c = g->c, k = g->k, nr = cut->kd->nr, plane = c * cut->kbp;
+    const int64_t kb = FC_MIN(cut->kb, k - k0);
+    T *t = scratch;   /* G along the kernel's rows: [6][3][kb] */
+    for (int64_t ci = c0; ci < c1; ci++) {
+        for (int s = 0; s < 3; s++) {
+            const T *rows[3];
+            T *out[FC_WINOGRAD_A];
+            for (int i = 0; i < 3; i++) rows[i] = w + ((i * 3 + s) * c + ci) * k + k0;
+            for (int a = 0; a < FC_WINOGRAD_A; a++) out[a] = t + (a * 3 + s) * kb;
+            kern->winograd_g(rows, kb, kb, 0, out);
         }
-        for (int i = 0; i < 4; i++) {
-            u[(i * 4 + 0) * ck + e] = t[i][0];
-            u[(i * 4 + 1) * ck + e] = (t[i][0] + t[i][1] + t[i][2]) / 2;
-            u[(i * 4 + 2) * ck + e] = (t[i][0] - t[i][1] + t[i][2]) / 2;
-            u[(i * 4 + 3) * ck + e] = t[i][2];
+        for (int a = 0; a < FC_WINOGRAD_A; a++) {   /* G along the columns, into panels */
+            const T *rows[3] = {t + a * 3 * kb, t + (a * 3 + 1) * kb, t + (a * 3 + 2) * kb};
+            T *out[FC_WINOGRAD_A];
+            for (int b = 0; b < FC_WINOGRAD_A; b++)
+                out[b] = u + (a * FC_WINOGRAD_A + b) * plane + ci * nr;
+            kern->winograd_g(rows, kb, nr, nr * c, out);
         }
     }
 }
 
-/* V[xi][t - t0][c] = (B^T d B)[xi] for the 4x4 input patch d of each tile t of
- * [t0, t1), by the ISA's 1-D transforms over contiguous channels.  Scratch: the patch as rows [16][c] (zeros outside x), then B^T d. */
-static void FN(winograd_input)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
-                               int64_t th, int64_t tw, int64_t t0, int64_t t1, int64_t tb,
+/* V[xi][t - t0][.] = (B^T d B)[xi] for the 6x6 input patch d of each tile t
+ * of [t0, t1), by the ISA's 1-D transforms over contiguous channels: the
+ * columns straight from x (a zero row outside it) into scratch, then the
+ * rows.  Scratch: B^T d as [6][6][C], then one zero row of C. */
+static void FN(winograd_input)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                               const T *x, const int64_t xs[4], int64_t t0, int64_t t1,
                                T *scratch, T *v) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t c = g->c, plane = tb * c;
-    T *patch = scratch, *half = scratch + 16 * c;
+    const int64_t c = g->c, vplane = cut->tb * cut->ldv;
+    T *half = scratch;
+    const T *zeros = scratch + FC_WINOGRAD_POINTS * c;
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = t / (th * tw), ti = t / tw % th, tj = t % tw;
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                const int64_t h = 2 * ti - g->pt + i, x0 = 2 * tj - g->pl + j;
-                T *dst = patch + (i * 4 + j) * c;
-                if (h >= 0 && h < g->h && x0 >= 0 && x0 < g->w)
-                    memcpy(dst, x + n * xs[0] + h * xs[1] + x0 * xs[2], (size_t)c * sizeof(T));
-                else
-                    memset(dst, 0, (size_t)c * sizeof(T));
+        const int64_t n = t / (cut->th * cut->tw), ti = t / cut->tw % cut->th, tj = t % cut->tw;
+        const int64_t h0 = FC_WINOGRAD_M * ti - g->pt, w0 = FC_WINOGRAD_M * tj - g->pl;
+        for (int j = 0; j < FC_WINOGRAD_A; j++) {   /* columns: B^T d */
+            const T *col[FC_WINOGRAD_A];
+            T *out[FC_WINOGRAD_A];
+            const int inside = w0 + j >= 0 && w0 + j < g->w;
+            for (int i = 0; i < FC_WINOGRAD_A; i++) {
+                const int64_t h = h0 + i;
+                col[i] = inside && h >= 0 && h < g->h ? x + n * xs[0] + h * xs[1] + (w0 + j) * xs[2]
+                                                      : zeros;
+                out[i] = half + (i * FC_WINOGRAD_A + j) * c;
             }
-        for (int j = 0; j < 4; j++)   /* columns: B^T d */
-            kern->winograd_bt(patch + j * c, patch + (4 + j) * c, patch + (8 + j) * c,
-                            patch + (12 + j) * c, c, half + j * c, half + (4 + j) * c,
-                            half + (8 + j) * c, half + (12 + j) * c);
-        T *out = v + (t - t0) * c;
-        for (int i = 0; i < 4; i++)   /* rows: (B^T d) B */
-            kern->winograd_bt(half + 4 * i * c, half + (4 * i + 1) * c, half + (4 * i + 2) * c,
-                            half + (4 * i + 3) * c, c, out + 4 * i * plane,
-                            out + (4 * i + 1) * plane, out + (4 * i + 2) * plane,
-                            out + (4 * i + 3) * plane);
+            kern->winograd_bt(col, c, out);
+        }
+        for (int i = 0; i < FC_WINOGRAD_A; i++) {   /* rows: (B^T d) B */
+            const T *row[FC_WINOGRAD_A];
+            T *out[FC_WINOGRAD_A];
+            for (int j = 0; j < FC_WINOGRAD_A; j++) {
+                row[j] = half + (i * FC_WINOGRAD_A + j) * c;
+                out[j] = v + (i * FC_WINOGRAD_A + j) * vplane + (t - t0) * cut->ldv;
+            }
+            kern->winograd_bt(row, c, out);
+        }
     }
 }
 
-/* y's 2x2 block of each tile t of [t0, t1) = A^T M[.][t - t0] A + bias, then
- * the activation; outputs past the last row or column are dropped.  Scratch:
- * A^T M as rows [8][k], then the 2x2 block as rows [4][k]. */
-static void FN(winograd_output)(const FN(direct_geom) *g, const T *m, int64_t th, int64_t tw,
-                                int64_t t0, int64_t t1, int64_t tb, const T *bias, int act,
-                                T act_alpha, T *scratch, T *y, const int64_t ys[4]) {
+/* y's 4x4 block of each tile t of [t0, t1), channels [k0, k0 + kb) =
+ * A^T M[.][t - t0] A + bias, then the activation; outputs past the last row
+ * or column are dropped.  Scratch: A^T M as [4][6][kb], then the block as
+ * [4][4][kb]. */
+static void FN(winograd_output)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                                const T *m, int64_t t0, int64_t t1, int64_t k0, const T *bias,
+                                int act, T act_alpha, T *scratch, T *y, const int64_t ys[4]) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t k = g->k, plane = tb * k;
-    T *half = scratch, *quad = scratch + 8 * k;
+    const int64_t kb = FC_MIN(cut->kb, g->k - k0), mplane = cut->tb * cut->kbp;
+    T *half = scratch, *quad = scratch + FC_WINOGRAD_M * FC_WINOGRAD_A * kb;
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = t / (th * tw), ti = t / tw % th, tj = t % tw;
-        const T *in = m + (t - t0) * k;
-        for (int j = 0; j < 4; j++)   /* columns: A^T M */
-            kern->winograd_at(in + j * plane, in + (4 + j) * plane, in + (8 + j) * plane,
-                            in + (12 + j) * plane, k, half + j * k, half + (4 + j) * k);
-        for (int a = 0; a < 2; a++)   /* rows: (A^T M) A */
-            kern->winograd_at(half + 4 * a * k, half + (4 * a + 1) * k, half + (4 * a + 2) * k,
-                            half + (4 * a + 3) * k, k, quad + 2 * a * k, quad + (2 * a + 1) * k);
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                const int64_t h = 2 * ti + a, x0 = 2 * tj + b;
+        const int64_t n = t / (cut->th * cut->tw), ti = t / cut->tw % cut->th, tj = t % cut->tw;
+        const T *in = m + (t - t0) * cut->kbp;
+        for (int b = 0; b < FC_WINOGRAD_A; b++) {   /* columns: A^T M */
+            const T *col[FC_WINOGRAD_A];
+            T *out[FC_WINOGRAD_M];
+            for (int a = 0; a < FC_WINOGRAD_A; a++) col[a] = in + (a * FC_WINOGRAD_A + b) * mplane;
+            for (int a = 0; a < FC_WINOGRAD_M; a++) out[a] = half + (a * FC_WINOGRAD_A + b) * kb;
+            kern->winograd_at(col, kb, out);
+        }
+        for (int a = 0; a < FC_WINOGRAD_M; a++) {   /* rows: (A^T M) A */
+            const T *row[FC_WINOGRAD_A];
+            T *out[FC_WINOGRAD_M];
+            for (int b = 0; b < FC_WINOGRAD_A; b++) row[b] = half + (a * FC_WINOGRAD_A + b) * kb;
+            for (int b = 0; b < FC_WINOGRAD_M; b++) out[b] = quad + (a * FC_WINOGRAD_M + b) * kb;
+            kern->winograd_at(row, kb, out);
+        }
+        for (int a = 0; a < FC_WINOGRAD_M; a++)
+            for (int b = 0; b < FC_WINOGRAD_M; b++) {
+                const int64_t h = FC_WINOGRAD_M * ti + a, x0 = FC_WINOGRAD_M * tj + b;
                 if (h >= g->ho || x0 >= g->wo) continue;
-                T *restrict q = quad + (2 * a + b) * k;
+                T *restrict q = quad + (a * FC_WINOGRAD_M + b) * kb;
                 if (bias)
-                    for (int64_t kk = 0; kk < k; kk++) q[kk] += bias[kk];
-                FN(fc_activate_array)(q, y + n * ys[0] + h * ys[1] + x0 * ys[2], k, act, act_alpha);
+                    for (int64_t kk = 0; kk < kb; kk++) q[kk] += bias[k0 + kk];
+                FN(fc_activate_array)(q, y + n * ys[0] + h * ys[1] + x0 * ys[2] + k0, kb, act,
+                                      act_alpha);
             }
     }
 }
 
-/* One block of tiles [t0, t1): transform in, 16 GEMMs, transform out. */
-static int FN(winograd_block)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
-                              const T *u, int64_t th, int64_t tw, int64_t t0, int64_t t1,
-                              int64_t tb, T *scratch, T *v, T *mbuf, const T *bias, int act,
-                              T act_alpha, T *y, const int64_t ys[4], int gemm_threads) {
-    FN(winograd_input)(g, x, xs, th, tw, t0, t1, tb, scratch, v);
-    int64_t a_off[16], b_off[16];
-    for (int i = 0; i < 16; i++) {
-        a_off[i] = i * tb * g->c;
-        b_off[i] = i * g->c * g->k;
+/* A thread's buffers: V, M, the GEMM's A panels and the transforms' scratch. */
+typedef struct {
+    T *v, *m, *gemm, *scratch;
+    int64_t gemm_len;
+} FN(winograd_bufs);
+
+static int FN(winograd_bufs_alloc)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                                   int gemm_threads, FN(winograd_bufs) *b) {
+    FN(fc_gemm_plan) probe = {0};
+    probe.m = cut->tb; probe.n = cut->kb; probe.k = g->c;
+    probe.b_panels = (const T *)b;   /* only whether B comes packed matters */
+    probe.kernel = cut->kd;
+    b->gemm_len = FN(fc_gemm_scratch_len)(&probe, gemm_threads);
+    b->v = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->ldv, sizeof(T));
+    b->m = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->kbp, sizeof(T));
+    b->gemm = (T *)fc_alloc(FC_MAX(1, b->gemm_len), sizeof(T));
+    b->scratch = (T *)fc_alloc(FC_WINOGRAD_POINTS * FC_MAX(g->c + 1, 2 * cut->kb) + g->c,
+                               sizeof(T));
+    return b->v && b->m && b->gemm && b->scratch ? FC_OK : FC_ENOMEM;
+}
+
+static void FN(winograd_bufs_free)(FN(winograd_bufs) *b) {
+    fc_free(b->v);
+    fc_free(b->m);
+    fc_free(b->gemm);
+    fc_free(b->scratch);
+}
+
+/* Tile block tb_index of K block k0: transform in, 36 GEMMs, transform out. */
+static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                              const T *x, const int64_t xs[4], const T *u, int64_t k0,
+                              int64_t block, const T *bias, int act, T act_alpha, T *y,
+                              const int64_t ys[4], FN(winograd_bufs) *b, int gemm_threads) {
+    const int64_t t0 = block * cut->tb, t1 = FC_MIN(cut->tiles, t0 + cut->tb);
+    /* the scratch's zero row follows the transform's 36 rows */
+    memset(b->scratch + FC_WINOGRAD_POINTS * g->c, 0, (size_t)g->c * sizeof(T));
+    FN(winograd_input)(g, cut, x, xs, t0, t1, b->scratch, b->v);
+    int status = FC_OK;
+    for (int xi = 0; xi < FC_WINOGRAD_POINTS && status == FC_OK; xi++) {
+        FN(fc_matrix) A = {b->v + xi * cut->tb * cut->ldv, cut->ldv, 1};
+        FN(fc_gemm_plan) pl = {0};
+        pl.m = t1 - t0; pl.n = FC_MIN(cut->kb, g->k - k0); pl.k = g->c;
+        pl.pack_a = FN(fc_pack_a_matrix); pl.a_ctx = &A;
+        pl.a_direct = A.p; pl.lda_direct = cut->ldv;
+        pl.b_panels = u + xi * g->c * cut->kbp;
+        pl.c = b->m + xi * cut->tb * cut->kbp; pl.rsc = cut->kbp; pl.csc = 1;
+        pl.alpha = 1; pl.beta = 0;
+        pl.kernel = cut->kd;
+        pl.scratch = b->gemm; pl.scratch_len = b->gemm_len;
+        status = FN(fc_gemm_run)(&pl, gemm_threads);
     }
-    fc_gemm_args ga = {0};
-    ga.m = t1 - t0; ga.n = g->k; ga.k = g->c;
-    ga.a = v; ga.rsa = g->c; ga.csa = 1;
-    ga.b = u; ga.rsb = g->k; ga.csb = 1;
-    ga.c = mbuf; ga.rsc = g->k; ga.csc = 1;
-    ga.alpha = 1; ga.beta = 0;
-    const int status = FN(fc_gemm_batched)(&ga, 16, a_off, b_off, tb * g->k, gemm_threads);
     if (status == FC_OK)
-        FN(winograd_output)(g, mbuf, th, tw, t0, t1, tb, bias, act, act_alpha, scratch, y, ys);
+        FN(winograd_output)(g, cut, b->m, t0, t1, k0, bias, act, act_alpha, b->scratch, y, ys);
     return status;
 }
 
-/* Blocks [b0, b1) of tiles with their own V, M and scratch buffers. */
-static int FN(winograd_blocks)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
-                               const T *u, int64_t th, int64_t tw, int64_t tiles, int64_t tb,
-                               int64_t b0, int64_t b1, const T *bias, int act, T act_alpha,
-                               T *y, const int64_t ys[4], int gemm_threads) {
-    T *v = (T *)fc_alloc(16 * tb * g->c, sizeof(T));
-    T *mbuf = (T *)fc_alloc(16 * tb * g->k, sizeof(T));
-    T *scratch = (T *)fc_alloc(32 * FC_MAX(g->c, g->k), sizeof(T));   /* the transforms' */
-    int status = v && mbuf && scratch ? FC_OK : FC_ENOMEM;
-    for (int64_t b = b0; b < b1 && status == FC_OK; b++)
-        status = FN(winograd_block)(g, x, xs, u, th, tw, b * tb, FC_MIN(tiles, (b + 1) * tb), tb,
-                                    scratch, v, mbuf, bias, act, act_alpha, y, ys, gemm_threads);
-    fc_free(v);
-    fc_free(mbuf);
-    fc_free(scratch);
-    return status;
+/* U of K block k0, input channels split among a team: member id of nt. */
+static void FN(winograd_kernel_share)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                                      const T *w, int64_t k0, T *tscratch, T *u, int id, int nt) {
+    FN(winograd_kernel)(g, cut, w, k0, g->c * id / nt, g->c * (id + 1) / nt,
+                        tscratch + (int64_t)id * 3 * FC_WINOGRAD_A * cut->kb, u);
 }
 
 /* y = act(conv(x, w) + bias) for a 3x3 stride-1 convolution, w as (3, 3, c, k).
- * Blocks of tiles go to threads when there are enough of them; otherwise the
- * blocks run in turn, each GEMM using every thread (no nested parallel region). */
+ * Tile blocks go to threads when there are enough of them; otherwise the
+ * blocks run in turn, each GEMM using every thread (no nested parallel
+ * region).  The threads share each K block's kernel transform. */
 static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
                              const T *w, const T *bias, int act, T act_alpha, T *y,
                              const int64_t ys[4], int nthreads) {
-    const int64_t th = FC_CEIL_DIV(g->ho, 2), tw = FC_CEIL_DIV(g->wo, 2), tiles = g->n * th * tw;
-    if (tiles == 0) return FC_OK;
-    /* Blocks of at most ~2 MiB, and small enough for every thread to get one
-     * where there are enough tiles (a tile's result does not depend on its
-     * block, so neither do the bits on the thread count). */
-    const int64_t tb_cap = FC_MAX(16, FC_WINOGRAD_BLOCK_VALUES / (16 * FC_MAX(g->c, g->k)));
-    const int64_t tb = FC_MIN(tiles, FC_MIN(tb_cap, FC_MAX(16, FC_CEIL_DIV(tiles, nthreads))));
-    const int64_t nblocks = FC_CEIL_DIV(tiles, tb);
-    T *u = (T *)fc_alloc(16 * g->c * g->k, sizeof(T));
+    FN(winograd_cut) cut;
+    FN(winograd_plan_cut)(g, nthreads, &cut);
+    if (cut.tiles == 0 || g->k == 0) return FC_OK;
+    const int64_t nblocks = FC_CEIL_DIV(cut.tiles, cut.tb);
+    /* U, then the kernel transform's scratch per thread */
+    const int64_t u_len = FC_WINOGRAD_POINTS * g->c * cut.kbp;
+    T *u = (T *)fc_alloc(u_len + (int64_t)nthreads * 3 * FC_WINOGRAD_A * cut.kb, sizeof(T));
     if (!u) return FC_ENOMEM;
-    FN(winograd_kernel)(w, g->c, g->k, u);
+    T *tscratch = u + u_len;
     int status = FC_OK;
     if (nthreads > 1 && nblocks >= nthreads) {
 #pragma omp parallel num_threads(nthreads)
         {
-            const int64_t id = fc_thread_id(), nt = fc_thread_count();
-            if (FN(winograd_blocks)(g, x, xs, u, th, tw, tiles, tb, id * nblocks / nt,
-                                    (id + 1) * nblocks / nt, bias, act, act_alpha, y, ys, 1) != FC_OK) {
+            const int id = fc_thread_id(), nt = fc_thread_count();
+            FN(winograd_bufs) b = {0};
+            if (FN(winograd_bufs_alloc)(g, &cut, 1, &b) != FC_OK) {
 #pragma omp atomic write
                 status = FC_ENOMEM;
             }
+            for (int64_t k0 = 0; k0 < g->k; k0 += cut.kb) {
+#pragma omp barrier
+                int ok;   /* the same for every thread: written only after the next barrier */
+#pragma omp atomic read
+                ok = status;
+                if (ok != FC_OK) break;
+                FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, id, nt);
+#pragma omp barrier
+                int mine = FC_OK;
+#pragma omp for schedule(static)
+                for (int64_t blk = 0; blk < nblocks; blk++)
+                    if (mine == FC_OK)
+                        mine = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act,
+                                                  act_alpha, y, ys, &b, 1);
+                if (mine != FC_OK) {
+#pragma omp atomic write
+                    status = mine;
+                }
+            }
+            FN(winograd_bufs_free)(&b);
         }
     } else {
-        status = FN(winograd_blocks)(g, x, xs, u, th, tw, tiles, tb, 0, nblocks, bias, act,
-                                     act_alpha, y, ys, nthreads);
+        FN(winograd_bufs) b = {0};
+        status = FN(winograd_bufs_alloc)(g, &cut, nthreads, &b);
+        for (int64_t k0 = 0; k0 < g->k && status == FC_OK; k0 += cut.kb) {
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+            FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, fc_thread_id(),
+                                      fc_thread_count());
+            for (int64_t blk = 0; blk < nblocks && status == FC_OK; blk++)
+                status = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act, act_alpha, y,
+                                            ys, &b, nthreads);
+        }
+        FN(winograd_bufs_free)(&b);
     }
     fc_free(u);
     return status;

@@ -112,6 +112,7 @@ typedef struct {
 static void FN(pack_b_block)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t pc, int64_t kc,
                              int64_t jc, int64_t nc, T *bbuf, int tid, int nth) {
     const int64_t NR = kd->nr, npanels = FC_CEIL_DIV(nc, NR);
+    if (pl->b_panels) return;
     if (pl->b_direct) {
         if (nc % NR && tid == 0)
             pl->pack_b(pl->b_ctx, pc, kc, jc + (npanels - 1) * NR, nc % NR, (int)NR,
@@ -165,8 +166,9 @@ static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_s
                     for (int64_t q = q0; q < q1; q++) {
                         const int64_t cols = FC_MIN(NR, nc - q * NR);
                         const int in_place = pl->b_direct && cols == NR;
-                        const T *b = in_place ? pl->b_direct + pc * pl->ldb_direct + jc + q * NR
-                                              : bbuf + q * NR * kc;
+                        const T *b = pl->b_panels ? pl->b_panels + (jc + q * NR) * k + pc * NR
+                                     : in_place   ? pl->b_direct + pc * pl->ldb_direct + jc + q * NR
+                                                  : bbuf + q * NR * kc;
                         FN(macro_tile)(pl, kd, kc, a, lda, b, in_place ? pl->ldb_direct : NR,
                                        ic + ir, jc + q * NR, rows, cols, beta, last);
                     }
@@ -208,9 +210,10 @@ static int FN(split_product)(const PLAN *pl, const KERNEL_TYPE *kd, int nthreads
 }
 
 /* Elements of scratch fc_gemm_run needs for pl on nthreads threads: the packed
- * B block, then one packed A block per thread. */
-static int64_t FN(scratch_elems)(const FN(gemm_split) *sp, int nthreads) {
-    return sp->kc_max * sp->nc_blk + (int64_t)nthreads * sp->mc_blk * sp->kc_max;
+ * B block (none when B comes packed), then one packed A block per thread. */
+static int64_t FN(scratch_elems)(const PLAN *pl, const FN(gemm_split) *sp, int nthreads) {
+    return (pl->b_panels ? 0 : sp->kc_max * sp->nc_blk) +
+           (int64_t)nthreads * sp->mc_blk * sp->kc_max;
 }
 
 int64_t FN(fc_gemm_scratch_len)(const PLAN *pl, int nthreads) {
@@ -218,7 +221,7 @@ int64_t FN(fc_gemm_scratch_len)(const PLAN *pl, int nthreads) {
     if (pl->m == 0 || pl->n == 0 || pl->k == 0) return 0;
     FN(gemm_split) sp;
     nthreads = FN(split_product)(pl, kd, nthreads, &sp);
-    return FN(scratch_elems)(&sp, nthreads);
+    return FN(scratch_elems)(pl, &sp, nthreads);
 }
 
 /* Products whose scratch fits here use the stack, not the allocator. */
@@ -233,14 +236,14 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     }
     FN(gemm_split) sp;
     nthreads = FN(split_product)(pl, kd, nthreads, &sp);
-    const int64_t need = FN(scratch_elems)(&sp, nthreads);
+    const int64_t need = FN(scratch_elems)(pl, &sp, nthreads);
     T stack_scratch[FC_GEMM_STACK_SCRATCH / sizeof(T)] __attribute__((aligned(64)));
     const int on_stack = need * (int64_t)sizeof(T) <= FC_GEMM_STACK_SCRATCH;
     const int given = !on_stack && pl->scratch && pl->scratch_len >= need;
     T *bbuf = on_stack ? stack_scratch : given ? pl->scratch : (T *)fc_alloc(need, sizeof(T));
     if (!bbuf) return FC_ENOMEM;
     /* the B block has a multiple of NR columns, so abuf stays vector-aligned */
-    T *abuf = bbuf + sp.kc_max * sp.nc_blk;
+    T *abuf = bbuf + (pl->b_panels ? 0 : sp.kc_max * sp.nc_blk);
     if (nthreads > 1) {
 #pragma omp parallel num_threads(nthreads)
         FN(gemm_team)(pl, kd, &sp, abuf, bbuf, fc_thread_id(), fc_thread_count());

@@ -111,9 +111,14 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
 /* The convolution kernels beside the GEMM, compiled per ISA (ukernels/conv_simd.tmpl.h):
  * direct kernels for few output channels (entry kb, 1..FC_DIRECT_MAX_KB,
  * computes kb output channels over width[kb] consecutive output pixels) and
- * the Winograd F(2x2, 3x3) 1-D transforms, applied to n values of four rows:
- *   bt: (o0, o1, o2, o3) = B^T (d0, d1, d2, d3) = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
- *   at: (o0, o1) = A^T (m0, m1, m2, m3) = (m0 + m1 + m2, m1 - m2 - m3) */
+ * the Winograd F(4x4, 3x3) 1-D transforms, over n contiguous values of each row:
+ *   bt: o[0..5] = B^T d[0..5]  (o0 = 4d0 - 5d2 + d4, o1,2 = (d4 - 4d2) -+ (4d1 - d3),
+ *       o3,4 = (d4 - d2) -+ 2(d1 - d3), o5 = 4d1 - 5d3 + d5)
+ *   at: o[0..3] = A^T m[0..5]  (o0 = m0 + (m1 + m2) + (m3 + m4), o1 = (m1 - m2) + 2(m3 - m4),
+ *       o2 = (m1 + m2) + 4(m3 + m4), o3 = (m1 - m2) + 8(m3 - m4) + m5)
+ *   g:  o[0..5] = G g[0..2]  (g0/4, -(g0 + g1 + g2)/6, -(g0 - g1 + g2)/6,
+ *       g0/24 + g1/12 + g2/6, g0/24 - g1/12 + g2/6, g2), written as GEMM B panels:
+ *       value j at o[b][(j / nr) * pstride + j % nr], zeros up to the panel's end. */
 #define FC_DIRECT_MAX_KB 8
 #define FC_GL_MAX_TAPS 64   /* taps the group-lanes row kernels take (stack arrays) */
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
@@ -137,11 +142,10 @@ typedef struct {
                                        int64_t nvec, T *out);                            \
     typedef void (*fc_direct_store_##SFX)(const T *tile, int64_t width, int kb,           \
                                           const int32_t *map, T *out, int64_t ks);        \
-    typedef void (*fc_winograd_bt_##SFX)(const T *d0, const T *d1, const T *d2,           \
-                                         const T *d3, int64_t n, T *o0, T *o1, T *o2,     \
-                                         T *o3);                                          \
-    typedef void (*fc_winograd_at_##SFX)(const T *m0, const T *m1, const T *m2,           \
-                                         const T *m3, int64_t n, T *o0, T *o1);           \
+    typedef void (*fc_winograd_bt_##SFX)(const T *const *d, int64_t n, T *const *o);      \
+    typedef void (*fc_winograd_at_##SFX)(const T *const *m, int64_t n, T *const *o);      \
+    typedef void (*fc_winograd_g_##SFX)(const T *const *g, int64_t n, int64_t nr,         \
+                                        int64_t pstride, T *const *o);                   \
     typedef void (*fc_dw_fwd_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w, \
                                     const T *bias, T *out);                              \
     typedef void (*fc_dw_dx_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w,  \
@@ -164,6 +168,7 @@ typedef struct {
         fc_direct_store_##SFX store;                                                     \
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
+        fc_winograd_g_##SFX winograd_g;                                                  \
         fc_dw_fwd_##SFX dw_fwd;      /* depthwise rows */                                 \
         fc_dw_dx_##SFX dw_dx;                                                            \
         fc_dw_wgrad_##SFX dw_wgrad;                                                      \
@@ -250,6 +255,11 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
  *           in place and only the last partial panel is packed.
  *   pack_b: rows [p0, p0+kc) and columns [j0, j0+cols) (cols <= nr) of B into
  *           dst[p*nr + j], zero for j >= cols.
+ *   b_panels (optional, used instead of packing): B packed once by the caller
+ *           as whole-k panels of NR columns: panel q at b_panels + q*NR*k,
+ *           element (p, j) at [p*NR + j % NR], zero past column n (a
+ *           product that reuses B across many calls packs it once).  The
+ *           plan's kernel must then be given, with that NR.
  *   pack_b_rows (optional, used instead of pack_b): rows [p0, p0+rows) and
  *           columns [j0, j0+nc) of B into all the NR-column panels of a block
  *           at once: element (p, j) at dst[(j / nr) * panel + (p - p0) * nr + j % nr],
@@ -271,6 +281,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
         fc_pack_b_rows_##SFX pack_b_rows;                                                \
         const T *a_direct; int64_t lda_direct;                                           \
         const T *b_direct; int64_t ldb_direct;                                           \
+        const T *b_panels;                                                               \
         T *c; int64_t rsc, csc;                                                          \
         T alpha, beta;                                                                   \
         const T *bias; int bias_per_row;                                                 \

@@ -232,6 +232,22 @@ def test_winograd_over_several_tile_blocks(algorithm, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_winograd_over_several_output_channel_blocks(dtype, rng):
+    """36 C K transformed kernel values past a quarter of any L3 up to 64 MiB
+    go in blocks of output channels (forward: 520, not a multiple of any
+    GEMM panel; dx: 256 output channels from 520 inputs)."""
+    case = (1, 10, 9, 256, 520, 3, 3, 1, 1, 1, 1)
+    x, w, b = conv_inputs(case, dtype, rng)
+    kw = conv_kwargs(case)
+    y = fastconv.conv2d(x, w, b, activation="relu", algorithm="winograd", **kw)
+    assert_close(y, ref.conv2d(x, w, b, activation="relu", **kw), magnitude(x, w, kw, "NHWC", b))
+    dy = rand(rng, y.shape, dtype)
+    dx, _, _ = fastconv.conv2d_backward(dy, x, w, algorithm="winograd", **kw)
+    want = ref.conv2d_backward(dy, x, w, **kw)[0]
+    assert_close(dx, want, ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_dx_by_tap_chunks(dtype, rng):
     """dx's implicit GEMM takes the transposed kernel a few taps at a time when
     a whole copy would pass 4 MiB (here 2 chunks in float32, 3 in float64)."""

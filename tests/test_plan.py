@@ -26,6 +26,13 @@ PLAN_TABLE = {
     "resnet-down": ((8, 56, 56, 256), (1, 1, 256, 512), {"stride": 2},
                     {"forward": ("gemm", "im2col"), "dx": ("gemm", "col2im"),
                      "dw": ("gemm", "dy_t_col")}),
+    # Winograd from 32 4x4 output tiles: 8 images of 7x7 yes, one of 14x14 not
+    "resnet-layer4-b8": ((8, 7, 7, 512), (3, 3, 512, 512), {"padding": 1},
+                         {"forward": ("winograd", "none"), "dx": ("winograd", "flipped"),
+                          "dw": ("gemm", "col_t_dy")}),
+    "vgg-conv5-b1": ((1, 14, 14, 512), (3, 3, 512, 512), {"padding": 1},
+                     {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                      "dw": ("gemm", "col_t_dy")}),
     "yolo-3x3": ((1, 13, 13, 512), (3, 3, 512, 1024), {"padding": 1},
                  {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                   "dw": ("gemm", "col_t_dy")}),

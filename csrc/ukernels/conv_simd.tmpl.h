@@ -93,26 +93,77 @@ static void FC_DIRECT_FN(store, _)(const FC_T *tile, int64_t width, int kb,
             for (int k = 0; k < kb; k++) out[map[q] + k * ks] = tile[k * width + q];
 }
 
-/* Winograd's 1-D transforms (see internal.h): plain loops, vectorised by the
- * compiler for this file's ISA. */
-static void FC_DIRECT_FN(winograd_bt, _)(const FC_T *restrict d0, const FC_T *restrict d1,
-                                         const FC_T *restrict d2, const FC_T *restrict d3,
-                                         int64_t n, FC_T *restrict o0, FC_T *restrict o1,
-                                         FC_T *restrict o2, FC_T *restrict o3) {
+/* Winograd F(4x4, 3x3)'s 1-D transforms (see internal.h): plain loops over
+ * contiguous values, vectorised by the compiler for this file's ISA (the
+ * loops take their rows as restrict parameters, which GCC needs for that). */
+static inline void FC_DIRECT_FN(winograd_bt_rows, _)(
+    int64_t n, const FC_T *restrict d0, const FC_T *restrict d1, const FC_T *restrict d2,
+    const FC_T *restrict d3, const FC_T *restrict d4, const FC_T *restrict d5,
+    FC_T *restrict o0, FC_T *restrict o1, FC_T *restrict o2, FC_T *restrict o3,
+    FC_T *restrict o4, FC_T *restrict o5) {
     for (int64_t i = 0; i < n; i++) {
-        o0[i] = d0[i] - d2[i];
-        o1[i] = d1[i] + d2[i];
-        o2[i] = d2[i] - d1[i];
-        o3[i] = d1[i] - d3[i];
+        const FC_T a = d4[i] - 4 * d2[i], b = 4 * d1[i] - d3[i];
+        const FC_T c = d4[i] - d2[i], e = 2 * (d1[i] - d3[i]);
+        o0[i] = 4 * d0[i] - 5 * d2[i] + d4[i];
+        o1[i] = a - b;
+        o2[i] = a + b;
+        o3[i] = c - e;
+        o4[i] = c + e;
+        o5[i] = 4 * d1[i] - 5 * d3[i] + d5[i];
     }
 }
 
-static void FC_DIRECT_FN(winograd_at, _)(const FC_T *restrict m0, const FC_T *restrict m1,
-                                         const FC_T *restrict m2, const FC_T *restrict m3,
-                                         int64_t n, FC_T *restrict o0, FC_T *restrict o1) {
+static void FC_DIRECT_FN(winograd_bt, _)(const FC_T *const *d, int64_t n, FC_T *const *o) {
+    FC_DIRECT_FN(winograd_bt_rows, _)(n, d[0], d[1], d[2], d[3], d[4], d[5], o[0], o[1], o[2],
+                                      o[3], o[4], o[5]);
+}
+
+static inline void FC_DIRECT_FN(winograd_at_rows, _)(
+    int64_t n, const FC_T *restrict m0, const FC_T *restrict m1, const FC_T *restrict m2,
+    const FC_T *restrict m3, const FC_T *restrict m4, const FC_T *restrict m5,
+    FC_T *restrict o0, FC_T *restrict o1, FC_T *restrict o2, FC_T *restrict o3) {
     for (int64_t i = 0; i < n; i++) {
-        o0[i] = m0[i] + m1[i] + m2[i];
-        o1[i] = m1[i] - m2[i] - m3[i];
+        const FC_T a = m1[i] + m2[i], b = m1[i] - m2[i];
+        const FC_T c = m3[i] + m4[i], e = m3[i] - m4[i];
+        o0[i] = m0[i] + a + c;
+        o1[i] = b + 2 * e;
+        o2[i] = a + 4 * c;
+        o3[i] = b + 8 * e + m5[i];
+    }
+}
+
+static void FC_DIRECT_FN(winograd_at, _)(const FC_T *const *m, int64_t n, FC_T *const *o) {
+    FC_DIRECT_FN(winograd_at_rows, _)(n, m[0], m[1], m[2], m[3], m[4], m[5], o[0], o[1], o[2],
+                                      o[3]);
+}
+
+/* One panel of G g: len values, zeros up to nr. */
+static inline void FC_DIRECT_FN(winograd_g_panel, _)(
+    int64_t len, int64_t nr, const FC_T *restrict g0, const FC_T *restrict g1,
+    const FC_T *restrict g2, FC_T *restrict o0, FC_T *restrict o1, FC_T *restrict o2,
+    FC_T *restrict o3, FC_T *restrict o4, FC_T *restrict o5) {
+    const FC_T sixth = (FC_T)1 / 6, twelfth = (FC_T)1 / 12, twentyfourth = (FC_T)1 / 24;
+    int64_t j = 0;
+    for (; j < len; j++) {   /* multiplies by the rounded fractions: no divisions */
+        const FC_T a = g0[j], b = g1[j], c = g2[j];
+        const FC_T s = a + c, t = a * twentyfourth + c * sixth, u = b * twelfth;
+        o0[j] = a * (FC_T)0.25;
+        o1[j] = (s + b) * -sixth;
+        o2[j] = (s - b) * -sixth;
+        o3[j] = t + u;
+        o4[j] = t - u;
+        o5[j] = c;
+    }
+    for (; j < nr; j++) o0[j] = o1[j] = o2[j] = o3[j] = o4[j] = o5[j] = 0;
+}
+
+static void FC_DIRECT_FN(winograd_g, _)(const FC_T *const *g, int64_t n, int64_t nr,
+                                        int64_t pstride, FC_T *const *o) {
+    for (int64_t q = 0; q * nr < n; q++) {
+        const int64_t j0 = q * nr, p = q * pstride;
+        FC_DIRECT_FN(winograd_g_panel, _)(n - j0 < nr ? n - j0 : nr, nr, g[0] + j0, g[1] + j0,
+                                          g[2] + j0, o[0] + p, o[1] + p, o[2] + p, o[3] + p,
+                                          o[4] + p, o[5] + p);
     }
 }
 
@@ -138,6 +189,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(store, _),
     FC_DIRECT_FN(winograd_bt, _),
     FC_DIRECT_FN(winograd_at, _),
+    FC_DIRECT_FN(winograd_g, _),
     FC_DIRECT_FN(dw_fwd, _),
     FC_DIRECT_FN(dw_dx, _),
     FC_DIRECT_FN(dw_wgrad, _),

@@ -26,7 +26,7 @@ class AxisPlan:
 def plan_axis(size, chunks, extent, stride, pad_before, out, align=1):
     """The blocks of one axis of `size` input elements, near the given chunk
     sizes: boundaries moved down to the stride grid (and to a multiple of
-    `align` output elements, e.g. Winograd's 2-row tiles), dropped where a
+    `align` output elements, e.g. Winograd's 4-row tiles), dropped where a
     block would be smaller than the halo or would hold no window start.
     `out` is the number of output elements (from the padded size)."""
     step = stride * align                       # boundaries sit where output i % align == 0

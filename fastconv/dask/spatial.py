@@ -38,7 +38,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
     plan = _conv.conv2d_plan(x.shape, w.shape, algorithm=algorithm, dtype=probe.dtype, **{
         k: v for k, v in kwargs.items() if k != "activation"})["forward"]["algorithm"]
-    align = 2 if plan == "winograd" else 1        # whole 2x2 output tiles in every block
+    align = 4 if plan == "winograd" else 1        # whole 4x4 output tiles in every block
     plans = _plans(x, layout, probe, extent, stride, pads, align)
     if not _every_block_runs(plan, plans, x, layout, w.shape, probe.dtype, kwargs):
         plan = "auto"       # then blocks may differ from the whole image within rounding
