@@ -55,6 +55,10 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
         pl.a_direct = x;
         pl.lda_direct = p->lda;
     }
+    if (d->n * d->ho * d->wo <= FC_GEMM_B_IN_PLACE_MAX_M) {   /* few pixels: w read in place */
+        pl.b_direct = w;
+        pl.ldb_direct = d->k;
+    }
     return FN(run_over_images)(&pl, &src, y, d->ys, d->n, d->ho, d->wo, nthreads);
 }
 

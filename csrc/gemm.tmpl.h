@@ -254,11 +254,6 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     return FC_OK;
 }
 
-/* Few-row products (fc layers) meet each element of B in few micro-kernel
- * calls, so packing B would cost about as much as the product: B is read in
- * place.  (Measured on Zen 5: 8x4096x1000 0.86 -> 0.44 ms; even with rows a
- * multiple of 4 KiB apart, 16x4096x4096 10.9 -> 6.8 ms.) */
-#define FC_GEMM_B_IN_PLACE_MAX_M 64
 static int FN(direct_b_pays)(const fc_gemm_args *g) {
     return g->csb == 1 && g->m <= FC_GEMM_B_IN_PLACE_MAX_M;
 }
