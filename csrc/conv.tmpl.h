@@ -21,6 +21,7 @@
 
 #include "conv_direct.tmpl.h"
 #include "conv_winograd.tmpl.h"
+#include "conv_winograd_dw.tmpl.h"
 #include "conv_dw_inplace.tmpl.h"
 #include "conv_depthwise.tmpl.h"
 #include "conv_group_lanes.tmpl.h"
@@ -99,6 +100,7 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
     switch (p->algo) {
     case FC_CONV_DIRECT: return FN(direct_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
+    case FC_CONV_WINOGRAD: return FN(winograd_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_DEPTHWISE:
         return p->variant == FC_VARIANT_LANES ? FN(group_lanes_dw)(d, x, dy, dw, nthreads)
                                               : FN(depthwise_dw)(d, x, dy, dw, nthreads);

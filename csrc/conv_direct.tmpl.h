@@ -236,11 +236,16 @@ static T *FN(flipped_kernel)(const fc_conv_desc *d, const T *w) {
     const int64_t taps = d->r * d->s, c = d->c, k = d->k, cg = d->cg, kg = d->kg;
     T *wf = (T *)fc_alloc(taps * kg * c, sizeof(T));   /* (R, S, kg, C) */
     if (!wf) return NULL;
+    enum { B = 16 };   /* transposed in B x B tiles: both sides stay in L1 */
     for (int64_t t = 0; t < taps; t++) {
         const T *src = w + (taps - 1 - t) * cg * k;   /* tap (r-1-r', s-1-s') */
-        for (int64_t kk = 0; kk < kg; kk++)
-            for (int64_t cc = 0; cc < c; cc++)   /* dx channel cc of group cc / cg */
-                wf[(t * kg + kk) * c + cc] = src[(cc % cg) * k + (cc / cg) * kg + kk];
+        T *dst = wf + t * kg * c;
+        for (int64_t g = 0; g < d->groups; g++)   /* dx channel g * cg + cc */
+            for (int64_t k0 = 0; k0 < kg; k0 += B)
+                for (int64_t c0 = 0; c0 < cg; c0 += B)
+                    for (int64_t kk = k0; kk < FC_MIN(kg, k0 + B); kk++)
+                        for (int64_t cc = c0; cc < FC_MIN(cg, c0 + B); cc++)
+                            dst[kk * c + g * cg + cc] = src[cc * k + g * kg + kk];
     }
     return wf;
 }

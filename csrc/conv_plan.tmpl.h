@@ -7,7 +7,7 @@
  * channels on the vector lanes (one input channel per group, narrow groups,
  * and as many input as output channels per group: variant "lanes"); direct kernels
  * with output pixels on the vector lanes (few output channels); Winograd
- * F(4x4, 3x3) (forward and dx); the in-place dw GEMM.  Direct, Winograd and
+ * F(4x4, 3x3) (forward and dx; dw by F(3x3, 4x4)); the in-place dw GEMM.  Direct, Winograd and
  * in-place need stride 1 and no dilation, and all but the direct forward pass
  * and dx one group; dx by a forward algorithm also needs padding that leaves
  * the flipped convolution a non-negative one.  The automatic choice
@@ -62,6 +62,9 @@ static int FN(rows_beats_direct)(const fc_conv_desc *d, int pass) {
  * (1x28x28) 1.6-2.0x, 196 and more 2.0-3.6x; 16 x 16 channels 0.34x, 16 x 64
  * 1.9x, 32 x 32 1.2-2.5x. */
 #define FC_WINOGRAD_MIN_TILES 32
+/* dw by Winograd F(3x3, 4x4) transforms no kernel: it wins from few tiles
+ * (8 images of 4x4, 1 thread: 1.2-2.0x the GEMM; 16 tiles 1.0-4.7x). */
+#define FC_WINOGRAD_DW_MIN_TILES 8
 #define FC_WINOGRAD_MIN_CHANNELS 16
 #define FC_WINOGRAD_MIN_CHANNEL_PAIRS 1024
 
@@ -151,7 +154,6 @@ static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN
 static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
     const char *why = FN(stride1_obstacle)(d, pass);
     if (why) return why;
-    if (pass == FC_PASS_DW) return "Winograd runs the forward pass and dx only";
     if (d->r != 3 || d->s != 3) return "Winograd F(4x4, 3x3) needs a 3x3 kernel";
     const int64_t *is = pass == FC_PASS_DX ? d->ys : d->xs, *os = pass == FC_PASS_DX ? d->dxs : d->ys;
     if (!FN(winograd_applies)(g, is, os))
@@ -202,13 +204,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         return p->algo;
     case FC_CONV_DIRECT: obstacle = no_direct; break;
     case FC_CONV_DEPTHWISE: obstacle = no_depthwise; break;
-    case FC_CONV_WINOGRAD:
-        if (pass == FC_PASS_DW) {   /* Winograd is for x and dx; dw stays a GEMM */
-            FC_SAY("'winograd' was asked for; it computes the forward pass and dx, dw runs as a GEMM");
-            return p->algo;
-        }
-        obstacle = no_winograd;
-        break;
+    case FC_CONV_WINOGRAD: obstacle = no_winograd; break;
     case FC_CONV_INPLACE:
         if (pass != FC_PASS_DW) {   /* the in-place GEMM is for dw */
             FC_SAY("'inplace' was asked for; it computes dw, this pass runs as a GEMM");
@@ -240,12 +236,14 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
         } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
-                   g->c * g->k >= FC_WINOGRAD_MIN_CHANNEL_PAIRS && tiles >= FC_WINOGRAD_MIN_TILES) {
+                   g->c * g->k >= FC_WINOGRAD_MIN_CHANNEL_PAIRS &&
+                   tiles >= (pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES)) {
             asked = FC_CONV_WINOGRAD;
             FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way and %d "
                    "pairs) and %lld output tiles (at least %d)", (long long)g->c,
                    (long long)g->k, FC_WINOGRAD_MIN_CHANNELS, FC_WINOGRAD_MIN_CHANNEL_PAIRS,
-                   (long long)tiles, FC_WINOGRAD_MIN_TILES);
+                   (long long)tiles,
+                   pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES);
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
                    !FN(rows_beats_direct)(d, pass) &&
                    (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {

@@ -126,7 +126,11 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
  *       o2 = (m1 + m2) + 4(m3 + m4), o3 = (m1 - m2) + 8(m3 - m4) + m5)
  *   g:  o[0..5] = G g[0..2]  (g0/4, -(g0 + g1 + g2)/6, -(g0 - g1 + g2)/6,
  *       g0/24 + g1/12 + g2/6, g0/24 - g1/12 + g2/6, g2), written as GEMM B panels:
- *       value j at o[b][(j / nr) * pstride + j % nr], zeros up to the panel's end. */
+ *       value j at o[b][(j / nr) * pstride + j % nr], zeros up to the panel's end.
+ * and dw's F(3x3, 4x4), with the same points:
+ *   a:  o[0..5] = A d[0..3]  (d0, (d0 + d2) +- (d1 + d3), (d0 + 4d2) +- (2d1 + 8d3), d3)
+ *   gt: o[0..2] = G^T m[0..5]  (m0/4 - (m1 + m2)/6 + (m3 + m4)/24,
+ *       (m3 - m4)/12 - (m1 - m2)/6, ((m3 + m4) - (m1 + m2))/6 + m5) */
 #define FC_DIRECT_MAX_KB 8
 #define FC_GL_MAX_TAPS 64   /* taps the group-lanes row kernels take (stack arrays) */
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
@@ -154,6 +158,8 @@ typedef struct {
     typedef void (*fc_winograd_at_##SFX)(const T *const *m, int64_t n, T *const *o);      \
     typedef void (*fc_winograd_g_##SFX)(const T *const *g, int64_t n, int64_t nr,         \
                                         int64_t pstride, T *const *o);                   \
+    typedef void (*fc_winograd_a_##SFX)(const T *const *d, int64_t n, T *const *o);       \
+    typedef void (*fc_winograd_gt_##SFX)(const T *const *m, int64_t n, T *const *o);      \
     typedef void (*fc_dw_fwd_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w, \
                                     const T *bias, T *out);                              \
     typedef void (*fc_dw_dx_##SFX)(const fc_dw_row *g, const T *const *rows, const T *w,  \
@@ -177,6 +183,8 @@ typedef struct {
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
         fc_winograd_g_##SFX winograd_g;                                                  \
+        fc_winograd_a_##SFX winograd_a;      /* dw */                                     \
+        fc_winograd_gt_##SFX winograd_gt;                                                \
         fc_dw_fwd_##SFX dw_fwd;      /* depthwise rows */                                 \
         fc_dw_dx_##SFX dw_dx;                                                            \
         fc_dw_wgrad_##SFX dw_wgrad;                                                      \

@@ -176,6 +176,7 @@ def show_config(mode="stdout"):
         "cpu_features": _native.cpu_features(),
         "micro_kernels": [k["title"] for k in active_ukernels()],
         "caches": _native.cpu_caches(),
+        "workspace_kept": _native.workspace_kept(),
     }
     if mode == "dicts":
         return info
@@ -199,9 +200,19 @@ def show_config(mode="stdout"):
     forked = ("; a forked child: one thread" if forked_serial() else "")
     print(f"  threads:  {info['threads']} (at most {info['thread_bound']}{forked})")
     print(f"  openmp:   {info['openmp_runtime']}")
+    print(f"  workspace: {info['workspace_kept'] / 2**20:.1f} MiB of freed kernel workspace kept "
+          f"for reuse (at most 64; release_workspace() frees it)")
     print(f"  compiler: {info['compiler']}")
     print(f"  cflags:   {info['cflags']}")
     return None
+
+
+def release_workspace():
+    """Frees the kernel workspace kept for reuse and returns its size in bytes.
+    The kernels keep freed blocks of 1 MiB or more, up to 64 MiB, for the next
+    call (fresh pages cost the kernel a fault and zeroing on first touch);
+    call this to hand that memory back, e.g. after a large model is done."""
+    return _native.release_workspace()
 
 
 def peak_workspace(fn, *args, **kwargs):

@@ -65,6 +65,8 @@ cdef extern from "fastconv/fastconv.h":
     int64_t fc_workspace_in_use()
     int64_t fc_workspace_peak()
     void fc_workspace_reset_peak()
+    int64_t fc_workspace_kept()
+    int64_t fc_workspace_release()
 
     ctypedef struct fc_gemm_args:
         int64_t m, n, k

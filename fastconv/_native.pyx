@@ -106,6 +106,14 @@ def reset_workspace_peak():
     fc_workspace_reset_peak()
 
 
+def workspace_kept():
+    return fc_workspace_kept()
+
+
+def release_workspace():
+    return fc_workspace_release()
+
+
 # ---- GEMM ----------------------------------------------------------------
 cdef fc_gemm_args gemm_args(const real[:, :] a, const real[:, :] b, real[:, :] c,
                             double alpha, double beta, int act, double act_alpha):

@@ -1,4 +1,6 @@
-"""set_num_threads / get_num_threads / show_config."""
+"""set_num_threads / get_num_threads / show_config / release_workspace."""
+import numpy as np
+
 import fastconv
 from helpers import threads
 
@@ -40,3 +42,23 @@ def test_show_config_has_what_a_bug_report_needs(capsys):
         assert "omp" in info["openmp_runtime"].rsplit("runtime", 1)[1], info["openmp_runtime"]
     else:
         assert info["openmp_runtime"].startswith("off")
+
+
+def test_freed_workspace_is_kept_for_reuse_and_released_on_request():
+    """A call's large workspace blocks are kept for the next call (up to 64
+    MiB), not counted as in use, and release_workspace() frees them."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 20, 20, 256), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 256, 256), dtype=np.float32)
+    fastconv.release_workspace()
+    first, used = fastconv._config.peak_workspace(fastconv.conv2d, x, w, padding=1,
+                                                 algorithm="winograd")
+    kept = fastconv.show_config("dicts")["workspace_kept"]
+    assert used >= 2**20 and 2**20 <= kept <= 64 * 2**20
+    again, used_again = fastconv._config.peak_workspace(fastconv.conv2d, x, w, padding=1,
+                                                       algorithm="winograd")
+    np.testing.assert_array_equal(first, again)
+    assert used_again == used   # reused blocks count as the bytes asked for
+    assert fastconv.release_workspace() == kept
+    assert fastconv.show_config("dicts")["workspace_kept"] == 0
+    assert fastconv.release_workspace() == 0

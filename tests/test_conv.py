@@ -233,18 +233,34 @@ def test_winograd_over_several_tile_blocks(algorithm, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_winograd_over_several_output_channel_blocks(dtype, rng):
-    """36 C K transformed kernel values past a quarter of any L3 up to 64 MiB
-    go in blocks of output channels (forward: 520, not a multiple of any
-    GEMM panel; dx: 256 output channels from 520 inputs)."""
+    """36 C K transformed kernel values (and dw's products) past a quarter of
+    any L3 up to 64 MiB go in blocks of output channels (forward and dw: 520,
+    not a multiple of any GEMM panel; dx: 256 output channels from 520)."""
     case = (1, 10, 9, 256, 520, 3, 3, 1, 1, 1, 1)
     x, w, b = conv_inputs(case, dtype, rng)
     kw = conv_kwargs(case)
     y = fastconv.conv2d(x, w, b, activation="relu", algorithm="winograd", **kw)
     assert_close(y, ref.conv2d(x, w, b, activation="relu", **kw), magnitude(x, w, kw, "NHWC", b))
     dy = rand(rng, y.shape, dtype)
-    dx, _, _ = fastconv.conv2d_backward(dy, x, w, algorithm="winograd", **kw)
-    want = ref.conv2d_backward(dy, x, w, **kw)[0]
-    assert_close(dx, want, ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)[0])
+    assert_conv_backward_close(fastconv.conv2d_backward(dy, x, w, algorithm="winograd", **kw),
+                               dy, x, w, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_winograd_dw_over_tile_blocks_same_bits_on_threads(dtype, rng):
+    """dw by Winograd F(3x3, 4x4) sums 36 products over blocks of tiles (here
+    several, with partial tiles at the bottom and right and uneven padding):
+    the same bits on 1 and 2 threads, within the tolerance of the reference."""
+    case = (6, 30, 27, 48, 40, 3, 3, 1, 1, 1, 1)
+    x, w, _ = conv_inputs(case, dtype, rng)
+    kw = dict(padding=((2, 0), (1, 1)))
+    dy = rand(rng, ref.conv2d(x, w, **kw).shape, dtype)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, **kw)
+    assert plan["dw"]["algorithm"] == "winograd", plan
+    dw = same_bits_on_1_and_2_threads(
+        lambda: fastconv.conv2d_backward(dy, x, w, need_dx=False, **kw)[1])
+    want = ref.conv2d_backward(dy, x, w, **kw)[1]
+    assert_close(dw, want, ref.conv2d_backward(np.abs(dy), np.abs(x), np.abs(w), **kw)[1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

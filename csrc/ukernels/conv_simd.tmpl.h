@@ -137,6 +137,46 @@ static void FC_DIRECT_FN(winograd_at, _)(const FC_T *const *m, int64_t n, FC_T *
                                       o[3]);
 }
 
+/* dw's transforms: A (4 -> 6) on dy tiles, G^T (6 -> 3) on the products. */
+static inline void FC_DIRECT_FN(winograd_a_rows, _)(
+    int64_t n, const FC_T *restrict d0, const FC_T *restrict d1, const FC_T *restrict d2,
+    const FC_T *restrict d3, FC_T *restrict o0, FC_T *restrict o1, FC_T *restrict o2,
+    FC_T *restrict o3, FC_T *restrict o4, FC_T *restrict o5) {
+    for (int64_t i = 0; i < n; i++) {
+        const FC_T e = d0[i] + d2[i], f = d1[i] + d3[i];
+        const FC_T g = d0[i] + 4 * d2[i], h = 2 * d1[i] + 8 * d3[i];
+        o0[i] = d0[i];
+        o1[i] = e + f;
+        o2[i] = e - f;
+        o3[i] = g + h;
+        o4[i] = g - h;
+        o5[i] = d3[i];
+    }
+}
+
+static void FC_DIRECT_FN(winograd_a, _)(const FC_T *const *d, int64_t n, FC_T *const *o) {
+    FC_DIRECT_FN(winograd_a_rows, _)(n, d[0], d[1], d[2], d[3], o[0], o[1], o[2], o[3], o[4],
+                                     o[5]);
+}
+
+static inline void FC_DIRECT_FN(winograd_gt_rows, _)(
+    int64_t n, const FC_T *restrict m0, const FC_T *restrict m1, const FC_T *restrict m2,
+    const FC_T *restrict m3, const FC_T *restrict m4, const FC_T *restrict m5,
+    FC_T *restrict o0, FC_T *restrict o1, FC_T *restrict o2) {
+    const FC_T sixth = (FC_T)1 / 6, twelfth = (FC_T)1 / 12, twentyfourth = (FC_T)1 / 24;
+    for (int64_t i = 0; i < n; i++) {
+        const FC_T a = m1[i] + m2[i], b = m1[i] - m2[i];
+        const FC_T c = m3[i] + m4[i], e = m3[i] - m4[i];
+        o0[i] = m0[i] * (FC_T)0.25 - a * sixth + c * twentyfourth;
+        o1[i] = e * twelfth - b * sixth;
+        o2[i] = (c - a) * sixth + m5[i];
+    }
+}
+
+static void FC_DIRECT_FN(winograd_gt, _)(const FC_T *const *m, int64_t n, FC_T *const *o) {
+    FC_DIRECT_FN(winograd_gt_rows, _)(n, m[0], m[1], m[2], m[3], m[4], m[5], o[0], o[1], o[2]);
+}
+
 /* One panel of G g: len values, zeros up to nr. */
 static inline void FC_DIRECT_FN(winograd_g_panel, _)(
     int64_t len, int64_t nr, const FC_T *restrict g0, const FC_T *restrict g1,
@@ -190,6 +230,8 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(winograd_bt, _),
     FC_DIRECT_FN(winograd_at, _),
     FC_DIRECT_FN(winograd_g, _),
+    FC_DIRECT_FN(winograd_a, _),
+    FC_DIRECT_FN(winograd_gt, _),
     FC_DIRECT_FN(dw_fwd, _),
     FC_DIRECT_FN(dw_dx, _),
     FC_DIRECT_FN(dw_wgrad, _),
