@@ -14,9 +14,9 @@ static int64_t mem_in_use = 0, mem_peak = 0;
  * 32x4x4x512 3x3 conv2d_backward spent a third of its time there).  Lock
  * free: a slot's block is taken by an atomic exchange, so a block is never
  * read by two threads, and a fork finds no lock held. */
-#define FC_KEEP_MIN ((int64_t)1 << 20)
+#define FC_KEEP_MIN ((int64_t)128 << 10)   /* glibc's default mmap threshold */
 #define FC_KEEP_MAX ((int64_t)64 << 20)
-#define FC_KEEP_SLOTS 8
+#define FC_KEEP_SLOTS 16
 static char *kept[FC_KEEP_SLOTS];
 static int64_t kept_bytes = 0;
 
@@ -35,7 +35,7 @@ static char *take_kept(int64_t bytes) {
         }
         char *none = NULL;   /* not this one: back to its slot, or freed if taken */
         if (!__atomic_compare_exchange_n(&kept[i], &none, block, 0, __ATOMIC_ACQ_REL,
-                                         __ATOMIC_RELAXED)) {
+                                         __ATOMIC_RELAXED)) {   /* refilled meanwhile */
             __atomic_sub_fetch(&kept_bytes, cap, __ATOMIC_RELAXED);
             free(block);
         }
@@ -43,20 +43,38 @@ static char *take_kept(int64_t bytes) {
     return NULL;
 }
 
-/* Keeps a freed block when there is room, else frees it. */
+/* Frees the block of slot i (if any); returns its capacity. */
+static int64_t drop_kept(int i) {
+    char *old = __atomic_exchange_n(&kept[i], NULL, __ATOMIC_ACQ_REL);
+    if (!old) return 0;
+    const int64_t cap = capacity(old);
+    __atomic_sub_fetch(&kept_bytes, cap, __ATOMIC_RELAXED);
+    free(old);
+    return cap;
+}
+
+/* Keeps a freed block in the next slot round the ring (the most recently
+ * freed blocks are the ones a repeated call asks for next), dropping the
+ * slot's old block, and others while the kept bytes pass FC_KEEP_MAX. */
 static void keep_or_free(char *block) {
+    static int next_slot = 0;
     const int64_t cap = capacity(block);
-    if (cap >= FC_KEEP_MIN &&
-        __atomic_add_fetch(&kept_bytes, cap, __ATOMIC_RELAXED) <= FC_KEEP_MAX) {
-        for (int i = 0; i < FC_KEEP_SLOTS; i++) {
-            char *none = NULL;
-            if (__atomic_compare_exchange_n(&kept[i], &none, block, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_RELAXED))
-                return;
-        }
+    if (cap < FC_KEEP_MIN || cap > FC_KEEP_MAX) {
+        free(block);
+        return;
     }
-    if (cap >= FC_KEEP_MIN) __atomic_sub_fetch(&kept_bytes, cap, __ATOMIC_RELAXED);
-    free(block);
+    const int i = (int)((unsigned)__atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED) % FC_KEEP_SLOTS);
+    drop_kept(i);
+    __atomic_add_fetch(&kept_bytes, cap, __ATOMIC_RELAXED);
+    char *none = NULL;
+    if (!__atomic_compare_exchange_n(&kept[i], &none, block, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED)) {   /* refilled meanwhile */
+        __atomic_sub_fetch(&kept_bytes, cap, __ATOMIC_RELAXED);
+        free(block);
+        return;
+    }
+    for (int j = 1; j < FC_KEEP_SLOTS && __atomic_load_n(&kept_bytes, __ATOMIC_RELAXED) > FC_KEEP_MAX; j++)
+        drop_kept((i + j) % FC_KEEP_SLOTS);
 }
 
 void *fc_alloc(int64_t count, int64_t size) {
@@ -89,13 +107,7 @@ int64_t fc_workspace_kept(void) { return __atomic_load_n(&kept_bytes, __ATOMIC_R
 
 int64_t fc_workspace_release(void) {
     int64_t released = 0;
-    for (int i = 0; i < FC_KEEP_SLOTS; i++) {
-        char *block = __atomic_exchange_n(&kept[i], NULL, __ATOMIC_ACQ_REL);
-        if (!block) continue;
-        released += capacity(block);
-        __atomic_sub_fetch(&kept_bytes, capacity(block), __ATOMIC_RELAXED);
-        free(block);
-    }
+    for (int i = 0; i < FC_KEEP_SLOTS; i++) released += drop_kept(i);
     return released;
 }
 

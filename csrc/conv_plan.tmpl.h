@@ -57,16 +57,16 @@ static int FN(rows_beats_direct)(const fc_conv_desc *d, int pass) {
 
 /* Winograd F(4x4, 3x3) pays for its kernel transform (36 C K values, per
  * call) from this many 4x4 output tiles, and its 36 GEMMs per tile block are
- * too narrow below these channel counts.  Measured on Zen 5, 1 thread, C = K:
- * 16 tiles (1x14x14) 0.82-0.99x the GEMM, 32 tiles (8x7x7) 1.15-1.39x, 49
- * (1x28x28) 1.6-2.0x, 196 and more 2.0-3.6x; 16 x 16 channels 0.34x, 16 x 64
- * 1.9x, 32 x 32 1.2-2.5x. */
+ * too narrow below this many channels each way.  Measured on Zen 5, 1
+ * thread, against the algorithm auto picked before: C = K from 32, 16 tiles
+ * (1x14x14) 0.82-0.99x, 32 tiles (8x7x7) 1.15-1.39x, 49 (1x28x28) 1.6-2.0x,
+ * 196 and more 2.0-3.6x; 16 x 16 channels 1.4-1.6x, 16 x 32 1.6-1.9x,
+ * 8 x 32 1.03x, 32 x 8 1.10x (dw 0.87x). */
 #define FC_WINOGRAD_MIN_TILES 32
+#define FC_WINOGRAD_MIN_CHANNELS 16
 /* dw by Winograd F(3x3, 4x4) transforms no kernel: it wins from few tiles
  * (8 images of 4x4, 1 thread: 1.2-2.0x the GEMM; 16 tiles 1.0-4.7x). */
 #define FC_WINOGRAD_DW_MIN_TILES 8
-#define FC_WINOGRAD_MIN_CHANNELS 16
-#define FC_WINOGRAD_MIN_CHANNEL_PAIRS 1024
 
 /* A 1x1, stride-1, unpadded convolution is a plain GEMM on the input's pixel
  * rows (x for the forward pass, dy for dx): when the pixels of the whole batch,
@@ -236,13 +236,11 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
         } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
-                   g->c * g->k >= FC_WINOGRAD_MIN_CHANNEL_PAIRS &&
                    tiles >= (pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES)) {
             asked = FC_CONV_WINOGRAD;
-            FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way and %d "
-                   "pairs) and %lld output tiles (at least %d)", (long long)g->c,
-                   (long long)g->k, FC_WINOGRAD_MIN_CHANNELS, FC_WINOGRAD_MIN_CHANNEL_PAIRS,
-                   (long long)tiles,
+            FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way) and %lld "
+                   "output tiles (at least %d)", (long long)g->c, (long long)g->k,
+                   FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
                    pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES);
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
                    !FN(rows_beats_direct)(d, pass) &&

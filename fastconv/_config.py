@@ -209,7 +209,7 @@ def show_config(mode="stdout"):
 
 def release_workspace():
     """Frees the kernel workspace kept for reuse and returns its size in bytes.
-    The kernels keep freed blocks of 1 MiB or more, up to 64 MiB, for the next
+    The kernels keep freed blocks of 128 KiB or more, up to 64 MiB, for the next
     call (fresh pages cost the kernel a fault and zeroing on first touch);
     call this to hand that memory back, e.g. after a large model is done."""
     return _native.release_workspace()

@@ -53,12 +53,14 @@ def test_freed_workspace_is_kept_for_reuse_and_released_on_request():
     fastconv.release_workspace()
     first, used = fastconv._config.peak_workspace(fastconv.conv2d, x, w, padding=1,
                                                  algorithm="winograd")
-    kept = fastconv.show_config("dicts")["workspace_kept"]
-    assert used >= 2**20 and 2**20 <= kept <= 64 * 2**20
+    assert used >= 2**20 and 2**20 <= fastconv.show_config("dicts")["workspace_kept"] <= 64 * 2**20
     again, used_again = fastconv._config.peak_workspace(fastconv.conv2d, x, w, padding=1,
                                                        algorithm="winograd")
     np.testing.assert_array_equal(first, again)
     assert used_again == used   # reused blocks count as the bytes asked for
+    # (threads racing for the kept blocks may leave a different set behind)
+    kept = fastconv.show_config("dicts")["workspace_kept"]
+    assert 2**20 <= kept <= 64 * 2**20
     assert fastconv.release_workspace() == kept
     assert fastconv.show_config("dicts")["workspace_kept"] == 0
     assert fastconv.release_workspace() == 0

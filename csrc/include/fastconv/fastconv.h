@@ -68,7 +68,7 @@ int fc_ukernel_count(void);
 int fc_ukernel_get(int index, fc_ukernel_info *info);   /* FC_EINVAL past the end */
 /* Kernel workspace (bytes allocated by the kernels, outputs excluded): in use
  * now, the high-water mark, and a reset of the mark to the bytes in use.
- * Freed blocks of 1 MiB or more are kept for reuse (up to 64 MiB):
+ * Freed blocks of 128 KiB or more are kept for reuse (up to 64 MiB):
  * fc_workspace_kept says how many bytes, fc_workspace_release frees them and
  * returns how many. */
 int64_t fc_workspace_in_use(void);
