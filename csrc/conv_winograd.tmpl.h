@@ -36,13 +36,14 @@ static int FN(winograd_applies)(const FN(direct_geom) *g, const int64_t xs[4], c
                FC_WINOGRAD_MAX_U_BYTES;
 }
 
-/* How the work is cut: kb output channels per K block (a multiple of NR),
+/* How the work is cut: kb output channels per K block (a multiple of NR; the
+ * last block may hold fewer, its U and M rows keep the stride kb),
  * tb tiles per tile block (a multiple of MR), and row strides of V (ldv, off
  * multiples of 4 KiB so the GEMM reads V in place without L1 aliasing). */
 typedef struct {
     const FN(fc_gemm_kernel) *kd;
     int64_t th, tw, tiles;   /* tiles per column, per row, in all */
-    int64_t kb, kbp, nkb;    /* K block, rounded to panels, count */
+    int64_t kb, nkb;         /* K block, count */
     int64_t tb, ldv;
 } FN(winograd_cut);
 
@@ -63,10 +64,9 @@ static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(win
     c->nkb = FC_CEIL_DIV(panels, max_panels);
     c->kb = FC_CEIL_DIV(panels, c->nkb) * nr;   /* balanced blocks */
     c->nkb = FC_CEIL_DIV(g->k, c->kb);
-    c->kbp = c->kb;
     /* tile blocks: V about the size of L2, at least four row panels (the
      * GEMMs' rows), and one per thread where there are enough tiles (V of
-     * 1-8 MiB measured within 5 % of each other on Zen 5, 2 MiB best) */
+     * 1-8 MiB measured within 5-15 % of each other on Zen 5, 1-2 MiB best) */
     int64_t tb = caches.l2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * g->c);
     tb = FC_MAX(4 * mr, tb / mr * mr);
     tb = FC_MIN(tb, FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, nthreads), mr) * mr);
@@ -75,12 +75,12 @@ static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(win
 }
 
 /* U for output channels [k0, k0 + kb) and input channels [c0, c1): point xi
- * of (c, k0 + j) at u[xi * C * kbp + (j / NR) * NR * C + c * NR + j % NR]. */
+ * of (c, k0 + j) at u[xi * C * kb + (j / NR) * NR * C + c * NR + j % NR]. */
 static void FN(winograd_kernel)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
                                 const T *w, int64_t k0, int64_t c0, int64_t c1, T *scratch,
                                 T *u) {   /* scratch: 18 kb values */
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t c = g->c, k = g->k, nr = cut->kd->nr, plane = c * cut->kbp;
+    const int64_t c = g->c, k = g->k, nr = cut->kd->nr, plane = c * cut->kb;
     const int64_t kb = FC_MIN(cut->kb, k - k0);
     T *t = scratch;   /* G along the kernel's rows: [6][3][kb] */
     for (int64_t ci = c0; ci < c1; ci++) {
@@ -147,11 +147,11 @@ static void FN(winograd_output)(const FN(direct_geom) *g, const FN(winograd_cut)
                                 const T *m, int64_t t0, int64_t t1, int64_t k0, const T *bias,
                                 int act, T act_alpha, T *scratch, T *y, const int64_t ys[4]) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t kb = FC_MIN(cut->kb, g->k - k0), mplane = cut->tb * cut->kbp;
+    const int64_t kb = FC_MIN(cut->kb, g->k - k0), mplane = cut->tb * cut->kb;
     T *half = scratch, *quad = scratch + FC_WINOGRAD_M * FC_WINOGRAD_A * kb;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t n = t / (cut->th * cut->tw), ti = t / cut->tw % cut->th, tj = t % cut->tw;
-        const T *in = m + (t - t0) * cut->kbp;
+        const T *in = m + (t - t0) * cut->kb;
         for (int b = 0; b < FC_WINOGRAD_A; b++) {   /* columns: A^T M */
             const T *col[FC_WINOGRAD_A];
             T *out[FC_WINOGRAD_M];
@@ -193,7 +193,7 @@ static int FN(winograd_bufs_alloc)(const FN(direct_geom) *g, const FN(winograd_c
     probe.kernel = cut->kd;
     b->gemm_len = FN(fc_gemm_scratch_len)(&probe, gemm_threads);
     b->v = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->ldv, sizeof(T));
-    b->m = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->kbp, sizeof(T));
+    b->m = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->kb, sizeof(T));
     b->gemm = (T *)fc_alloc(FC_MAX(1, b->gemm_len), sizeof(T));
     b->scratch = (T *)fc_alloc(FC_WINOGRAD_POINTS * FC_MAX(g->c + 1, 2 * cut->kb) + g->c,
                                sizeof(T));
@@ -223,8 +223,8 @@ static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *
         pl.m = t1 - t0; pl.n = FC_MIN(cut->kb, g->k - k0); pl.k = g->c;
         pl.pack_a = FN(fc_pack_a_matrix); pl.a_ctx = &A;
         pl.a_direct = A.p; pl.lda_direct = cut->ldv;
-        pl.b_panels = u + xi * g->c * cut->kbp;
-        pl.c = b->m + xi * cut->tb * cut->kbp; pl.rsc = cut->kbp; pl.csc = 1;
+        pl.b_panels = u + xi * g->c * cut->kb;
+        pl.c = b->m + xi * cut->tb * cut->kb; pl.rsc = cut->kb; pl.csc = 1;
         pl.alpha = 1; pl.beta = 0;
         pl.kernel = cut->kd;
         pl.scratch = b->gemm; pl.scratch_len = b->gemm_len;
@@ -254,7 +254,7 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
     if (cut.tiles == 0 || g->k == 0) return FC_OK;
     const int64_t nblocks = FC_CEIL_DIV(cut.tiles, cut.tb);
     /* U, then the kernel transform's scratch per thread */
-    const int64_t u_len = FC_WINOGRAD_POINTS * g->c * cut.kbp;
+    const int64_t u_len = FC_WINOGRAD_POINTS * g->c * cut.kb;
     T *u = (T *)fc_alloc(u_len + (int64_t)nthreads * 3 * FC_WINOGRAD_A * cut.kb, sizeof(T));
     if (!u) return FC_ENOMEM;
     T *tscratch = u + u_len;

@@ -27,7 +27,7 @@ static void FN(winograd_dw_cut)(const FN(direct_geom) *g, FN(winograd_cut) *c) {
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
     /* V and D of a block in about L2 */
-    const int64_t per_tile = FC_WINOGRAD_POINTS * (c->ldv + c->kbp) * (int64_t)sizeof(T);
+    const int64_t per_tile = FC_WINOGRAD_POINTS * (c->ldv + c->kb) * (int64_t)sizeof(T);
     c->tb = FC_MIN(c->tiles, FC_MAX(32, FC_MIN(FC_WINOGRAD_DW_MAX_TB, caches.l2 / per_tile)));
 }
 
@@ -38,7 +38,7 @@ static void FN(winograd_dy)(const FN(direct_geom) *g, const FN(winograd_cut) *cu
                             const T *dy, const int64_t ys[4], int64_t t0, int64_t t1,
                             int64_t block_t0, int64_t k0, T *scratch, T *d) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t kb = FC_MIN(cut->kb, g->k - k0), dplane = cut->tb * cut->kbp;
+    const int64_t kb = FC_MIN(cut->kb, g->k - k0), dplane = cut->tb * cut->kb;
     T *half = scratch, *zeros = scratch + FC_WINOGRAD_A * FC_WINOGRAD_M * kb;
     memset(zeros, 0, (size_t)kb * sizeof(T));
     for (int64_t t = t0; t < t1; t++) {
@@ -60,7 +60,7 @@ static void FN(winograd_dy)(const FN(direct_geom) *g, const FN(winograd_cut) *cu
             T *out[FC_WINOGRAD_A];
             for (int b = 0; b < FC_WINOGRAD_M; b++) row[b] = half + (i * FC_WINOGRAD_M + b) * kb;
             for (int j = 0; j < FC_WINOGRAD_A; j++)
-                out[j] = d + (i * FC_WINOGRAD_A + j) * dplane + (t - block_t0) * cut->kbp;
+                out[j] = d + (i * FC_WINOGRAD_A + j) * dplane + (t - block_t0) * cut->kb;
             kern->winograd_a(row, kb, out);
         }
     }
@@ -83,13 +83,13 @@ static void FN(winograd_dw_out)(const FN(direct_geom) *g, const FN(winograd_cut)
                                 const T *pbuf, int64_t k0, int64_t c0, int64_t c1, T *scratch,
                                 T *dw) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const int64_t kb = FC_MIN(cut->kb, g->k - k0), pplane = g->c * cut->kbp;
+    const int64_t kb = FC_MIN(cut->kb, g->k - k0), pplane = g->c * cut->kb;
     for (int64_t c = c0; c < c1; c++) {
         for (int a = 0; a < FC_WINOGRAD_A; a++) {   /* columns: P G */
             const T *row[FC_WINOGRAD_A];
             T *out[3];
             for (int b = 0; b < FC_WINOGRAD_A; b++)
-                row[b] = pbuf + (a * FC_WINOGRAD_A + b) * pplane + c * cut->kbp;
+                row[b] = pbuf + (a * FC_WINOGRAD_A + b) * pplane + c * cut->kb;
             for (int s = 0; s < 3; s++) out[s] = scratch + (a * 3 + s) * kb;
             kern->winograd_gt(row, kb, out);
         }
@@ -118,12 +118,12 @@ static void FN(winograd_dw_block)(const FN(direct_geom) *g, const FN(winograd_cu
 #pragma omp barrier
     for (int xi = id; xi < FC_WINOGRAD_POINTS; xi += nt) {
         MATRIX A = {v + xi * cut->tb * cut->ldv, 1, cut->ldv};
-        MATRIX B = {d + xi * cut->tb * cut->kbp, cut->kbp, 1};
+        MATRIX B = {d + xi * cut->tb * cut->kb, cut->kb, 1};
         PLAN pl = {0};
         pl.m = g->c; pl.n = FC_MIN(cut->kb, g->k - k0); pl.k = t1 - t0;
         pl.pack_a = FN(pack_a_transposed); pl.a_ctx = &A;
         pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &B;
-        pl.c = pbuf + xi * g->c * cut->kbp; pl.rsc = cut->kbp; pl.csc = 1;
+        pl.c = pbuf + xi * g->c * cut->kb; pl.rsc = cut->kb; pl.csc = 1;
         pl.alpha = 1; pl.beta = first ? 0 : 1;
         pl.scratch = gemm; pl.scratch_len = gemm_len;
         if (FN(fc_gemm_run)(&pl, 1) != FC_OK) {   /* only if the scratch fell short */
@@ -150,9 +150,9 @@ static int FN(winograd_dw)(const FN(direct_geom) *g, const T *x, const int64_t x
     gemm_len = FC_MAX(gemm_len, FN(fc_gemm_scratch_len)(&probe, 1));
     const int64_t scratch_len = FC_MAX(FC_WINOGRAD_POINTS * g->c + g->c,
                                        FC_WINOGRAD_POINTS * cut.kb + cut.kb);
-    const int64_t p_len = FC_WINOGRAD_POINTS * g->c * cut.kbp;
+    const int64_t p_len = FC_WINOGRAD_POINTS * g->c * cut.kb;
     const int64_t v_len = FC_WINOGRAD_POINTS * cut.tb * cut.ldv;
-    const int64_t d_len = FC_WINOGRAD_POINTS * cut.tb * cut.kbp;
+    const int64_t d_len = FC_WINOGRAD_POINTS * cut.tb * cut.kb;
     const int64_t per_thread = scratch_len + gemm_len;
     T *buf = (T *)fc_alloc(p_len + v_len + d_len + (int64_t)nthreads * per_thread, sizeof(T));
     if (!buf) return FC_ENOMEM;
