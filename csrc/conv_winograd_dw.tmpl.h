@@ -26,7 +26,8 @@ static void FN(winograd_dw_cut)(const FN(direct_geom) *g, FN(winograd_cut) *c) {
     FN(winograd_plan_cut)(g, 1, c);
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
-    /* V and D of a block in about L2 */
+    /* V and D of a block in about L2 (1x to 8x L2, blocks capped at 256 or
+     * 1024 tiles: within the noise of each other on Zen 5, 1 and 2 threads) */
     const int64_t per_tile = FC_WINOGRAD_POINTS * (c->ldv + c->kb) * (int64_t)sizeof(T);
     c->tb = FC_MIN(c->tiles, FC_MAX(32, FC_MIN(FC_WINOGRAD_DW_MAX_TB, caches.l2 / per_tile)));
 }
