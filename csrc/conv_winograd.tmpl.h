@@ -8,8 +8,9 @@
  * back (Y = A^T M A) into y, with the bias and activation.
  *
  * Workspace: U for one K block (at most a quarter of L3, at least one panel
- * of NR output channels), plus per thread one block of V (about L2) and M.  A tile's result does not depend on
- * its block or K block, so the bits do not depend on the thread count.
+ * of NR output channels), plus per thread one block of V (about L2) and M.
+ * A tile's result does not depend on its block or K block, so the bits do not
+ * depend on the thread count.
  * Included by conv.tmpl.h with T, SFX and FN defined.  NHWC with unit channel
  * strides only. */
 #ifndef FC_INSTANTIATING
@@ -38,7 +39,7 @@ static int FN(winograd_applies)(const FN(direct_geom) *g, const int64_t xs[4], c
 
 /* How the work is cut: kb output channels per K block (a multiple of NR; the
  * last block may hold fewer, its U and M rows keep the stride kb),
- * tb tiles per tile block (a multiple of MR), and row strides of V (ldv, off
+ * tb tiles per tile block, and the row stride of V (ldv, off
  * multiples of 4 KiB so the GEMM reads V in place without L1 aliasing). */
 typedef struct {
     const FN(fc_gemm_kernel) *kd;
@@ -209,7 +210,7 @@ static void FN(winograd_bufs_free)(FN(winograd_bufs) *b) {
     fc_free(b->scratch);
 }
 
-/* Tile block tb_index of K block k0: transform in, 36 GEMMs, transform out. */
+/* Tile block `block` of K block k0: transform in, 36 GEMMs, transform out. */
 static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
                               const T *x, const int64_t xs[4], const T *u, int64_t k0,
                               int64_t block, const T *bias, int act, T act_alpha, T *y,
@@ -272,7 +273,8 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
             }
             for (int64_t k0 = 0; k0 < g->k; k0 += cut.kb) {
 #pragma omp barrier
-                int ok;   /* the same for every thread: written only after the next barrier */
+                int ok;   /* the same for every thread: status changes only after the
+                             * loop's omp for, i.e. before the barrier above */
 #pragma omp atomic read
                 ok = status;
                 if (ok != FC_OK) break;

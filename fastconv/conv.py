@@ -129,9 +129,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     NCHW: x (N, C, H, W), w (K, C // groups, R, S) -> (N, K, Ho, Wo).  A 3-D x is
     one image and gives a 3-D result.  algorithm: "auto" (chosen per shape and
     pass), "gemm" (implicit GEMM), "direct" (output pixels on the vector lanes),
-    "winograd" (F(4x4, 3x3)) or "inplace" (conv2d_backward's dw by a GEMM
-    reading x and dy in place); one that does not apply raises ValueError
-    saying why.  conv2d_plan shows what runs."""
+    "winograd" (F(4x4, 3x3); conv2d_backward's dw by F(3x3, 4x4)) or
+    "inplace" (conv2d_backward's dw by a GEMM reading x and dy in place); one
+    that does not apply raises ValueError saying why.  conv2d_plan shows what
+    runs."""
     func = "conv2d"
     x, w, b, layout, dtype, act, x4, unbatched = forward_args(func, x, w, b, layout, activation)
     geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
