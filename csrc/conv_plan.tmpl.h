@@ -7,11 +7,11 @@
  * channels on the vector lanes (one input channel per group, narrow groups,
  * and as many input as output channels per group: variant "lanes"); direct kernels
  * with output pixels on the vector lanes (few output channels); Winograd
- * F(4x4, 3x3) (forward and dx; dw by F(3x3, 4x4)); the in-place dw GEMM.  Direct, Winograd and
- * in-place need stride 1 and no dilation, and all but the direct forward pass
- * and dx one group; dx by a forward algorithm also needs padding that leaves
- * the flipped convolution a non-negative one.  The automatic choice
- * never depends on the thread count, so neither do results. */
+ * F(4x4, 3x3) (forward and dx; dw by F(3x3, 4x4)); the in-place dw GEMM.
+ * Direct, Winograd and in-place need stride 1 and no dilation, and all but
+ * the direct forward pass and dx one group; dx by a forward algorithm also
+ * needs padding that leaves the flipped convolution a non-negative one.  The
+ * automatic choice never depends on the thread count, so neither do results. */
 #ifndef FC_INSTANTIATING
 #error "conv_plan.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
@@ -158,7 +158,7 @@ static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const 
     const int64_t *is = pass == FC_PASS_DX ? d->ys : d->xs, *os = pass == FC_PASS_DX ? d->dxs : d->ys;
     if (!FN(winograd_applies)(g, is, os))
         return is[3] != 1 || os[3] != 1 ? "Winograd needs unit channel strides (NHWC)"
-                                        : "Winograd's transformed kernel (36 C values per GEMM column) exceeds 16 MiB a panel";
+                                        : "Winograd's transformed kernel for one GEMM panel (36 C NR values) exceeds 16 MiB";
     return NULL;
 }
 
