@@ -113,8 +113,8 @@ static void FN(winograd_input)(const FN(direct_geom) *g, const FN(winograd_cut) 
                                T *scratch, T *v) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t c = g->c, vplane = cut->tb * cut->ldv;
-    T *half = scratch;
-    const T *zeros = scratch + FC_WINOGRAD_POINTS * c;
+    T *half = scratch, *zeros = scratch + FC_WINOGRAD_POINTS * c;
+    memset(zeros, 0, (size_t)c * sizeof(T));
     for (int64_t t = t0; t < t1; t++) {
         const int64_t n = t / (cut->th * cut->tw), ti = t / cut->tw % cut->th, tj = t % cut->tw;
         const int64_t h0 = FC_WINOGRAD_M * ti - g->pt, w0 = FC_WINOGRAD_M * tj - g->pl;
@@ -216,8 +216,6 @@ static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *
                               int64_t block, const T *bias, int act, T act_alpha, T *y,
                               const int64_t ys[4], FN(winograd_bufs) *b, int gemm_threads) {
     const int64_t t0 = block * cut->tb, t1 = FC_MIN(cut->tiles, t0 + cut->tb);
-    /* the scratch's zero row follows the transform's 36 rows */
-    memset(b->scratch + FC_WINOGRAD_POINTS * g->c, 0, (size_t)g->c * sizeof(T));
     FN(winograd_input)(g, cut, x, xs, t0, t1, b->scratch, b->v);
     int status = FC_OK;
     for (int xi = 0; xi < FC_WINOGRAD_POINTS && status == FC_OK; xi++) {

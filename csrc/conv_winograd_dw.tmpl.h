@@ -112,7 +112,6 @@ static void FN(winograd_dw_block)(const FN(direct_geom) *g, const FN(winograd_cu
                                   int first, T *v, T *d, T *pbuf, T *scratch, T *gemm,
                                   int64_t gemm_len, int id, int nt, int *status) {
     const int64_t s0 = t0 + (t1 - t0) * id / nt, s1 = t0 + (t1 - t0) * (id + 1) / nt;
-    memset(scratch + FC_WINOGRAD_POINTS * g->c, 0, (size_t)g->c * sizeof(T));
     /* V's rows are those of the block: shift so tile t lands at row t - t0 */
     FN(winograd_input)(g, cut, x, xs, s0, s1, scratch, v + (s0 - t0) * cut->ldv);
     FN(winograd_dy)(g, cut, dy, ys, s0, s1, t0, k0, scratch, d);
