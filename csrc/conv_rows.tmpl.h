@@ -57,6 +57,7 @@ static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, i
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                             T act_alpha, T *y, int nthreads) {
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t mr = kd->mr, nr = kd->nr, c = d->c, k = d->k, rowk = d->s * c;
     const int64_t depth = d->r * rowk, panels = FC_CEIL_DIV(k, nr);
     const int64_t *xs = d->xs, *ys = d->ys;
@@ -108,12 +109,8 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                                       bpack + q * depth * nr + r0 * rowk * nr, cblk + q * nr, ys[2],
                                       rows, FC_MIN(nr, k - q * nr));
                 }
-                for (int64_t i = 0; i < rows; i++) {   /* bias and activation */
-                    T *out = cblk + i * ys[2];
-                    if (bias)
-                        for (int64_t j = 0; j < k; j++) out[j] += bias[j];
-                    FN(fc_activate_array)(out, out, k, act, act_alpha);
-                }
+                if (bias || act != FC_ACT_NONE)
+                    kern->bias_act(cblk, ys[2], cblk, ys[2], rows, k, bias, act, act_alpha);
             }
         }
         fc_free(apack);

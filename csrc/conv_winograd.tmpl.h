@@ -169,16 +169,11 @@ static void FN(winograd_output)(const FN(direct_geom) *g, const FN(winograd_cut)
             for (int b = 0; b < FC_WINOGRAD_M; b++) out[b] = quad + (a * FC_WINOGRAD_M + b) * kb;
             kern->winograd_at(row, kb, out);
         }
-        for (int a = 0; a < FC_WINOGRAD_M; a++)
-            for (int b = 0; b < FC_WINOGRAD_M; b++) {
-                const int64_t h = FC_WINOGRAD_M * ti + a, x0 = FC_WINOGRAD_M * tj + b;
-                if (h >= g->ho || x0 >= g->wo) continue;
-                T *restrict q = quad + (a * FC_WINOGRAD_M + b) * kb;
-                if (bias)
-                    for (int64_t kk = 0; kk < kb; kk++) q[kk] += bias[k0 + kk];
-                FN(fc_activate_array)(q, y + n * ys[0] + h * ys[1] + x0 * ys[2] + k0, kb, act,
-                                      act_alpha);
-            }
+        const int64_t x0 = FC_WINOGRAD_M * tj, cols = FC_MIN(FC_WINOGRAD_M, g->wo - x0);
+        for (int a = 0; a < FC_WINOGRAD_M && FC_WINOGRAD_M * ti + a < g->ho; a++)   /* a row's pixels */
+            kern->bias_act(quad + a * FC_WINOGRAD_M * kb, kb,
+                           y + n * ys[0] + (FC_WINOGRAD_M * ti + a) * ys[1] + x0 * ys[2] + k0,
+                           ys[2], cols, kb, bias ? bias + k0 : NULL, act, act_alpha);
     }
 }
 

@@ -45,6 +45,12 @@ void FN(fc_pack_b_matrix)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, i
 /* Bias and activation on a finished rows x cols tile of C at (i0, j0). */
 static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
     const T *col_bias = pl->bias && !pl->bias_per_row ? pl->bias + j0 : NULL;
+    if (pl->csc == 1 && (col_bias || !pl->bias)) {   /* the common case, vectorised for the ISA */
+        T *c = pl->c + i0 * pl->rsc + j0;
+        FN(fc_conv_kernels_for)()->bias_act(c, pl->rsc, c, pl->rsc, rows, cols, col_bias, pl->act,
+                                            pl->act_alpha);
+        return;
+    }
     for (int64_t i = 0; i < rows; i++) {
         T *c = pl->c + (i0 + i) * pl->rsc + j0 * pl->csc;
         const T row_bias = pl->bias && pl->bias_per_row ? pl->bias[i0 + i] : 0;

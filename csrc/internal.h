@@ -154,6 +154,9 @@ typedef struct {
                                        int64_t nvec, T *out);                            \
     typedef void (*fc_direct_store_##SFX)(const T *tile, int64_t width, int kb,           \
                                           const int32_t *map, T *out, int64_t ks);        \
+    typedef void (*fc_bias_act_##SFX)(const T *x, int64_t ldx, T *y, int64_t ldy,         \
+                                      int64_t rows, int64_t cols, const T *bias, int act, \
+                                      T alpha);                                          \
     typedef void (*fc_winograd_bt_##SFX)(const T *const *d, int64_t n, T *const *o);      \
     typedef void (*fc_winograd_at_##SFX)(const T *const *m, int64_t n, T *const *o);      \
     typedef void (*fc_winograd_g_##SFX)(const T *const *g, int64_t n, int64_t nr,         \
@@ -180,6 +183,7 @@ typedef struct {
         fc_direct_fwd_##SFX fwd[FC_DIRECT_MAX_KB + 1];                                   \
         fc_direct_dw_##SFX dw[FC_DIRECT_MAX_KB + 1];                                     \
         fc_direct_store_##SFX store;                                                     \
+        fc_bias_act_##SFX bias_act;  /* the kernels' store epilogue: bias, activation */  \
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
         fc_winograd_g_##SFX winograd_g;                                                  \

@@ -25,6 +25,8 @@
 #error "conv_simd.tmpl.h: define the vector operations (vec-*.h), FC_NACC, FC_DIRECT_FN and the table's type and name first"
 #endif
 
+#include "activation.h"
+
 /* Vectors of output pixels per tile: as many as the accumulators allow, at most 4. */
 #define FC_DIRECT_NV(KB) (FC_NACC / (KB) < 4 ? FC_NACC / (KB) : 4)
 /* Independent partial sums in dw, so the FMA latency is hidden when KB is small. */
@@ -207,6 +209,68 @@ static void FC_DIRECT_FN(winograd_g, _)(const FC_T *const *g, int64_t n, int64_t
     }
 }
 
+/* bias_act: y[i * ldy + j] = act(x[i * ldx + j] + bias[j]) for i < rows, j < cols
+ * (bias may be NULL; y may be x): the store epilogue of the GEMM, "rows" and
+ * Winograd kernels, compiled for the ISA.  At the baseline ISA it cost more
+ * than the products of a 1x1 layer with 32 channels (+121 %, Zen 5). */
+#define FC_ACTIVATE(v, act, alpha) \
+    _Generic((v), float: fc_activate_f32, double: fc_activate_f64)(v, act, alpha)
+/* One row from SRC (x, or y itself) into y; B(j) is the bias of column j.
+ * The activation is chosen outside the loops, so they vectorise. */
+#define FC_BIAS_ACT_ROW(B, SRC)                                                         \
+    switch (act) {                                                                      \
+    case FC_ACT_NONE:                                                                   \
+        for (int64_t j = 0; j < cols; j++) y[j] = SRC[j] + B(j);                        \
+        break;                                                                          \
+    case FC_ACT_RELU:                                                                   \
+        for (int64_t j = 0; j < cols; j++) {                                            \
+            const FC_T v = SRC[j] + B(j);                                               \
+            y[j] = v < 0 ? (FC_T)0 : v;                                                 \
+        }                                                                               \
+        break;                                                                          \
+    case FC_ACT_LEAKY_RELU:                                                             \
+        for (int64_t j = 0; j < cols; j++) {                                            \
+            const FC_T v = SRC[j] + B(j);                                               \
+            y[j] = v < 0 ? alpha * v : v;                                               \
+        }                                                                               \
+        break;                                                                          \
+    default:                                                                            \
+        for (int64_t j = 0; j < cols; j++) y[j] = FC_ACTIVATE(SRC[j] + B(j), act, alpha); \
+    }
+#define FC_COLUMN_BIAS(j) bias[j]
+#define FC_NO_BIAS(j) (FC_T)0
+static inline void FC_DIRECT_FN(bias_act_into, _)(const FC_T *restrict x, FC_T *restrict y,
+                                                  int64_t cols, const FC_T *restrict bias,
+                                                  int act, FC_T alpha) {
+    if (bias) {
+        FC_BIAS_ACT_ROW(FC_COLUMN_BIAS, x)
+    } else {
+        FC_BIAS_ACT_ROW(FC_NO_BIAS, x)
+    }
+}
+static inline void FC_DIRECT_FN(bias_act_in_place, _)(FC_T *y, int64_t cols,
+                                                      const FC_T *restrict bias, int act,
+                                                      FC_T alpha) {
+    if (bias) {
+        FC_BIAS_ACT_ROW(FC_COLUMN_BIAS, y)
+    } else {
+        FC_BIAS_ACT_ROW(FC_NO_BIAS, y)
+    }
+}
+static void FC_DIRECT_FN(bias_act, _)(const FC_T *x, int64_t ldx, FC_T *y, int64_t ldy,
+                                      int64_t rows, int64_t cols, const FC_T *bias, int act,
+                                      FC_T alpha) {
+    for (int64_t i = 0; i < rows; i++, x += ldx, y += ldy)
+        if (x == y)
+            FC_DIRECT_FN(bias_act_in_place, _)(y, cols, bias, act, alpha);
+        else
+            FC_DIRECT_FN(bias_act_into, _)(x, y, cols, bias, act, alpha);
+}
+#undef FC_COLUMN_BIAS
+#undef FC_NO_BIAS
+#undef FC_BIAS_ACT_ROW
+#undef FC_ACTIVATE
+
 #include "depthwise_simd.tmpl.h"
 #ifdef FC_PERMUTE2
 #include "group_lanes_simd.tmpl.h"
@@ -227,6 +291,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     {NULL, FC_DIRECT_FN(dw, 1), FC_DIRECT_FN(dw, 2), FC_DIRECT_FN(dw, 3), FC_DIRECT_FN(dw, 4),
      FC_DIRECT_FN(dw, 5), FC_DIRECT_FN(dw, 6), FC_DIRECT_FN(dw, 7), FC_DIRECT_FN(dw, 8)},
     FC_DIRECT_FN(store, _),
+    FC_DIRECT_FN(bias_act, _),
     FC_DIRECT_FN(winograd_bt, _),
     FC_DIRECT_FN(winograd_at, _),
     FC_DIRECT_FN(winograd_g, _),
