@@ -39,25 +39,27 @@ static void FN(pack_kernel_row)(const fc_conv_desc *d, const T *xrow, int64_t wb
     }
 }
 
-/* c (rows x cols, row stride ldc) = the a-panel (segments of seg steps, sga
- * apart) x the b-panel over k. */
+/* c (rows x cols, row stride ldc) = act(the a-panel (segments of seg steps,
+ * sga apart) x the b-panel over k + bias). */
 static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, int64_t lda,
                           int64_t seg, int64_t sga, const T *b, T *c, int64_t ldc, int64_t rows,
-                          int64_t cols) {
+                          int64_t cols, const T *bias, int act, T act_alpha) {
     if (rows == kd->mr && cols == kd->nr) {
-        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, 0, seg, sga);
+        const int in_kernel = fc_act_in_ukernel(act);
+        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, 0, seg, sga, in_kernel ? bias : NULL,
+                act == FC_ACT_RELU);
+        if (!in_kernel)
+            FN(fc_conv_kernels_for)()->bias_act(c, ldc, c, ldc, rows, cols, bias, act, act_alpha);
         return;
     }
     T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-    kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) c[i * ldc + j] = tile[i * kd->nr + j];
+    kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga, NULL, 0);
+    FN(fc_conv_kernels_for)()->bias_act(tile, kd->nr, c, ldc, rows, cols, bias, act, act_alpha);
 }
 
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                             T act_alpha, T *y, int nthreads) {
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
-    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t mr = kd->mr, nr = kd->nr, c = d->c, k = d->k, rowk = d->s * c;
     const int64_t depth = d->r * rowk, panels = FC_CEIL_DIV(k, nr);
     const int64_t *xs = d->xs, *ys = d->ys;
@@ -90,8 +92,10 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                 const int64_t rows = FC_MIN(mr, d->wo - wo0), wb = wo0 * d->stride_w - d->pad_left;
                 const int inside = rows == mr && wb >= 0 && wb + (mr - 1) * d->stride_w + d->s <= d->w;
                 T *cblk = yrow + wo0 * ys[2];
-                if (r0 == r1) {   /* every kernel row in the padding */
+                if (r0 == r1) {   /* every kernel row in the padding: act(bias) */
                     for (int64_t i = 0; i < rows; i++) memset(cblk + i * ys[2], 0, (size_t)k * sizeof(T));
+                    FN(fc_conv_kernels_for)()->bias_act(cblk, ys[2], cblk, ys[2], rows, k, bias, act,
+                                                        act_alpha);
                 } else {
                     /* A: one segment per kernel row, read in place or packed */
                     const T *a = xrow0 + wb * c;
@@ -107,10 +111,9 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                     for (int64_t q = 0; q < panels; q++)
                         FN(rows_tile)(kd, (r1 - r0) * rowk, a, lda, rowk, sga,
                                       bpack + q * depth * nr + r0 * rowk * nr, cblk + q * nr, ys[2],
-                                      rows, FC_MIN(nr, k - q * nr));
+                                      rows, FC_MIN(nr, k - q * nr), bias ? bias + q * nr : NULL, act,
+                                      act_alpha);
                 }
-                if (bias || act != FC_ACT_NONE)
-                    kern->bias_act(cblk, ys[2], cblk, ys[2], rows, k, bias, act, act_alpha);
             }
         }
         fc_free(apack);
@@ -185,7 +188,7 @@ static int FN(dw_rows)(const fc_conv_desc *d, const T *x, const T *dy, T *dw, in
                                 T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
                                 const T *bq = bpack ? b + q * (hi - lo) * nr : b + q * nr;
                                 kd->run(hi - lo, xrow + (lo * sw - d->pad_left) * c + i0, 1, sw * c,
-                                        bq, ldb, tile, nr, 1, 0, hi - lo, 0);
+                                        bq, ldb, tile, nr, 1, 0, hi - lo, 0, NULL, 0);
                                 for (int64_t i = i0; i < FC_MIN(rowk, i0 + mr); i++)
                                     for (int64_t j = q * nr; j < FC_MIN(K, (q + 1) * nr); j++)
                                         accr[i * K + j] += tile[(i - i0) * nr + j - q * nr];

@@ -86,10 +86,14 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
                            int64_t rows, int64_t cols, T beta, int last) {
     T *c = pl->c + i0 * pl->rsc + j0 * pl->csc;
     if (rows == kd->mr && cols == kd->nr && pl->csc == 1) {
-        kd->run(kc, ap, lda, 1, bp, ldb, c, pl->rsc, pl->alpha, beta, kc, 0);
+        /* the last product of a full tile adds the column bias and ReLU in registers */
+        const int in_kernel = last && !pl->bias_per_row && fc_act_in_ukernel(pl->act);
+        kd->run(kc, ap, lda, 1, bp, ldb, c, pl->rsc, pl->alpha, beta, kc, 0,
+                in_kernel && pl->bias ? pl->bias + j0 : NULL, in_kernel && pl->act == FC_ACT_RELU);
+        if (in_kernel) return;
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-        kd->run(kc, ap, lda, 1, bp, ldb, tile, kd->nr, 1, 0, kc, 0);
+        kd->run(kc, ap, lda, 1, bp, ldb, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
         const int64_t cs = pl->csc;
         for (int64_t i = 0; i < rows; i++) {
             T *ci = c + i * pl->rsc;

@@ -90,13 +90,20 @@ void fc_free(void *p);
  * segments of seg steps sga apart (seg >= k: one segment; the "rows" variant
  * of conv_rows.tmpl.h reads one kernel row of the input per segment), and b
  * NR columns of B (a packed micro-panel: ldb = NR; or B itself).  beta == 0
- * must not read c (it may hold NaN). */
+ * must not read c (it may hold NaN).  Then, before the store, bias[j] (NR
+ * values; NULL: none) is added to column j and, if relu, ReLU applied (NaN
+ * kept): the store epilogue of a full tile, in registers. */
 typedef void (*fc_ukernel_f32)(int64_t k, const float *a, int64_t lda, int64_t ksa,
                                const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
-                               float beta, int64_t seg, int64_t sga);
+                               float beta, int64_t seg, int64_t sga, const float *bias, int relu);
 typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t ksa,
                                const double *b, int64_t ldb, double *c, int64_t ldc,
-                               double alpha, double beta, int64_t seg, int64_t sga);
+                               double alpha, double beta, int64_t seg, int64_t sga,
+                               const double *bias, int relu);
+
+/* The store epilogues a micro-kernel applies in registers (the others run
+ * after it, on the stored tile: fc_conv_kernels_*.bias_act). */
+static inline int fc_act_in_ukernel(int act) { return act == FC_ACT_NONE || act == FC_ACT_RELU; }
 
 /* A micro-kernel with its cache blocks (derived at first use, dispatch.c);
  * nc_direct is the column block when B is read in place. */
@@ -106,11 +113,11 @@ typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narro
 #define FC_DECLARE_SGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \
                       int64_t ldb, float *c, int64_t ldc, float alpha, float beta,        \
-                      int64_t seg, int64_t sga);
+                      int64_t seg, int64_t sga, const float *bias, int relu);
 #define FC_DECLARE_DGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const double *a, int64_t lda, int64_t ksa,              \
                       const double *b, int64_t ldb, double *c, int64_t ldc, double alpha, \
-                      double beta, int64_t seg, int64_t sga);
+                      double beta, int64_t seg, int64_t sga, const double *bias, int relu);
 FC_SGEMM_UKERNELS(FC_DECLARE_SGEMM)
 FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
 #undef FC_DECLARE_SGEMM

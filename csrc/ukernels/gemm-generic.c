@@ -8,7 +8,8 @@
 #define FC_DEFINE_GENERIC_UKERNEL(T, NAME)                                                \
     void fc_uk_##NAME(int64_t k, const T *a, int64_t lda, int64_t ksa,      \
                                    const T *b, int64_t ldb, T *c, int64_t ldc, T alpha,  \
-                                   T beta, int64_t seg, int64_t sga) {                  \
+                                   T beta, int64_t seg, int64_t sga, const T *bias,    \
+                                   int relu) {                                          \
         T acc[GENERIC_MR][GENERIC_NR] = {{0}};                                           \
         if (seg <= 0 || seg > k) seg = k;                                                \
         for (int64_t p0 = 0; p0 < k; p0 += seg) {                                        \
@@ -20,7 +21,9 @@
         for (int i = 0; i < GENERIC_MR; i++)                                             \
             for (int j = 0; j < GENERIC_NR; j++) {                                       \
                 T *cij = c + i * ldc + j;                                                \
-                *cij = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;  \
+                T v = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;   \
+                if (bias) v += bias[j];                                                  \
+                *cij = relu && v < 0 ? (T)0 : v;                                         \
             }                                                                            \
     }
 

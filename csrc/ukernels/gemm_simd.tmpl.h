@@ -31,7 +31,7 @@
 
 void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *b,
                        int64_t ldb, FC_T *c, int64_t ldc, FC_T alpha, FC_T beta, int64_t seg,
-                       int64_t sga) {
+                       int64_t sga, const FC_T *bias, int relu) {
     const int64_t l2 = 2 * lda;
 #define FC_A_0 a0[0]
 #define FC_A_1 a0[lda]
@@ -77,27 +77,33 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
         b += ldb;
     }
     }
+    /* the tile's values, then the bias and ReLU, in registers; one store */
     const FC_VEC va = FC_SET1(alpha);
-    if (beta == 0) {
-        if (alpha == 1) {
-#define FC_STORE_PLAIN(i)                             \
-    FC_STORE(c + (i) * ldc, c##i##_0);                \
-    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL, c##i##_1);)
-            FC_ROWS(FC_STORE_PLAIN)
-        } else {
-#define FC_STORE_SCALED(i)                                      \
-    FC_STORE(c + (i) * ldc, FC_MUL(va, c##i##_0));              \
-    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL, FC_MUL(va, c##i##_1));)
-            FC_ROWS(FC_STORE_SCALED)
-        }
-    } else {
+    if (beta != 0) {
         const FC_VEC vb = FC_SET1(beta);
-#define FC_STORE_UPDATE(i)                                                                 \
-    FC_STORE(c + (i) * ldc, FC_FMA(va, c##i##_0, FC_MUL(vb, FC_LOAD(c + (i) * ldc))));    \
-    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL,                                               \
-             FC_FMA(va, c##i##_1, FC_MUL(vb, FC_LOAD(c + (i) * ldc + FC_VL))));)
-        FC_ROWS(FC_STORE_UPDATE)
+#define FC_UPDATE(i)                                                                \
+    c##i##_0 = FC_FMA(va, c##i##_0, FC_MUL(vb, FC_LOAD(c + (i) * ldc)));            \
+    FC_IF_V1(c##i##_1 = FC_FMA(va, c##i##_1, FC_MUL(vb, FC_LOAD(c + (i) * ldc + FC_VL)));)
+        FC_ROWS(FC_UPDATE)
+    } else if (alpha != 1) {
+#define FC_SCALE(i) c##i##_0 = FC_MUL(va, c##i##_0); FC_IF_V1(c##i##_1 = FC_MUL(va, c##i##_1);)
+        FC_ROWS(FC_SCALE)
     }
+    if (bias) {
+        const FC_VEC bias0 = FC_LOAD(bias);
+        FC_IF_V1(const FC_VEC bias1 = FC_LOAD(bias + FC_VL);)
+#define FC_BIAS(i) c##i##_0 = FC_ADD(c##i##_0, bias0); FC_IF_V1(c##i##_1 = FC_ADD(c##i##_1, bias1);)
+        FC_ROWS(FC_BIAS)
+    }
+    if (relu) {
+        const FC_VEC zero = FC_ZERO();
+#define FC_RELU(i) c##i##_0 = FC_VMAX(zero, c##i##_0); FC_IF_V1(c##i##_1 = FC_VMAX(zero, c##i##_1);)
+        FC_ROWS(FC_RELU)
+    }
+#define FC_STORE_ROW(i)                                \
+    FC_STORE(c + (i) * ldc, c##i##_0);                 \
+    FC_IF_V1(FC_STORE(c + (i) * ldc + FC_VL, c##i##_1);)
+    FC_ROWS(FC_STORE_ROW)
 }
 
 #undef FC_ROWS_HI
@@ -105,9 +111,11 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
 #undef FC_IF_V1
 #undef FC_DECLARE
 #undef FC_STEP
-#undef FC_STORE_PLAIN
-#undef FC_STORE_SCALED
-#undef FC_STORE_UPDATE
+#undef FC_UPDATE
+#undef FC_SCALE
+#undef FC_BIAS
+#undef FC_RELU
+#undef FC_STORE_ROW
 #undef FC_A_0
 #undef FC_A_1
 #undef FC_A_2

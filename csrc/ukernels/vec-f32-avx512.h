@@ -9,6 +9,8 @@
 #define FC_FMA _mm512_fmadd_ps
 #define FC_MUL _mm512_mul_ps
 #define FC_ADD _mm512_add_ps
+/* max(a, b) is b when either is NaN: FC_VMAX(zero, v) is ReLU with NaN kept */
+#define FC_VMAX _mm512_max_ps
 #define FC_ZERO _mm512_setzero_ps
 /* Two-source permute: lane l of the result is lane idx[l] of (a, b) counted
  * in 32-bit units (16 and up are b's); indices from FC_LOAD_IDX (int32_t). */

@@ -9,6 +9,8 @@
 #define FC_FMA _mm256_fmadd_pd
 #define FC_MUL _mm256_mul_pd
 #define FC_ADD _mm256_add_pd
+/* max(a, b) is b when either is NaN: FC_VMAX(zero, v) is ReLU with NaN kept */
+#define FC_VMAX _mm256_max_pd
 #define FC_ZERO _mm256_setzero_pd
 /* Two-source permute: lane l of the result is lane idx[l] of (a, b) counted
  * in 32-bit units (a double is two; 8 and up are b's); indices from
