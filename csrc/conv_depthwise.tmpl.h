@@ -266,7 +266,7 @@ static int FN(depthwise_planes_forward)(const fc_conv_desc *d, const T *x, const
                 }
                 T *out = y + n * d->ys[0] + k * d->ys[3] + ho * d->ys[1];
                 kern->dw_plane_row(lines, taps, R, S, d->dil_w, d->stride_w, d->wo, b, out);
-                FN(fc_activate_array)(out, out, d->wo, act, act_alpha);
+                if (act != FC_ACT_NONE) kern->bias_act(out, 0, out, 0, 1, d->wo, NULL, act, act_alpha);
             }
         }
         fc_free(buf);
@@ -302,13 +302,12 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
             T *out = y + n * d->ys[0] + oh * d->ys[1];
             kern->dw_fwd(&g, sc.rows, wk, bias, d->ys[3] == 1 ? out : sc.line);
             if (d->ys[3] != 1) {   /* store the contiguous row at y's channel stride */
-                FN(fc_activate_array)(sc.line, sc.line, d->wo * d->k, act, act_alpha);
+                kern->bias_act(sc.line, 0, sc.line, 0, 1, d->wo * d->k, NULL, act, act_alpha);
                 for (int64_t wo = 0; wo < d->wo; wo++)
                     for (int64_t k = 0; k < d->k; k++)
                         out[wo * d->ys[2] + k * d->ys[3]] = sc.line[wo * d->k + k];
             } else if (act != FC_ACT_NONE) {
-                for (int64_t wo = 0; wo < d->wo; wo++)
-                    FN(fc_activate_array)(out + wo * d->ys[2], out + wo * d->ys[2], d->k, act, act_alpha);
+                kern->bias_act(out, d->ys[2], out, d->ys[2], d->wo, d->k, NULL, act, act_alpha);
             }
         }
         fc_free(scratch);

@@ -143,7 +143,7 @@ static void FN(direct_tile)(const CONV_KERNELS *kern, int64_t i, int64_t t, cons
     if (q0 >= g->ho * wp) return;
     kern->fwd[cb](xp + grp * cg * plane + q0, plane, off, taps, cg, wpk + c0 * taps * cg,
                   bias ? bias + c0 : NULL, tbuf);
-    if (act != FC_ACT_NONE) FN(fc_activate_array)(tbuf, tbuf, cb * width, act, act_alpha);
+    if (act != FC_ACT_NONE) kern->bias_act(tbuf, 0, tbuf, 0, 1, cb * width, NULL, act, act_alpha);
     kern->store(tbuf, width, cb, map + q0, y_img + c0 * ks, ks);
 }
 

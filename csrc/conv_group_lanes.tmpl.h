@@ -181,9 +181,7 @@ static int FN(group_lanes_rows_pass)(const fc_conv_desc *d, int transposed, cons
             FN(group_lanes_pad_rows)(d->r, rows, held, buf, wpad, ml, in_w, is[2], K);
             T *row = out + n * os[0] + o * os[1];
             kern->gl_row(&gp, rows, wk, G, bias, row, transposed);
-            if (act != FC_ACT_NONE)
-                for (int64_t p = 0; p < g.out_w; p++)
-                    FN(fc_activate_array)(row + p * os[2], row + p * os[2], K, act, act_alpha);
+            if (act != FC_ACT_NONE) kern->bias_act(row, os[2], row, os[2], g.out_w, K, NULL, act, act_alpha);
         }
         fc_free(buf);
     }

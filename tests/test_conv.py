@@ -78,34 +78,44 @@ def test_fused_activation(activation, dtype, rng):
 
 
 # Each forward kernel's store epilogue (bias, activation), on shapes that reach
-# it: (x shape, w shape, stride, padding, algorithm, the variant the plan runs).
-# 37 and 21 output channels leave partial register tiles.
+# it: (x shape, w shape, stride, padding, groups, algorithm, the variants the
+# plan may run: lanes needs permutes, which not every ISA and dtype has).  37
+# and 21 output channels leave partial register tiles.
 EPILOGUE_CASES = [
-    ((2, 7, 9, 20), (1, 1, 20, 37), 1, 0, "gemm", "pointwise"),
-    ((2, 9, 8, 20), (3, 3, 20, 37), 2, 1, "gemm", "im2col"),
-    ((2, 11, 13, 3), (3, 3, 3, 21), 1, 1, "gemm", "rows"),
-    ((2, 10, 11, 16), (3, 3, 16, 19), 1, 1, "winograd", "none"),
-    ((2, 10, 11, 6), (3, 3, 6, 5), 1, 1, "direct", "none"),
+    ((2, 7, 9, 20), (1, 1, 20, 37), 1, 0, 1, "gemm", ("pointwise",)),
+    ((2, 9, 8, 20), (3, 3, 20, 37), 2, 1, 1, "gemm", ("im2col",)),
+    ((2, 11, 13, 3), (3, 3, 3, 21), 1, 1, 1, "gemm", ("rows",)),
+    ((2, 10, 11, 16), (3, 3, 16, 19), 1, 1, 1, "winograd", ("none",)),
+    ((2, 10, 11, 6), (3, 3, 6, 5), 1, 1, 1, "direct", ("none",)),
+    ((2, 10, 11, 21), (3, 3, 1, 21), 2, 1, 21, "depthwise", ("none",)),
+    ((2, 10, 11, 24), (3, 3, 4, 24), 1, 1, 6, "depthwise", ("lanes", "grouped")),
 ]
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", EPILOGUE_CASES, ids=lambda c: f"{c[4]}-{c[5]}")
-def test_fused_bias_and_activation_in_every_kernel(case, dtype, with_bias, activation, rng):
-    xs, ws, stride, padding, algorithm, variant = case
-    kw = dict(stride=stride, padding=padding)
-    plan = fastconv.conv2d_plan(xs, ws, dtype=dtype, algorithm=algorithm, **kw)["forward"]
-    assert (plan["algorithm"], plan["variant"]) == (algorithm, variant)
-    x, w = rand(rng, xs, dtype), rand(rng, ws, dtype)
+@pytest.mark.parametrize("case", EPILOGUE_CASES, ids=lambda c: f"{c[5]}-{c[6][0]}")
+def test_fused_bias_and_activation_in_every_kernel(case, dtype, layout, with_bias, activation, rng):
+    """NHWC runs the kernel named; NCHW the same algorithm's channels-first store."""
+    xs, ws, stride, padding, groups, algorithm, variants = case
+    kw = dict(stride=stride, padding=padding, groups=groups)
+    if layout == "NHWC":
+        plan = fastconv.conv2d_plan(xs, ws, dtype=dtype, algorithm=algorithm, **kw)["forward"]
+        assert plan["algorithm"] == algorithm and plan["variant"] in variants, plan
+    x, w = to_layout(rand(rng, xs, dtype), rand(rng, ws, dtype), layout)
     b = rand(rng, ws[-1:], dtype) if with_bias else None
-    y = fastconv.conv2d(x, w, b, activation=activation, algorithm=algorithm, **kw)
-    assert_close(y, ref.conv2d(x, w, b, activation=activation, **kw), magnitude(x, w, kw, "NHWC", b))
+    algorithm = algorithm if algorithm_applies(algorithm, x, w, layout, ["forward"], **kw) else "auto"
+    y = fastconv.conv2d(x, w, b, layout=layout, activation=activation, algorithm=algorithm, **kw)
+    assert_close(y, ref.conv2d(x, w, b, layout=layout, activation=activation, **kw),
+                 magnitude(x, w, kw, layout, b))
     if with_bias:   # NaN goes through the epilogue: a NaN bias gives a NaN channel
         b[3] = np.nan
-        y = fastconv.conv2d(x, w, b, activation=activation, algorithm=algorithm, **kw)
-        assert np.isnan(y[..., 3]).all() and not np.isnan(np.delete(y, 3, axis=-1)).any()
+        y = fastconv.conv2d(x, w, b, layout=layout, activation=activation, algorithm=algorithm, **kw)
+        channel = 1 if layout == "NCHW" else 3
+        assert np.isnan(np.take(y, 3, axis=channel)).all()
+        assert not np.isnan(np.delete(y, 3, axis=channel)).any()
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
