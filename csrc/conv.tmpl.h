@@ -49,7 +49,7 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
     pl.pack_a = FN(pack_a_im2col); pl.a_ctx = &src;
     pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
     pl.csc = d->ys[3];
-    pl.alpha = 1; pl.beta = 0;
+    pl.alpha = 1; pl.beta = d->accumulate ? 1 : 0;
     pl.bias = bias;
     pl.act = act; pl.act_alpha = (T)act_alpha;
     if (p->variant == FC_VARIANT_POINTWISE) {   /* x's pixel rows read in place */
@@ -82,7 +82,8 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
     case FC_CONV_DIRECT:
         return FN(direct_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     case FC_CONV_WINOGRAD:
-        return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
+        return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, d->accumulate, y,
+                                 d->ys, nthreads);
     case FC_CONV_DEPTHWISE:
         if (p.variant == FC_VARIANT_LANES)
             return FN(group_lanes_rows_pass)(d, 0, x, w, bias, act, (T)act_alpha, y, nthreads);

@@ -14,7 +14,7 @@ static int FN(dx_as_forward)(const fc_conv_desc *d, int algo, const FN(direct_ge
     if (!wf) return FC_ENOMEM;
     const int status =
         algo == FC_CONV_WINOGRAD
-            ? FN(winograd_conv)(g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, d->dxs, nthreads)
+            ? FN(winograd_conv)(g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, 0, dx, d->dxs, nthreads)
         : algo == FC_CONV_GEMM   /* grouped */
             ? FN(dx_grouped_gemm)(d, g, dy, wf, dx, nthreads)
             : FN(direct_conv)(g, dy, d->ys, wf, NULL, FC_ACT_NONE, 0, dx, d->dxs, nthreads);

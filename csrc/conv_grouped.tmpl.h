@@ -55,7 +55,7 @@ static void FN(group_gemm)(const fc_conv_desc *d, int64_t g, int64_t m, const T 
     pl.lda_direct = lda;
     pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
     pl.c = c; pl.rsc = rsc; pl.csc = d->ys[3];
-    pl.alpha = 1; pl.beta = 0;
+    pl.alpha = 1; pl.beta = d->accumulate ? 1 : 0;
     pl.bias = bias ? bias + g * d->kg : NULL;
     pl.act = act; pl.act_alpha = (T)act_alpha;
     pl.scratch = scratch; pl.scratch_len = scratch_len;

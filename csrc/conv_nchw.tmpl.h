@@ -126,7 +126,7 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
                          d->xs[1] == d->w;
     pl.ldb_direct = d->xs[3];
     pl.rsc = d->ys[3]; pl.csc = 1;
-    pl.alpha = 1; pl.beta = 0;
+    pl.alpha = 1; pl.beta = d->accumulate ? 1 : 0;
     pl.bias = bias; pl.bias_per_row = 1;
     pl.act = act; pl.act_alpha = act_alpha;
     int status = FC_OK;

@@ -196,6 +196,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     const char *no_lanes = FN(group_lanes_obstacle)(d, pass);
     const char *no_depthwise = no_lanes ? FN(depthwise_obstacle)(d) : NULL;
     if (no_depthwise && d->groups > 1 && d->cg == d->kg) no_depthwise = no_lanes;   /* the closer miss */
+    if (d->accumulate && pass == FC_PASS_FORWARD)   /* only the GEMM and Winograd add into y */
+        no_direct = no_depthwise = no_lanes = "its kernels store y without adding a residual to it";
     const char *obstacle = NULL;
     int asked = d->algo;
     switch (d->algo) {

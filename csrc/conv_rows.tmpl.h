@@ -40,13 +40,13 @@ static void FN(pack_kernel_row)(const fc_conv_desc *d, const T *xrow, int64_t wb
 }
 
 /* c (rows x cols, row stride ldc) = act(the a-panel (segments of seg steps,
- * sga apart) x the b-panel over k + bias). */
+ * sga apart) x the b-panel over k (+ c, if accumulate) + bias). */
 static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, int64_t lda,
                           int64_t seg, int64_t sga, const T *b, T *c, int64_t ldc, int64_t rows,
-                          int64_t cols, const T *bias, int act, T act_alpha) {
+                          int64_t cols, const T *bias, int act, T act_alpha, int accumulate) {
     if (rows == kd->mr && cols == kd->nr) {
         const int in_kernel = fc_act_in_ukernel(act);
-        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, 0, seg, sga, in_kernel ? bias : NULL,
+        kd->run(k, a, lda, 1, b, kd->nr, c, ldc, 1, accumulate, seg, sga, in_kernel ? bias : NULL,
                 act == FC_ACT_RELU);
         if (!in_kernel)
             FN(fc_conv_kernels_for)()->bias_act(c, ldc, c, ldc, rows, cols, bias, act, act_alpha);
@@ -54,7 +54,9 @@ static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, i
     }
     T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
     kd->run(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga, NULL, 0);
-    FN(fc_conv_kernels_for)()->bias_act(tile, kd->nr, c, ldc, rows, cols, bias, act, act_alpha);
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    (accumulate ? kern->bias_add_act : kern->bias_act)(tile, kd->nr, c, ldc, rows, cols, bias, act,
+                                                       act_alpha);
 }
 
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
@@ -92,8 +94,9 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                 const int64_t rows = FC_MIN(mr, d->wo - wo0), wb = wo0 * d->stride_w - d->pad_left;
                 const int inside = rows == mr && wb >= 0 && wb + (mr - 1) * d->stride_w + d->s <= d->w;
                 T *cblk = yrow + wo0 * ys[2];
-                if (r0 == r1) {   /* every kernel row in the padding: act(bias) */
-                    for (int64_t i = 0; i < rows; i++) memset(cblk + i * ys[2], 0, (size_t)k * sizeof(T));
+                if (r0 == r1) {   /* every kernel row in the padding: act(bias (+ y)) */
+                    if (!d->accumulate)
+                        for (int64_t i = 0; i < rows; i++) memset(cblk + i * ys[2], 0, (size_t)k * sizeof(T));
                     FN(fc_conv_kernels_for)()->bias_act(cblk, ys[2], cblk, ys[2], rows, k, bias, act,
                                                         act_alpha);
                 } else {
@@ -112,7 +115,7 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                         FN(rows_tile)(kd, (r1 - r0) * rowk, a, lda, rowk, sga,
                                       bpack + q * depth * nr + r0 * rowk * nr, cblk + q * nr, ys[2],
                                       rows, FC_MIN(nr, k - q * nr), bias ? bias + q * nr : NULL, act,
-                                      act_alpha);
+                                      act_alpha, d->accumulate);
                 }
             }
         }

@@ -143,12 +143,14 @@ static void FN(winograd_input)(const FN(direct_geom) *g, const FN(winograd_cut) 
 }
 
 /* y's 4x4 block of each tile t of [t0, t1), channels [k0, k0 + kb) =
- * A^T M[.][t - t0] A + bias, then the activation; outputs past the last row
+ * A^T M[.][t - t0] A (+ y's old value, if accumulate) + bias, then the
+ * activation; outputs past the last row
  * or column are dropped.  Scratch: A^T M as [4][6][kb], then the block as
  * [4][4][kb]. */
 static void FN(winograd_output)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
                                 const T *m, int64_t t0, int64_t t1, int64_t k0, const T *bias,
-                                int act, T act_alpha, T *scratch, T *y, const int64_t ys[4]) {
+                                int act, T act_alpha, int accumulate, T *scratch, T *y,
+                                const int64_t ys[4]) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t kb = FC_MIN(cut->kb, g->k - k0), mplane = cut->tb * cut->kb;
     T *half = scratch, *quad = scratch + FC_WINOGRAD_M * FC_WINOGRAD_A * kb;
@@ -171,7 +173,7 @@ static void FN(winograd_output)(const FN(direct_geom) *g, const FN(winograd_cut)
         }
         const int64_t x0 = FC_WINOGRAD_M * tj, cols = FC_MIN(FC_WINOGRAD_M, g->wo - x0);
         for (int a = 0; a < FC_WINOGRAD_M && FC_WINOGRAD_M * ti + a < g->ho; a++)   /* a row's pixels */
-            kern->bias_act(quad + a * FC_WINOGRAD_M * kb, kb,
+            (accumulate ? kern->bias_add_act : kern->bias_act)(quad + a * FC_WINOGRAD_M * kb, kb,
                            y + n * ys[0] + (FC_WINOGRAD_M * ti + a) * ys[1] + x0 * ys[2] + k0,
                            ys[2], cols, kb, bias ? bias + k0 : NULL, act, act_alpha);
     }
@@ -208,8 +210,8 @@ static void FN(winograd_bufs_free)(FN(winograd_bufs) *b) {
 /* Tile block `block` of K block k0: transform in, 36 GEMMs, transform out. */
 static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
                               const T *x, const int64_t xs[4], const T *u, int64_t k0,
-                              int64_t block, const T *bias, int act, T act_alpha, T *y,
-                              const int64_t ys[4], FN(winograd_bufs) *b, int gemm_threads) {
+                              int64_t block, const T *bias, int act, T act_alpha, int accumulate,
+                              T *y, const int64_t ys[4], FN(winograd_bufs) *b, int gemm_threads) {
     const int64_t t0 = block * cut->tb, t1 = FC_MIN(cut->tiles, t0 + cut->tb);
     FN(winograd_input)(g, cut, x, xs, t0, t1, b->scratch, b->v);
     int status = FC_OK;
@@ -227,7 +229,8 @@ static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *
         status = FN(fc_gemm_run)(&pl, gemm_threads);
     }
     if (status == FC_OK)
-        FN(winograd_output)(g, cut, b->m, t0, t1, k0, bias, act, act_alpha, b->scratch, y, ys);
+        FN(winograd_output)(g, cut, b->m, t0, t1, k0, bias, act, act_alpha, accumulate, b->scratch,
+                            y, ys);
     return status;
 }
 
@@ -238,13 +241,14 @@ static void FN(winograd_kernel_share)(const FN(direct_geom) *g, const FN(winogra
                         tscratch + (int64_t)id * 3 * FC_WINOGRAD_A * cut->kb, u);
 }
 
-/* y = act(conv(x, w) + bias) for a 3x3 stride-1 convolution, w as (3, 3, c, k).
+/* y = act(conv(x, w) + bias (+ y's old value, if accumulate)) for a 3x3
+ * stride-1 convolution, w as (3, 3, c, k).
  * Tile blocks go to threads when there are enough of them; otherwise the
  * blocks run in turn, each GEMM using every thread (no nested parallel
  * region).  The threads share each K block's kernel transform. */
 static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
-                             const T *w, const T *bias, int act, T act_alpha, T *y,
-                             const int64_t ys[4], int nthreads) {
+                             const T *w, const T *bias, int act, T act_alpha, int accumulate,
+                             T *y, const int64_t ys[4], int nthreads) {
     FN(winograd_cut) cut;
     FN(winograd_plan_cut)(g, nthreads, &cut);
     if (cut.tiles == 0 || g->k == 0) return FC_OK;
@@ -278,7 +282,7 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
                 for (int64_t blk = 0; blk < nblocks; blk++)
                     if (mine == FC_OK)
                         mine = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act,
-                                                  act_alpha, y, ys, &b, 1);
+                                                  act_alpha, accumulate, y, ys, &b, 1);
                 if (mine != FC_OK) {
 #pragma omp atomic write
                     status = mine;
@@ -294,8 +298,8 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
             FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, fc_thread_id(),
                                       fc_thread_count());
             for (int64_t blk = 0; blk < nblocks && status == FC_OK; blk++)
-                status = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act, act_alpha, y,
-                                            ys, &b, nthreads);
+                status = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act, act_alpha,
+                                            accumulate, y, ys, &b, nthreads);
         }
         FN(winograd_bufs_free)(&b);
     }

@@ -191,6 +191,7 @@ typedef struct {
         fc_direct_dw_##SFX dw[FC_DIRECT_MAX_KB + 1];                                     \
         fc_direct_store_##SFX store;                                                     \
         fc_bias_act_##SFX bias_act;  /* the kernels' store epilogue: bias, activation */  \
+        fc_bias_act_##SFX bias_add_act;  /* the same, adding y's old value (a residual) */ \
         fc_winograd_bt_##SFX winograd_bt;                                                \
         fc_winograd_at_##SFX winograd_at;                                                \
         fc_winograd_g_##SFX winograd_g;                                                  \

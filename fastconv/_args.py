@@ -223,6 +223,15 @@ def new_tensor(nhwc_shape, layout, dtype, unbatched, func, name):
     return (arr[0] if unbatched else arr), view
 
 
+def output_tensor(out, nhwc_shape, layout, dtype, unbatched, func, inputs):
+    """The array a kernel writes (out itself where it can, else a new tensor
+    the caller copies into out afterwards) and its 4-D NHWC-ordered view."""
+    shape = from_nhwc_shape(nhwc_shape, layout)[1 if unbatched else 0:]
+    if out is not None and check_out(out, shape, dtype, func, inputs)[0] is out:
+        return out, nhwc_view(out[np.newaxis] if unbatched else out, layout)
+    return new_tensor(nhwc_shape, layout, dtype, unbatched, func, "the output")
+
+
 def check_out(out, shape, dtype, func, inputs=()):
     """Validate `out=`; returns (target, needs_copy): the array to compute into
     and whether it must then be copied into out (non-contiguous out, or out

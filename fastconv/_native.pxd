@@ -99,6 +99,7 @@ cdef extern from "fastconv/fastconv.h":
         int64_t dxs[4]
         int algo
         int w_kcrs
+        int accumulate
     ctypedef struct fc_conv_pass_plan:
         int algo, variant
         char kernel[96]

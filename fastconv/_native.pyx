@@ -264,14 +264,16 @@ cdef dict plan_of(const fc_conv_desc *d, bint f64):
     return result
 
 
-def conv_plan(geo, bint f64, xs, ys, dxs):
-    """The plan for geometry geo with element strides xs, ys and dxs (tuples of 4)."""
+def conv_plan(geo, bint f64, xs, ys, dxs, bint accumulate=False):
+    """The plan for geometry geo with element strides xs, ys and dxs (tuples of 4);
+    accumulate: the forward pass adds into y (a residual)."""
     cdef Py_ssize_t ex[4]
     cdef Py_ssize_t ey[4]
     cdef Py_ssize_t edx[4]
     for i in range(4):
         ex[i], ey[i], edx[i] = xs[i], ys[i], dxs[i]
     cdef fc_conv_desc d = conv_desc(geo, 1, ex, ey, edx)   # strides already in elements
+    d.accumulate = accumulate
     return plan_of(&d, f64)
 
 
@@ -288,11 +290,13 @@ cdef int check_conv(int status, const fc_conv_desc *d, bint f64, str func,
 
 
 def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1] bias,
-           real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads, bint w_kcrs=False):
-    """y = act(conv(x, w) + bias); x and y are NHWC-ordered views, w is (R, S, C/g, K),
-    or with w_kcrs (K, C/g, R, S)."""
+           real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads, bint w_kcrs=False,
+           bint accumulate=False):
+    """y = act(conv(x, w) + bias (+ y's old value, with accumulate)); x and y are
+    NHWC-ordered views, w is (R, S, C/g, K), or with w_kcrs (K, C/g, R, S)."""
     cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, y.strides, NULL)
     d.w_kcrs = w_kcrs
+    d.accumulate = accumulate
     cdef const real *bp = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:

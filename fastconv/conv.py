@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _args, _native
+from .activations import add_activation
 from ._config import get_num_threads
 
 
@@ -123,11 +124,15 @@ def backward_args(func, dy, x, w, layout):
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
-           activation=None, out=None, algorithm="auto"):
+           activation=None, residual=None, out=None, algorithm="auto"):
     """2-D cross-correlation of x with w, plus bias b, with an optional fused
     activation.  NHWC: x (N, H, W, C), w (R, S, C // groups, K) -> (N, Ho, Wo, K);
     NCHW: x (N, C, H, W), w (K, C // groups, R, S) -> (N, K, Ho, Wo).  A 3-D x is
-    one image and gives a 3-D result.  algorithm: "auto" (chosen per shape and
+    one image and gives a 3-D result.  residual (an array of the result's shape)
+    is added before the activation, act(conv + b + residual): a residual block's
+    sum, added in the kernels' store by the GEMM and Winograd algorithms (groups
+    1; it may be `out` itself, added into in place), in a second pass by the
+    others.  algorithm: "auto" (chosen per shape and
     pass), "gemm" (implicit GEMM), "direct" (output pixels on the vector lanes),
     "winograd" (F(4x4, 3x3); conv2d_backward's dw by F(3x3, 4x4)) or
     "inplace" (conv2d_backward's dw by a GEMM reading x and dy in place); one
@@ -141,21 +146,41 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
 
     shape = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.k), layout)
     shape = shape[1:] if unbatched else shape
-    if out is not None and _args.check_out(out, shape, dtype, func, (x, w, b))[0] is out:
-        y = out              # computed in place: no temporary
-        yv = _args.nhwc_view(out[np.newaxis] if unbatched else out, layout)
-    else:
-        y, yv = _args.new_tensor((geo.n, geo.ho, geo.wo, geo.k), layout, dtype, unbatched, func,
-                                 "the output")
+    if residual is not None:
+        residual = _args.as_array(residual, "residual", func)
+        if residual.shape != shape:
+            raise ValueError(f"{func}: residual has shape {residual.shape}, but the result has "
+                             f"shape {shape}")
+        if residual.dtype.kind not in "fiub":
+            raise TypeError(f"{func}: residual must be real numbers, got {residual.dtype}")
+        if geo.groups > 1 or algorithm not in _ADDS_RESIDUAL:   # the sum in a second pass
+            z = conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                       groups=groups, layout=layout, algorithm=algorithm)
+            add_activation(z, residual, activation, out=z)
+            if out is None:
+                return z
+            _args.check_out(out, shape, dtype, func)
+            out[...] = z
+            return out
+    in_place = residual is not None and residual is out
+    inputs = (x, w, b) if residual is None or in_place else (x, w, b, residual)
+    y, yv = _args.output_tensor(out, (geo.n, geo.ho, geo.wo, geo.k), layout, dtype, unbatched,
+                                func, inputs)
+    if residual is not None and y is not residual:
+        np.copyto(y, residual, casting="unsafe")
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
         bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
         # NCHW weights go as they are: the kernels read or convert them (w_kcrs)
         _native.conv2d(xv, np.ascontiguousarray(w, dtype=dtype), bias, yv, geo, act, 0.01,
-                       get_num_threads(), layout == "NCHW")
+                       get_num_threads(), layout == "NCHW", residual is not None)
     if out is not None and y is not out:
         out[...] = y
     return y if out is None else out
+
+
+# The algorithms whose kernels add a residual in their store (fc_conv_desc.accumulate).
+_ADDS_RESIDUAL = ("auto", "gemm", "winograd")
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
@@ -200,13 +225,15 @@ def _contiguous_strides(shape_nhwc, layout):
 
 
 def conv2d_plan(x_shape, w_shape, *, stride=1, padding=0, dilation=1, groups=1,
-                layout="NHWC", dtype="float32", algorithm="auto"):
+                layout="NHWC", dtype="float32", algorithm="auto", residual=False):
     """How conv2d and conv2d_backward would run a convolution of C-contiguous
     arrays of these shapes: for each pass ("forward", "dx", "dw") a dict with
     the algorithm ("gemm", "direct", "winograd" or "inplace"; None where the
     algorithm asked for does not apply), its variant, the micro-kernel and the
-    reason.  The plan depends on the shapes, the dtype, the layout and the
-    active kernel set, never on the thread count."""
+    reason.  residual=True: the forward pass of conv2d(..., residual=r) with
+    groups 1, which only the GEMM and Winograd run.  The plan depends on the
+    shapes, the dtype, the layout and the active kernel set, never on the
+    thread count."""
     func = "conv2d_plan"
     layout = _args.check_layout(layout, func)
     try:
@@ -229,4 +256,4 @@ def conv2d_plan(x_shape, w_shape, *, stride=1, padding=0, dilation=1, groups=1,
     geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
     xs = _contiguous_strides((geo.n, geo.h, geo.w, geo.c), layout)
     ys = _contiguous_strides((geo.n, geo.ho, geo.wo, geo.k), layout)
-    return _native.conv_plan(geo, dt == np.float64, xs, ys, xs)
+    return _native.conv_plan(geo, dt == np.float64, xs, ys, xs, bool(residual) and geo.groups == 1)

@@ -65,9 +65,9 @@ def _output_shape(p):
     return _args.from_nhwc_shape((p.geo.n, p.geo.ho, p.geo.wo, p.geo.c), p.layout)[p.unbatched:]
 
 
-def _pool(kind, func, p, return_indices=False):
-    y, yv = _args.new_tensor((p.geo.n, p.geo.ho, p.geo.wo, p.geo.c), p.layout, p.dtype,
-                             p.unbatched, func, "the output")
+def _pool(kind, func, p, return_indices=False, out=None):
+    y, yv = _args.output_tensor(out, (p.geo.n, p.geo.ho, p.geo.wo, p.geo.c), p.layout, p.dtype,
+                                p.unbatched, func, (p.x4,))
     idx, idxv = None, None
     if return_indices:
         _check_argmax_window(func, p)
@@ -76,6 +76,9 @@ def _pool(kind, func, p, return_indices=False):
     if y.size:
         xv = _args.nhwc_view(_args.prepare(p.x4, p.dtype), p.layout)
         _native.pool2d(kind, xv, yv, idxv, p.geo, get_num_threads())
+    if out is not None and y is not out:
+        out[...] = y
+        y = out
     return (y, idx) if return_indices else y
 
 
@@ -100,28 +103,29 @@ def _pool_backward(kind, func, dy, p):
 
 
 def max_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
-               return_indices=False, layout="NHWC"):
+               return_indices=False, layout="NHWC", out=None):
     """Max over size windows moved by stride (default: size); padding is -inf.
     dilation spaces the window's taps; ceil_mode rounds the number of windows
     up (a last window that would start in the bottom/right padding is dropped,
     as in PyTorch).  return_indices=True also returns, in an int64 array shaped
     like the result, where each maximum is: h * W + w in its image's H x W
-    plane (PyTorch's convention), the first maximum in row-major order."""
+    plane (PyTorch's convention), the first maximum in row-major order.  out
+    (optional) receives the result, as conv2d's."""
     func = "max_pool2d"
     return_indices = _args.check_flag(return_indices, "return_indices", func)
     p = _pool_setup(func, x, size, stride, padding, layout, dilation, ceil_mode)
-    return _pool("max", func, p, return_indices)
+    return _pool("max", func, p, return_indices, out)
 
 
 def avg_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
-               count_include_pad=False, layout="NHWC"):
+               count_include_pad=False, layout="NHWC", out=None):
     """Mean over size windows, divided by the count of real (unpadded) pixels,
     or with count_include_pad=True by the count of pixels of the padded input
     (ceil mode's overhang past the padding never counts).  dilation and
-    ceil_mode as for max_pool2d."""
+    ceil_mode and out as for max_pool2d."""
     p = _pool_setup("avg_pool2d", x, size, stride, padding, layout, dilation, ceil_mode,
                     count_include_pad)
-    return _pool("avg", "avg_pool2d", p)
+    return _pool("avg", "avg_pool2d", p, out=out)
 
 
 def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,

@@ -110,7 +110,7 @@ _ACTIVATIONS = {
 
 # ---- convolution -------------------------------------------------------------
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
-           activation=None, out=None):
+           activation=None, residual=None, out=None):
     dtype = _dtype(x, w)
     x, single = _nhwc(x, layout)
     w = _weights(w, layout)
@@ -124,11 +124,17 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
         y[..., g * kg:(g + 1) * kg] = patch @ w[..., g * kg:(g + 1) * kg].reshape(-1, kg)
     if b is not None:
         y = y + np.asarray(b, dtype=np.float64)
-    y = _from_nhwc(_ACTIVATIONS[activation](y), layout, single, dtype)
-    if out is not None:
-        out[...] = y
-        return out
-    return y
+    if residual is not None:
+        y = y + _nhwc(np.asarray(residual, dtype=np.float64), layout)[0]
+    return _into(out, _from_nhwc(_ACTIVATIONS[activation](y), layout, single, dtype))
+
+
+def _into(out, y):
+    """y, or y written into out (the functions' out=)."""
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
@@ -316,11 +322,12 @@ def _window_argmax(x, geometry):
 
 
 def max_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
-               return_indices=False, layout="NHWC"):
+               return_indices=False, layout="NHWC", out=None):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
     geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
-    y = _from_nhwc(_pool_windows(x, geometry, -np.inf).max(axis=(-2, -1)), layout, single, dtype)
+    y = _into(out, _from_nhwc(_pool_windows(x, geometry, -np.inf).max(axis=(-2, -1)), layout,
+                              single, dtype))
     if not return_indices:
         return y
     hp, wp = _window_argmax(x, geometry)
@@ -330,13 +337,13 @@ def max_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
 
 
 def avg_pool2d(x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
-               count_include_pad=False, layout="NHWC"):
+               count_include_pad=False, layout="NHWC", out=None):
     dtype = _dtype(x)
     x, single = _nhwc(x, layout)
     geometry = _pool_geometry(x.shape[1:3], size, stride, padding, dilation, ceil_mode)
     total = _pool_windows(x, geometry, 0.0).sum(axis=(-2, -1))
     y = total / _avg_divisor(x.shape, geometry, count_include_pad)
-    return _from_nhwc(y, layout, single, dtype)
+    return _into(out, _from_nhwc(y, layout, single, dtype))
 
 
 def max_pool2d_backward(dy, x, size, stride=None, padding=0, *, dilation=1, ceil_mode=False,

@@ -85,6 +85,7 @@ EPILOGUE_CASES = [
     ((2, 7, 9, 20), (1, 1, 20, 37), 1, 0, 1, "gemm", ("pointwise",)),
     ((2, 9, 8, 20), (3, 3, 20, 37), 2, 1, 1, "gemm", ("im2col",)),
     ((2, 11, 13, 3), (3, 3, 3, 21), 1, 1, 1, "gemm", ("rows",)),
+    ((1, 4, 9, 3), (3, 3, 3, 21), 1, 3, 1, "gemm", ("rows",)),   # rows wholly in the padding
     ((2, 10, 11, 16), (3, 3, 16, 19), 1, 1, 1, "winograd", ("none",)),
     ((2, 10, 11, 6), (3, 3, 6, 5), 1, 1, 1, "direct", ("none",)),
     ((2, 10, 11, 21), (3, 3, 1, 21), 2, 1, 21, "depthwise", ("none",)),
@@ -116,6 +117,52 @@ def test_fused_bias_and_activation_in_every_kernel(case, dtype, layout, with_bia
         channel = 1 if layout == "NCHW" else 3
         assert np.isnan(np.take(y, 3, axis=channel)).all()
         assert not np.isnan(np.delete(y, 3, axis=channel)).any()
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "tanh"])
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", EPILOGUE_CASES, ids=lambda c: f"{c[5]}-{c[6][0]}")
+def test_residual_is_added_before_the_activation(case, dtype, layout, in_place, activation, rng):
+    """act(conv + b + residual), in the GEMM's and Winograd's store (in place
+    into out when out is the residual) and in a second pass after the others."""
+    xs, ws, stride, padding, groups, algorithm, _ = case
+    kw = dict(stride=stride, padding=padding, groups=groups)
+    x, w = to_layout(rand(rng, xs, dtype), rand(rng, ws, dtype), layout)
+    b = rand(rng, ws[-1:], dtype)
+    algorithm = algorithm if algorithm_applies(algorithm, x, w, layout, ["forward"], **kw) else "auto"
+    r = rand(rng, ref.conv2d(x, w, layout=layout, **kw).shape, dtype)
+    want = ref.conv2d(x, w, b, layout=layout, activation=activation, residual=r, **kw)
+    out = r.copy() if in_place else None
+    y = fastconv.conv2d(x, w, b, layout=layout, activation=activation, residual=out if in_place else r,
+                        out=out, algorithm=algorithm, **kw)
+    assert y is out if in_place else y.shape == want.shape
+    assert_close(y, want, magnitude(x, w, kw, layout, b) + np.max(np.abs(r)))
+
+
+def test_residual_plan_keeps_to_the_algorithms_that_add_it(rng):
+    """Few output channels run direct, but with a residual the GEMM; a forced
+    direct convolution still takes one (its sum in a second pass)."""
+    xs, ws = (2, 10, 11, 6), (3, 3, 6, 5)
+    assert fastconv.conv2d_plan(xs, ws, padding=1)["forward"]["algorithm"] == "direct"
+    plan = fastconv.conv2d_plan(xs, ws, padding=1, residual=True)["forward"]
+    assert plan["algorithm"] == "gemm", plan
+    assert fastconv.conv2d_plan(xs, ws, padding=1, residual=True, algorithm="direct")["forward"][
+        "algorithm"] is None
+    x, w = rand(rng, xs, np.float32), rand(rng, ws, np.float32)
+    r = rand(rng, (2, 10, 11, 5), np.float32)
+    y = fastconv.conv2d(x, w, padding=1, residual=r, algorithm="direct")
+    assert_close(y, ref.conv2d(x, w, padding=1, residual=r),
+                 magnitude(x, w, dict(padding=1), "NHWC") + np.max(np.abs(r)))
+
+
+def test_residual_of_the_wrong_shape_or_type_is_refused(rng):
+    x, w = rand(rng, (1, 6, 6, 4), np.float32), rand(rng, (3, 3, 4, 8), np.float32)
+    with pytest.raises(ValueError, match="residual has shape"):
+        fastconv.conv2d(x, w, residual=np.zeros((1, 4, 4, 7), np.float32))
+    with pytest.raises(TypeError, match="residual"):
+        fastconv.conv2d(x, w, residual=np.full((1, 4, 4, 8), "a"))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -72,6 +72,49 @@ def test_batchnorm_is_folded_and_activations_fused():
     assert steps.count("_Residual") == 8
 
 
+def count_add_passes(monkeypatch):
+    """How many separate residual-sum passes the inference path runs."""
+    from fastconv.nn import inference
+    calls = []
+    real = inference.add_activation
+    monkeypatch.setattr(inference, "add_activation", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50"])
+def test_residual_sums_run_in_the_last_convolutions_store(name, monkeypatch):
+    """No separate sum pass; the block's input is overwritten only where nothing
+    reads it later, so the caller's array is never touched."""
+    model = BUILDERS[name]()
+    randomise_batchnorm(model)
+    x = np.random.default_rng(2).standard_normal((2,) + tuple(model.input_shape)).astype(np.float32)
+    x0 = x.copy()
+    want = model.predict(x, fused=False)
+    calls = count_add_passes(monkeypatch)
+    close(model.predict(x), want)
+    assert calls == [] and np.array_equal(x, x0)
+
+
+def test_fused_residual_never_writes_into_a_shared_input(monkeypatch):
+    """Identity shortcuts whose input is the caller's array, or a branch input
+    another branch still reads: the sum runs apart (and the answer is right)."""
+    def block(c):
+        return nn.Residual(nn.Sequential(nn.Conv2D(c, c, 3, padding=1, activation="relu"),
+                                         nn.Conv2D(c, c, 3, padding=1), nn.BatchNorm2D(c)))
+    net = nn.Sequential(block(4),                                   # reads the caller's x
+                        nn.Conv2D(4, 4, 1),
+                        nn.Concat(block(4), nn.Conv2D(4, 3, 1)),    # x shared by two branches
+                        block(7))                                   # a consumable input: fused
+    model = nn.Model(net, nn.MeanSquaredError())
+    randomise_batchnorm(model)
+    x = np.random.default_rng(3).standard_normal((2, 9, 9, 4)).astype(np.float32)
+    x0 = x.copy()
+    want = model.predict(x, fused=False)
+    calls = count_add_passes(monkeypatch)
+    close(model.predict(x), want)
+    assert len(calls) == 2 and np.array_equal(x, x0)
+
+
 def repr_steps(step):
     """The names of the compiled steps and of the layers run unchanged, depth first."""
     names = [type(step).__name__]

@@ -33,6 +33,24 @@ def test_pool_forward_and_backward(kind, case, dtype, layout, rng):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_writes_into_out(kind, layout, rng):
+    """out= as conv2d's: written in place and returned; a strided out, or one
+    overlapping x, gets the same values; a wrong one is refused by name."""
+    x, kw = pool_inputs((2, 9, 8, 5, 3, 2, 1), np.float32, layout, rng)
+    fwd = getattr(fastconv, f"{kind}_pool2d")
+    want = fwd(x, **kw)
+    out = np.full_like(want, np.nan)
+    assert fwd(x, out=out, **kw) is out and np.array_equal(out, want)
+    strided = np.full(want.shape[:-1] + (2 * want.shape[-1],), np.nan, np.float32)[..., ::2]
+    assert fwd(x, out=strided, **kw) is strided and np.array_equal(strided, want)
+    with pytest.raises(ValueError, match="out has shape"):
+        fwd(x, out=np.empty(want.shape[:-1] + (want.shape[-1] + 1,), np.float32), **kw)
+    with pytest.raises(TypeError, match="out has dtype"):
+        fwd(x, out=np.empty(want.shape, np.float64), **kw)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_global_avg_pool(dtype, layout, rng):
     x = rand(rng, (3, 7, 5, 11), dtype)

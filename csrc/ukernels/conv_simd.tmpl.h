@@ -212,51 +212,53 @@ static void FC_DIRECT_FN(winograd_g, _)(const FC_T *const *g, int64_t n, int64_t
 /* bias_act: y[i * ldy + j] = act(x[i * ldx + j] + bias[j]) for i < rows, j < cols
  * (bias may be NULL; y may be x): the store epilogue of the GEMM, "rows" and
  * Winograd kernels, compiled for the ISA.  At the baseline ISA it cost more
- * than the products of a 1x1 layer with 32 channels (+121 %, Zen 5). */
+ * than the products of a 1x1 layer with 32 channels (+121 %, Zen 5).
+ * bias_add_act: the same with y's old value added first (a residual that y
+ * holds): y = act((x + y) + bias), x apart from y. */
 #define FC_ACTIVATE(v, act, alpha) \
     _Generic((v), float: fc_activate_f32, double: fc_activate_f64)(v, act, alpha)
-/* One row from SRC (x, or y itself) into y; B(j) is the bias of column j.
- * The activation is chosen outside the loops, so they vectorise. */
-#define FC_BIAS_ACT_ROW(B, SRC)                                                         \
+/* One row: y[j] = act(V(j)).  The activation is chosen outside the loops, so
+ * they vectorise. */
+#define FC_ACT_ROW(V)                                                                   \
     switch (act) {                                                                      \
     case FC_ACT_NONE:                                                                   \
-        for (int64_t j = 0; j < cols; j++) y[j] = SRC[j] + B(j);                        \
+        for (int64_t j = 0; j < cols; j++) y[j] = V(j);                                 \
         break;                                                                          \
     case FC_ACT_RELU:                                                                   \
         for (int64_t j = 0; j < cols; j++) {                                            \
-            const FC_T v = SRC[j] + B(j);                                               \
+            const FC_T v = V(j);                                                        \
             y[j] = v < 0 ? (FC_T)0 : v;                                                 \
         }                                                                               \
         break;                                                                          \
     case FC_ACT_LEAKY_RELU:                                                             \
         for (int64_t j = 0; j < cols; j++) {                                            \
-            const FC_T v = SRC[j] + B(j);                                               \
+            const FC_T v = V(j);                                                        \
             y[j] = v < 0 ? alpha * v : v;                                               \
         }                                                                               \
         break;                                                                          \
     default:                                                                            \
-        for (int64_t j = 0; j < cols; j++) y[j] = FC_ACTIVATE(SRC[j] + B(j), act, alpha); \
+        for (int64_t j = 0; j < cols; j++) y[j] = FC_ACTIVATE(V(j), act, alpha);        \
     }
-#define FC_COLUMN_BIAS(j) bias[j]
-#define FC_NO_BIAS(j) (FC_T)0
-static inline void FC_DIRECT_FN(bias_act_into, _)(const FC_T *restrict x, FC_T *restrict y,
-                                                  int64_t cols, const FC_T *restrict bias,
-                                                  int act, FC_T alpha) {
-    if (bias) {
-        FC_BIAS_ACT_ROW(FC_COLUMN_BIAS, x)
-    } else {
-        FC_BIAS_ACT_ROW(FC_NO_BIAS, x)
+#define FC_X_BIAS(j) (x[j] + bias[j])
+#define FC_X(j) x[j]
+#define FC_Y_BIAS(j) (y[j] + bias[j])
+#define FC_Y(j) y[j]
+#define FC_XY_BIAS(j) ((x[j] + y[j]) + bias[j])
+#define FC_XY(j) (x[j] + y[j])
+/* A row function: V_BIAS(j) with a bias, V(j) without. */
+#define FC_DEFINE_ACT_ROW(NAME, V_BIAS, V, ...)                                            \
+    static inline void FC_DIRECT_FN(NAME, _)(__VA_ARGS__, int64_t cols,                   \
+                                             const FC_T *restrict bias, int act,           \
+                                             FC_T alpha) {                                 \
+        if (bias) {                                                                        \
+            FC_ACT_ROW(V_BIAS)                                                             \
+        } else {                                                                           \
+            FC_ACT_ROW(V)                                                                  \
+        }                                                                                  \
     }
-}
-static inline void FC_DIRECT_FN(bias_act_in_place, _)(FC_T *y, int64_t cols,
-                                                      const FC_T *restrict bias, int act,
-                                                      FC_T alpha) {
-    if (bias) {
-        FC_BIAS_ACT_ROW(FC_COLUMN_BIAS, y)
-    } else {
-        FC_BIAS_ACT_ROW(FC_NO_BIAS, y)
-    }
-}
+FC_DEFINE_ACT_ROW(bias_act_into, FC_X_BIAS, FC_X, const FC_T *restrict x, FC_T *restrict y)
+FC_DEFINE_ACT_ROW(bias_act_in_place, FC_Y_BIAS, FC_Y, FC_T *y)
+FC_DEFINE_ACT_ROW(add_act_row, FC_XY_BIAS, FC_XY, const FC_T *restrict x, FC_T *restrict y)
 static void FC_DIRECT_FN(bias_act, _)(const FC_T *x, int64_t ldx, FC_T *y, int64_t ldy,
                                       int64_t rows, int64_t cols, const FC_T *bias, int act,
                                       FC_T alpha) {
@@ -266,9 +268,20 @@ static void FC_DIRECT_FN(bias_act, _)(const FC_T *x, int64_t ldx, FC_T *y, int64
         else
             FC_DIRECT_FN(bias_act_into, _)(x, y, cols, bias, act, alpha);
 }
-#undef FC_COLUMN_BIAS
-#undef FC_NO_BIAS
-#undef FC_BIAS_ACT_ROW
+static void FC_DIRECT_FN(bias_add_act, _)(const FC_T *x, int64_t ldx, FC_T *y, int64_t ldy,
+                                          int64_t rows, int64_t cols, const FC_T *bias, int act,
+                                          FC_T alpha) {
+    for (int64_t i = 0; i < rows; i++, x += ldx, y += ldy)
+        FC_DIRECT_FN(add_act_row, _)(x, y, cols, bias, act, alpha);
+}
+#undef FC_DEFINE_ACT_ROW
+#undef FC_X_BIAS
+#undef FC_X
+#undef FC_Y_BIAS
+#undef FC_Y
+#undef FC_XY_BIAS
+#undef FC_XY
+#undef FC_ACT_ROW
 #undef FC_ACTIVATE
 
 #include "depthwise_simd.tmpl.h"
@@ -292,6 +305,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
      FC_DIRECT_FN(dw, 5), FC_DIRECT_FN(dw, 6), FC_DIRECT_FN(dw, 7), FC_DIRECT_FN(dw, 8)},
     FC_DIRECT_FN(store, _),
     FC_DIRECT_FN(bias_act, _),
+    FC_DIRECT_FN(bias_add_act, _),
     FC_DIRECT_FN(winograd_bt, _),
     FC_DIRECT_FN(winograd_at, _),
     FC_DIRECT_FN(winograd_g, _),

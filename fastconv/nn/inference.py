@@ -6,7 +6,10 @@ What an inference engine does, on fastconv's kernels:
   its weights and bias (W' = W s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps),
   computed in float64);
 - an activation layer right after a Conv2D or Dense runs in the kernel's store;
-- a residual block's sum and activation run in one C pass, in place;
+- a residual block's sum and activation run in the store of the body's last
+  convolution (conv2d's residual), into the shortcut's buffer: the block's
+  input itself when nothing else reads it, else the projection's output
+  (otherwise one C pass after the body, in place);
 - activations live in an arena of reused buffers (one per calling thread, kept
   between calls): a buffer goes back as soon as its reader has run, so the peak
   is the live set, not the sum of every layer's output, and a batch after the
@@ -88,7 +91,9 @@ class Arena:
         return sum(b.nbytes for b in self._free) + sum(b.nbytes for b in self._used.values())
 
 
-# ---- the compiled steps: run(x, arena) -> y, never writing into x ------------------------
+# ---- the compiled steps: run(x, arena, consumable) -> y --------------------------------
+# A step never writes into x unless consumable says that x is an arena buffer
+# nothing reads after this step (only a residual block's fused sum does).
 
 class _Layer:
     """A layer the plan does not know: its own forward in evaluation mode."""
@@ -96,7 +101,7 @@ class _Layer:
     def __init__(self, layer):
         self.layer = layer
 
-    def run(self, x, arena):
+    def run(self, x, arena, consumable=False):
         return self.layer.forward(x, training=False)
 
 
@@ -122,15 +127,26 @@ class _Affine:
         self.w, self.b = _folded(w, b, bn) if bn is not None else (w, b)
         self.activation = activation
 
-    def run(self, x, arena):
+    def run(self, x, arena, consumable=False):
         layer = self.layer
-        x = np.asarray(x)
-        if x.dtype != self.w.dtype:
-            x = x.astype(self.w.dtype)
+        x = self._input(x)
         if isinstance(layer, Dense):
             return linear(layer.checked_input(x), self.w, self.b, activation=self.activation)
         y = arena.take((x.shape[0],) + layer.output_shape(x.shape[1:]), self.w.dtype)
         return conv2d(x, self.w, self.b, activation=self.activation, out=y, **layer._kw())
+
+    def adds_residual(self):
+        """A convolution without its own activation, whose store can add a residual."""
+        return isinstance(self.layer, Conv2D) and self.activation is None and self.layer.groups == 1
+
+    def run_adding(self, x, s, activation):
+        """activation(conv(x) + s), into s (adds_residual() layers)."""
+        return conv2d(self._input(x), self.w, self.b, activation=activation, residual=s, out=s,
+                      **self.layer._kw())
+
+    def _input(self, x):
+        x = np.asarray(x)
+        return x if x.dtype == self.w.dtype else x.astype(self.w.dtype)
 
 
 class _Function:
@@ -139,18 +155,35 @@ class _Function:
     def __init__(self, func):
         self.func = func
 
-    def run(self, x, arena):
+    def run(self, x, arena, consumable=False):
         return self.func(x)
+
+
+class _Pool:
+    """MaxPool2D or AvgPool2D, into an arena buffer."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.pool = max_pool2d if type(layer) is MaxPool2D else avg_pool2d
+
+    def run(self, x, arena, consumable=False):
+        x = np.asarray(x)
+        layer = self.layer
+        y = None
+        if x.ndim == 4 and x.dtype in (np.float32, np.float64):   # else the pool function says why
+            y = arena.take((x.shape[0],) + tuple(layer.output_shape(x.shape[1:])), x.dtype)
+        return self.pool(x, layer.size, layer.stride, layer.padding, out=y)
 
 
 class _Sequence:
     def __init__(self, steps):
         self.steps = steps
 
-    def run(self, x, arena):
+    def run(self, x, arena, consumable=False):
         first = x
         for step in self.steps:
-            y = step.run(x, arena)
+            # a step's output is read by the next step alone
+            y = step.run(x, arena, consumable or x is not first)
             if x is not first:
                 arena.release(x, keep=y)
             x = y
@@ -160,10 +193,40 @@ class _Sequence:
 class _Residual:
     def __init__(self, body, shortcut, activation):
         self.body, self.shortcut, self.activation = body, shortcut, activation
+        steps = body.steps if isinstance(body, _Sequence) else [body]
+        # the body's last convolution adds the shortcut in its store, unless it
+        # would read the buffer it writes (an identity shortcut, a one-step body)
+        last = steps[-1] if steps else None
+        fusable = isinstance(last, _Affine) and last.adds_residual() and \
+            (len(steps) > 1 or shortcut is not None)
+        self.last = last if fusable else None
+        self.head = None if len(steps) == 1 else steps[0] if len(steps) == 2 else \
+            _Sequence(steps[:-1])
 
-    def run(self, x, arena):
-        z = np.ascontiguousarray(self.body.run(x, arena))
+    def run(self, x, arena, consumable=False):
+        if self.last is None:
+            z = self.body.run(x, arena)
+            s = x if self.shortcut is None else self.shortcut.run(x, arena)
+            return self._add(z, s, x, arena)
+        t = x if self.head is None else self.head.run(x, arena)
         s = x if self.shortcut is None else self.shortcut.run(x, arena)
+        layer = self.last.layer
+        shape = (t.shape[0],) + tuple(layer.output_shape(t.shape[1:]))
+        if np.shape(s) != shape:
+            raise ValueError(f"Residual: the body gives shape {shape} but the shortcut "
+                             f"{np.shape(s)}")
+        if arena.owns(s) and (s is not x or consumable) and not np.may_share_memory(s, t) \
+                and s.dtype == self.last.w.dtype:
+            y = self.last.run_adding(t, s, self.activation)   # into s
+        else:
+            y = self._add(self.last.run(t, arena), s, x, arena)
+        if t is not x:
+            arena.release(t, keep=x)
+        return y
+
+    def _add(self, z, s, x, arena):
+        """activation(z + s) in one C pass, into z where the arena lends z."""
+        z = np.ascontiguousarray(z)
         s = np.ascontiguousarray(s, dtype=z.dtype)
         if s.shape != z.shape:
             raise ValueError(f"Residual: the body gives shape {z.shape} but the shortcut "
@@ -180,7 +243,7 @@ class _Concat:
     def __init__(self, branches):
         self.branches = branches
 
-    def run(self, x, arena):
+    def run(self, x, arena, consumable=False):
         outs = [branch.run(x, arena) for branch in self.branches]
         y = arena.take(outs[0].shape[:-1] + (sum(o.shape[-1] for o in outs),), outs[0].dtype)
         np.concatenate(outs, axis=-1, out=y)
@@ -240,8 +303,7 @@ def _compile(layer):
     if kind is LeakyReLU:
         return _Function(lambda x: leaky_relu(x, layer.alpha))
     if kind in (MaxPool2D, AvgPool2D):
-        pool = max_pool2d if kind is MaxPool2D else avg_pool2d
-        return _Function(lambda x: pool(x, layer.size, layer.stride, layer.padding))
+        return _Pool(layer)
     if kind is GlobalAvgPool2D:
         return _Function(global_avg_pool2d)
     if kind is Flatten:

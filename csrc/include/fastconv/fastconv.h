@@ -146,6 +146,9 @@ typedef struct {
     int algo;                      /* the algorithm asked for: FC_CONV_AUTO, _GEMM, ... */
     int w_kcrs;                    /* fc_conv2d_*: w is (K, C/groups, R, S) C-contiguous (channels-
                                       first weights, read in place by the NCHW GEMM) */
+    int accumulate;                /* fc_conv2d_*: y holds a residual r on entry, and becomes
+                                      act(conv + bias + r); the GEMM and Winograd algorithms
+                                      only (the plan picks no other, and refuses them) */
 } fc_conv_desc;
 
 /* One pass of the plan.  algo is FC_EINVAL when the algorithm asked for does
