@@ -52,7 +52,10 @@ static int FN(rows_beats_direct)(const fc_conv_desc *d, int pass) {
 
 /* The in-place dw GEMM for 3x3 layers up to this many channels each way:
  * resnet-3x3 (64) dw 20.9 -> 17.5 ms at 1 thread, 12.6 -> 10.2 at 2; but
- * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5. */
+ * vgg-c2's 128 channels 32.4 -> 35.0 ms, and slower for 1x1 and 5x5.  Not
+ * where the rows variant takes dw (at most 8 input channels): its GEMM over
+ * whole kernel rows won 1.4-2.6x (Zen 5, 1 thread: 32x64x64 3->16 4.95 ->
+ * 2.80 ms, 8x56x56 4->64 2.97 -> 1.14, 8->64 3.01 -> 2.03). */
 #define FC_INPLACE_DW_MAX_CHANNELS 64
 
 /* Winograd F(4x4, 3x3) pays for its kernel transform (36 C K values, per
@@ -251,7 +254,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
                    "pixels on the vector lanes", (long long)g->k, (long long)(g->r * g->s));
         } else if (!no_inplace && d->r == 3 && d->s == 3 && d->c <= FC_INPLACE_DW_MAX_CHANNELS &&
-                   d->k <= FC_INPLACE_DW_MAX_CHANNELS) {
+                   d->k <= FC_INPLACE_DW_MAX_CHANNELS && !FN(rows_applies)(d)) {
             asked = FC_CONV_INPLACE;
             FC_SAY("auto: dw of a 3x3 stride-1 layer with at most %d channels each way reads x "
                    "and dy in place", FC_INPLACE_DW_MAX_CHANNELS);

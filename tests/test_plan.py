@@ -132,10 +132,11 @@ def test_plan_follows_dtype_and_unbatched_input():
     plan = fastconv.conv2d_plan((56, 56, 64), (3, 3, 64, 64), padding=1, dtype=np.float64)
     assert plan["forward"]["micro_kernel"].startswith("f64 gemm")
     # one large image: the direct kernels share its tiles among threads (forward,
-    # dx); their dw shares out images, so one image's dw goes elsewhere
+    # dx); their dw shares out images, so one image's dw goes to the rows GEMM
+    # (3 input channels: its kernel-row GEMM beats the in-place one)
     plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 8), padding=1)
     assert observed(plan) == {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
-                              "dw": ("inplace", "none")}, plan
+                              "dw": ("gemm", "rows")}, plan
     # with 16 output channels the stem's forward pass is the rows GEMM
     plan = fastconv.conv2d_plan((200, 208, 3), (3, 3, 3, 16), padding=1)
     assert observed(plan)["forward"] == ("gemm", "rows"), plan
