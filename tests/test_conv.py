@@ -569,13 +569,14 @@ def test_grouped_gemm_runs_every_group_in_one_pass(n, h, w, groups, cg, kg, r, s
     (3, 9, 90, 1, 8, 3, 3, 2, 1),                # one channel, MobileNet-like 3x3/2
     (1, 12, 50, 8, 33, 3, 5, 1, "same"),         # eight channels, odd sizes, 33 outputs
     (2, 6, 7, 2, 5, 3, 3, 1, 4),                 # padding past the kernel: rows all in the padding
+    (1, 10, 41, 3, 16, 3, 3, 1, ((1, 2), (0, 3))),   # uneven padding, a partial last block
 ], ids=lambda v: str(v).replace(" ", ""))
 def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, padding, dtype, rng):
     """The GEMM's "rows" variant for few input channels: each kernel row's
-    receptive field read in place (blocks inside the image) or packed (blocks
-    touching the padding or ending a row), summed over kernel rows; bias,
-    activation, the same bits with 1 and 2 threads.  The images are wide
-    enough for blocks of 12 output pixels inside them."""
+    receptive field read in place from the output row's input rows copied
+    between zero columns (blocks inside the image, at the padding, ending a
+    row), summed over kernel rows; bias, activation, the same bits with 1 and
+    2 threads."""
     x = rand(rng, (n, h, w, c), dtype)
     wt = rand(rng, (r, s, c, k), dtype)
     b = rand(rng, (k,), dtype)
@@ -656,6 +657,7 @@ def test_nchw_depthwise_runs_on_planes(c, k, kw, rng):
     ((1, 37, 50, 3), 20, 7, dict(stride=2, padding=3)),                # 7x7/2, K not a tile multiple
     ((3, 23, 29, 5), 32, 3, dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1))),
     ((1, 9, 6, 8), 64, 5, dict(padding=2)),                            # no interior pixel
+    ((2, 8, 30, 2), 17, 3, dict(padding=((0, 2), (4, 1)))),            # left padding past the kernel
 ])
 def test_stem_dw_reads_rows_in_place(shape, k, r, kw, rng):
     """dw of few-channel layers (the rows variant): right, and the same bits on
