@@ -225,17 +225,35 @@ def new_tensor(nhwc_shape, layout, dtype, unbatched, func, name):
 
 def output_tensor(out, nhwc_shape, layout, dtype, unbatched, func, inputs):
     """The array a kernel writes (out itself where it can, else a new tensor
-    the caller copies into out afterwards) and its 4-D NHWC-ordered view."""
+    the caller copies into out afterwards) and its 4-D NHWC-ordered view.  The
+    kernels write NHWC pixels at any stride, so besides a C-contiguous out they
+    take a channel slice of one (big[..., c0:c1], a concatenation's part)."""
     shape = from_nhwc_shape(nhwc_shape, layout)[1 if unbatched else 0:]
-    if out is not None and check_out(out, shape, dtype, func, inputs)[0] is out:
-        return out, nhwc_view(out[np.newaxis] if unbatched else out, layout)
+    if out is not None:
+        target, _ = check_out(out, shape, dtype, func, inputs,
+                              also=lambda a: layout == "NHWC" and _channel_slice(a))
+        if target is out:
+            return out, nhwc_view(out[np.newaxis] if unbatched else out, layout)
     return new_tensor(nhwc_shape, layout, dtype, unbatched, func, "the output")
 
 
-def check_out(out, shape, dtype, func, inputs=()):
+def _channel_slice(a):
+    """a is (N,) H, W, C with unit channel stride and its pixels evenly spaced
+    over the whole batch (a channel slice of a C-contiguous NHWC array)."""
+    a4 = a if a.ndim == 4 else a[np.newaxis]
+    if a4.ndim != 4:
+        return False
+    (n, h, w, c), (sn, sh, sw, sc), item = a4.shape, a4.strides, a4.itemsize
+    step = sw if w > 1 else sh if h > 1 else sn if n > 1 else c * item   # between pixels
+    return (c == 1 or sc == item) and step >= c * item and step % item == 0 and \
+        (w == 1 or sw == step) and (h == 1 or sh == w * step) and (n == 1 or sn == h * w * step)
+
+
+def check_out(out, shape, dtype, func, inputs=(), also=None):
     """Validate `out=`; returns (target, needs_copy): the array to compute into
-    and whether it must then be copied into out (non-contiguous out, or out
-    overlapping an input)."""
+    and whether it must then be copied into out (non-contiguous out, unless
+    also(out) says the caller's kernels write it, or out overlapping an
+    input)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{func}: out must be a NumPy array, got {type(out).__name__}")
     if out.shape != tuple(shape):
@@ -245,7 +263,8 @@ def check_out(out, shape, dtype, func, inputs=()):
     if not out.flags.writeable:
         raise ValueError(f"{func}: out is read-only")
     overlaps = any(np.may_share_memory(out, a) for a in inputs if a is not None)
-    if out.flags.c_contiguous and out.flags.aligned and out.dtype.isnative and not overlaps:
+    if (out.flags.c_contiguous or (also is not None and also(out))) and out.flags.aligned and \
+            out.dtype.isnative and not overlaps:
         return out, False
     return np.empty(shape, dtype), True
 

@@ -141,6 +141,26 @@ def test_residual_is_added_before_the_activation(case, dtype, layout, in_place, 
     assert_close(y, want, magnitude(x, w, kw, layout, b) + np.max(np.abs(r)))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", EPILOGUE_CASES, ids=lambda c: f"{c[5]}-{c[6][0]}")
+def test_out_may_be_a_channel_slice(case, dtype, rng):
+    """Every kernel writes a channel slice of a bigger NHWC array in place (a
+    concatenation's part), leaving the other channels alone; another strided
+    out gets the same values through a copy."""
+    xs, ws, stride, padding, groups, algorithm, _ = case
+    kw = dict(stride=stride, padding=padding, groups=groups, algorithm=algorithm)
+    x, w, b = rand(rng, xs, dtype), rand(rng, ws, dtype), rand(rng, ws[-1:], dtype)
+    want = fastconv.conv2d(x, w, b, activation="relu", **kw)
+    big = np.full(want.shape[:-1] + (want.shape[-1] + 9,), 7, dtype)
+    part = big[..., 4:4 + want.shape[-1]]
+    assert fastconv.conv2d(x, w, b, activation="relu", out=part, **kw) is part
+    np.testing.assert_array_equal(part, want)
+    assert (big[..., :4] == 7).all() and (big[..., 4 + want.shape[-1]:] == 7).all()
+    every_other_row = np.zeros((want.shape[0], 2 * want.shape[1]) + want.shape[2:], dtype)[:, ::2]
+    fastconv.conv2d(x, w, b, activation="relu", out=every_other_row, **kw)
+    np.testing.assert_array_equal(every_other_row, want)
+
+
 def test_residual_plan_keeps_to_the_algorithms_that_add_it(rng):
     """Few output channels run direct, but with a residual the GEMM; a forced
     direct convolution still takes one (its sum in a second pass)."""

@@ -115,6 +115,33 @@ def test_fused_residual_never_writes_into_a_shared_input(monkeypatch):
     assert len(calls) == 2 and np.array_equal(x, x0)
 
 
+def test_concat_branches_write_their_channels_in_place(monkeypatch):
+    """No concatenation pass: branches ending in a convolution or a pool write
+    their slice of the joined output; the others (an activation layer, a
+    residual block) are copied in; the answer is the unfused network's."""
+    def block(c):
+        return nn.Residual(nn.Sequential(nn.Conv2D(c, c, 3, padding=1, activation="relu"),
+                                         nn.Conv2D(c, c, 3, padding=1)))
+    net = nn.Sequential(nn.Conv2D(3, 6, 3, padding=1, activation="relu"),
+                        nn.Concat(nn.Conv2D(6, 5, 1, activation="relu"),
+                                  nn.Sequential(nn.Conv2D(6, 4, 1), nn.BatchNorm2D(4),
+                                                nn.Conv2D(4, 7, 3, padding=1, activation="relu")),
+                                  nn.MaxPool2D(3, 1, 1),
+                                  nn.Sequential(nn.Conv2D(6, 3, 1), nn.Tanh()),
+                                  block(6)),
+                        nn.Conv2D(27, 4, 1))
+    model = nn.Model(net, nn.MeanSquaredError())
+    randomise_batchnorm(model)
+    x = np.random.default_rng(4).standard_normal((2, 9, 9, 3)).astype(np.float32)
+    want = model.predict(x, fused=False)
+    joins = []
+    real = np.concatenate
+    monkeypatch.setattr(np, "concatenate",     # joins of channels, not predict's of batches
+                        lambda *a, **k: joins.append(k.get("axis", 0)) or real(*a, **k))
+    close(model.predict(x), want)
+    assert all(axis == 0 for axis in joins)
+
+
 def repr_steps(step):
     """The names of the compiled steps and of the layers run unchanged, depth first."""
     names = [type(step).__name__]

@@ -44,6 +44,11 @@ def test_pool_writes_into_out(kind, layout, rng):
     assert fwd(x, out=out, **kw) is out and np.array_equal(out, want)
     strided = np.full(want.shape[:-1] + (2 * want.shape[-1],), np.nan, np.float32)[..., ::2]
     assert fwd(x, out=strided, **kw) is strided and np.array_equal(strided, want)
+    if layout == "NHWC":   # a channel slice of a bigger array: written in place
+        big = np.full(want.shape[:-1] + (want.shape[-1] + 5,), np.nan, np.float32)
+        part = big[..., 2:2 + want.shape[-1]]
+        assert fwd(x, out=part, **kw) is part and np.array_equal(part, want)
+        assert np.isnan(big[..., :2]).all() and np.isnan(big[..., 2 + want.shape[-1]:]).all()
     with pytest.raises(ValueError, match="out has shape"):
         fwd(x, out=np.empty(want.shape[:-1] + (want.shape[-1] + 1,), np.float32), **kw)
     with pytest.raises(TypeError, match="out has dtype"):

@@ -10,6 +10,9 @@ What an inference engine does, on fastconv's kernels:
   convolution (conv2d's residual), into the shortcut's buffer: the block's
   input itself when nothing else reads it, else the projection's output
   (otherwise one C pass after the body, in place);
+- a Concat's branches write their channels of the joined output in place (the
+  kernels take a channel slice as out), so no branch output is kept apart and
+  nothing is copied;
 - activations live in an arena of reused buffers (one per calling thread, kept
   between calls): a buffer goes back as soon as its reader has run, so the peak
   is the live set, not the sum of every layer's output, and a batch after the
@@ -101,7 +104,7 @@ class _Layer:
     def __init__(self, layer):
         self.layer = layer
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         return self.layer.forward(x, training=False)
 
 
@@ -127,13 +130,14 @@ class _Affine:
         self.w, self.b = _folded(w, b, bn) if bn is not None else (w, b)
         self.activation = activation
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         layer = self.layer
         x = self._input(x)
         if isinstance(layer, Dense):
             return linear(layer.checked_input(x), self.w, self.b, activation=self.activation)
-        y = arena.take((x.shape[0],) + layer.output_shape(x.shape[1:]), self.w.dtype)
-        return conv2d(x, self.w, self.b, activation=self.activation, out=y, **layer._kw())
+        if out is None or out.dtype != self.w.dtype:
+            out = arena.take((x.shape[0],) + layer.output_shape(x.shape[1:]), self.w.dtype)
+        return conv2d(x, self.w, self.b, activation=self.activation, out=out, **layer._kw())
 
     def adds_residual(self):
         """A convolution without its own activation, whose store can add a residual."""
@@ -155,7 +159,7 @@ class _Function:
     def __init__(self, func):
         self.func = func
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         return self.func(x)
 
 
@@ -166,24 +170,26 @@ class _Pool:
         self.layer = layer
         self.pool = max_pool2d if type(layer) is MaxPool2D else avg_pool2d
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         x = np.asarray(x)
         layer = self.layer
-        y = None
-        if x.ndim == 4 and x.dtype in (np.float32, np.float64):   # else the pool function says why
-            y = arena.take((x.shape[0],) + tuple(layer.output_shape(x.shape[1:])), x.dtype)
-        return self.pool(x, layer.size, layer.stride, layer.padding, out=y)
+        if x.ndim != 4 or x.dtype not in (np.float32, np.float64):   # the pool function says why
+            out = None
+        elif out is None or out.dtype != x.dtype:
+            out = arena.take((x.shape[0],) + tuple(layer.output_shape(x.shape[1:])), x.dtype)
+        return self.pool(x, layer.size, layer.stride, layer.padding, out=out)
 
 
 class _Sequence:
     def __init__(self, steps):
         self.steps = steps
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         first = x
-        for step in self.steps:
-            # a step's output is read by the next step alone
-            y = step.run(x, arena, consumable or x is not first)
+        for i, step in enumerate(self.steps):
+            # a step's output is read by the next step alone; the last writes into out
+            y = step.run(x, arena, consumable or x is not first,
+                         out if i == len(self.steps) - 1 else None)
             if x is not first:
                 arena.release(x, keep=y)
             x = y
@@ -203,7 +209,7 @@ class _Residual:
         self.head = None if len(steps) == 1 else steps[0] if len(steps) == 2 else \
             _Sequence(steps[:-1])
 
-    def run(self, x, arena, consumable=False):
+    def run(self, x, arena, consumable=False, out=None):
         if self.last is None:
             z = self.body.run(x, arena)
             s = x if self.shortcut is None else self.shortcut.run(x, arena)
@@ -240,19 +246,44 @@ class _Residual:
 
 
 class _Concat:
-    def __init__(self, branches):
-        self.branches = branches
+    """Each branch writes its channels of the joined output in place (a
+    branch whose last step cannot is copied in)."""
 
-    def run(self, x, arena, consumable=False):
-        outs = [branch.run(x, arena) for branch in self.branches]
-        y = arena.take(outs[0].shape[:-1] + (sum(o.shape[-1] for o in outs),), outs[0].dtype)
-        np.concatenate(outs, axis=-1, out=y)
-        for o in outs:
-            arena.release(o, keep=x)
+    def __init__(self, layer, branches):
+        self.layer, self.branches = layer, branches
+
+    def run(self, x, arena, consumable=False, out=None):
+        x = np.asarray(x)
+        shapes = [tuple(b.output_shape(x.shape[1:])) for b in self.layer.branches]
+        y = arena.take((x.shape[0],) + shapes[0][:-1] + (sum(s[-1] for s in shapes),),
+                       _result_dtype(self.branches, x))
+        c0 = 0
+        for i, (branch, shape) in enumerate(zip(self.branches, shapes)):
+            part = y[..., c0:c0 + shape[-1]]
+            got = branch.run(x, arena, False, part)
+            if got is not part:
+                if np.shape(got) != part.shape:
+                    raise ValueError(f"Concat: branch {i} gives shape {np.shape(got)}, but its "
+                                     f"output_shape says {part.shape[1:]}")
+                part[...] = got
+                arena.release(got, keep=x)
+            c0 += shape[-1]
         return y
 
 
 # ---- compiling a layer tree ------------------------------------------------------------
+
+def _result_dtype(steps, x):
+    """The dtype a step's output has: its first convolution's or dense layer's
+    weights', else x's."""
+    for step in steps:
+        if isinstance(step, _Affine):
+            return step.w.dtype
+        inner = _result_dtype(getattr(step, "steps", getattr(step, "branches", [])), x)
+        if inner != x.dtype:
+            return inner
+    return x.dtype
+
 
 def _activation_of(layer):
     """The fusable activation name of an activation layer, else None."""
@@ -297,7 +328,7 @@ def _compile(layer):
         shortcut = None if layer.shortcut is None else _compile(layer.shortcut)
         return _Residual(_compile(layer.body), shortcut, layer.activation)
     if kind is Concat:
-        return _Concat([_compile(b) for b in layer.branches])
+        return _Concat(layer, [_compile(b) for b in layer.branches])
     if kind in (ReLU, Sigmoid, Tanh):
         return _Function(_ACTIVATIONS[layer.name][0])
     if kind is LeakyReLU:
