@@ -269,17 +269,17 @@ def check_out(out, shape, dtype, func, inputs=(), also=None):
     return np.empty(shape, dtype), True
 
 
+_ACTIVATION_CODES = {}   # activation name -> the kernels' code
+
+
 def check_activation(activation, func):
     """The activation code for the kernels (see _native.FC_ACT_*)."""
-    from . import _native
-
-    codes = {
-        None: _native.FC_ACT_NONE,
-        "relu": _native.FC_ACT_RELU,
-        "leaky_relu": _native.FC_ACT_LEAKY_RELU,
-        "sigmoid": _native.FC_ACT_SIGMOID,
-        "tanh": _native.FC_ACT_TANH,
-    }
+    codes = _ACTIVATION_CODES
+    if not codes:   # filled once, at the first call (a dict per call cost a microsecond)
+        from . import _native
+        codes.update({None: _native.FC_ACT_NONE, "relu": _native.FC_ACT_RELU,
+                      "leaky_relu": _native.FC_ACT_LEAKY_RELU, "sigmoid": _native.FC_ACT_SIGMOID,
+                      "tanh": _native.FC_ACT_TANH})
     valid_type = activation is None or isinstance(activation, str)
     key = activation.lower() if isinstance(activation, str) else activation
     if not valid_type or key not in codes:
