@@ -179,6 +179,30 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     return y if out is None else out
 
 
+def conv2d_runner(x_shape, x_dtype, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
+                  activation=None):
+    """conv2d's checks and geometry done once, for NHWC batches of one shape and
+    dtype (an inference plan's step): returns (the result's shape, run), where
+    run(x, y, residual=False) writes act(conv(x, w) + b (+ y's values, with
+    residual)) into y.  x must have that shape and w's dtype, y the result's
+    shape and dtype, C-contiguous or a channel slice of such an array: run
+    checks nothing (conv2d's Python checks cost more than a small layer)."""
+    func = "conv2d"
+    x4 = np.lib.stride_tricks.as_strided(np.zeros(1, x_dtype), x_shape, [0] * len(x_shape))
+    _, w, b, _, dtype, act, x4, _ = forward_args(func, x4, w, b, "NHWC", activation)
+    geo = _geometry(func, x4, w, "NHWC", stride, padding, dilation, groups, "auto")
+    if b is not None and b.shape != (geo.k,):
+        raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
+    w = np.ascontiguousarray(w, dtype=dtype)
+    bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
+
+    def run(x, y, residual=False):
+        if y.size:
+            _native.conv2d(x, w, bias, y, geo, act, 0.01, get_num_threads(), False, residual)
+        return y
+    return (geo.n, geo.ho, geo.wo, geo.k), run
+
+
 # The algorithms whose kernels add a residual in their store (fc_conv_desc.accumulate).
 _ADDS_RESIDUAL = ("auto", "gemm", "winograd")
 

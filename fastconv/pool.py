@@ -82,6 +82,23 @@ def _pool(kind, func, p, return_indices=False, out=None):
     return (y, idx) if return_indices else y
 
 
+def pool2d_runner(kind, x_shape, x_dtype, size, stride=None, padding=0):
+    """max_pool2d's ("max") or avg_pool2d's ("avg") checks and geometry done
+    once, for NHWC batches of one shape and dtype (an inference plan's step):
+    returns (the result's shape, run); run(x, y) writes the pooling of x into
+    y, which must have that shape and x's dtype, C-contiguous or a channel
+    slice of such an array (run checks nothing)."""
+    func = f"{kind}_pool2d"
+    x = np.lib.stride_tricks.as_strided(np.zeros(1, x_dtype), x_shape, [0] * len(x_shape))
+    p = _pool_setup(func, x, size, stride, padding, "NHWC")
+
+    def run(x, y):
+        if y.size:
+            _native.pool2d(kind, x, y, None, p.geo, get_num_threads())
+        return y
+    return _output_shape(p), run
+
+
 def _pool_backward(kind, func, dy, p):
     dy = _args.as_array(dy, "dy", func)
     dtype = _args.result_dtype(func, dy=dy, x=p.x4)

@@ -142,6 +142,20 @@ def test_concat_branches_write_their_channels_in_place(monkeypatch):
     assert all(axis == 0 for axis in joins)
 
 
+def test_prepared_kernel_calls_follow_the_input_shape():
+    """The steps keep one prepared call per input shape: batches and image
+    sizes in any order give the unfused answers; an image with the wrong
+    channel count is still refused with conv2d's reason."""
+    model = models.small_resnet(num_classes=4, width=8)
+    randomise_batchnorm(model)
+    rng = np.random.default_rng(6)
+    for shape in [(3, 32, 32, 3), (1, 20, 28, 3), (3, 32, 32, 3), (5, 20, 28, 3)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        close(model.predict(x), model.predict(x, fused=False))
+    with pytest.raises(ValueError, match="conv2d"):
+        model.predict(rng.standard_normal((1, 32, 32, 4)).astype(np.float32))
+
+
 def repr_steps(step):
     """The names of the compiled steps and of the layers run unchanged, depth first."""
     names = [type(step).__name__]
