@@ -65,6 +65,10 @@ def check_layout(layout, func):
 
 def check_int(value, name, func, minimum):
     """A plain integer >= minimum (bools and floats are rejected)."""
+    if type(value) is int:   # the common case, without the ABC check (a microsecond a call)
+        if value < minimum:
+            raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{func}: {name} must be an integer, got {value!r}")
     value = operator.index(value)
