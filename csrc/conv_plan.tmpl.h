@@ -28,8 +28,13 @@ typedef struct {
  * always (dw: 8; LeNet's 6->16 dw takes 0.56 ms direct, 0.42 ms as a GEMM); up
  * to 32 with at least 9 taps when the GEMM's 16-wide tiles would be part
  * padding (3x3, 64->24 on 56x56: 6.0 vs 7.9 ms) or with at least 25 taps (5x5,
- * 16->32 on 28x28: 1.35 vs 1.50 ms); not for 3x3 to 32 channels (1.45 vs 1.36 ms). */
+ * 16->32 on 28x28: 1.35 vs 1.50 ms); not for 3x3 to 32 channels (1.45 vs 1.36 ms).
+ * Never for one tap: a 1x1 layer's GEMM reads its pixel rows in place, while
+ * the direct kernels copy the input into planes first (Zen 5, 1 thread,
+ * forward: YOLO-tiny's 8x8x64->16 0.043 -> 0.016 ms, 8x13x13x256->16 0.29 ->
+ * 0.07, 8x28x28x64->2 0.27 -> 0.11; dx + dw 1.0-3x likewise). */
 static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
+    if (taps == 1) return 0;
     if (pass == FC_PASS_DW) return k <= FC_DIRECT_MAX_KB;
     return k <= 2 * FC_DIRECT_MAX_KB ||
            (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
