@@ -156,7 +156,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
         if geo.groups > 1 or algorithm not in _ADDS_RESIDUAL:   # the sum in a second pass
             z = conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
                        groups=groups, layout=layout, algorithm=algorithm)
-            add_activation(z, residual, activation, out=z)
+            add_activation(z, residual.astype(dtype, copy=False), activation, out=z)
             if out is None:
                 return z
             _args.check_out(out, shape, dtype, func)

@@ -177,6 +177,18 @@ def test_residual_plan_keeps_to_the_algorithms_that_add_it(rng):
                  magnitude(x, w, dict(padding=1), "NHWC") + np.max(np.abs(r)))
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "direct"])
+def test_residual_takes_the_result_dtype(algorithm, rng):
+    """A float64 or integer residual is added in the result's dtype, by the
+    store (auto) and by the second pass (direct) alike."""
+    x, w = rand(rng, (1, 6, 6, 4), np.float32), rand(rng, (3, 3, 4, 5), np.float32)
+    for r in (rand(rng, (1, 6, 6, 5), np.float64), np.arange(180).reshape(1, 6, 6, 5)):
+        y = fastconv.conv2d(x, w, padding=1, residual=r, algorithm=algorithm)
+        assert y.dtype == np.float32
+        assert_close(y, ref.conv2d(x, w, padding=1, residual=r).astype(np.float32),
+                     magnitude(x, w, dict(padding=1), "NHWC") + np.max(np.abs(r)))
+
+
 def test_residual_of_the_wrong_shape_or_type_is_refused(rng):
     x, w = rand(rng, (1, 6, 6, 4), np.float32), rand(rng, (3, 3, 4, 8), np.float32)
     with pytest.raises(ValueError, match="residual has shape"):
