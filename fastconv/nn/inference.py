@@ -248,8 +248,7 @@ class _Residual:
             return self._add(z, s, x, arena)
         t = x if self.head is None else self.head.run(x, arena)
         s = x if self.shortcut is None else self.shortcut.run(x, arena)
-        layer = self.last.layer
-        shape = (t.shape[0],) + tuple(layer.output_shape(t.shape[1:]))
+        shape = self.last.runners.get(t.shape, self.activation)[0]
         if np.shape(s) != shape:
             raise ValueError(f"Residual: the body gives shape {shape} but the shortcut "
                              f"{np.shape(s)}")
