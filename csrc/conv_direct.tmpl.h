@@ -19,6 +19,11 @@
 #ifndef FC_DIRECT_MAX_BYTES   /* dtype-independent: once for both instantiations */
 #define FC_DIRECT_MAX_BYTES (8 << 20)
 #define FC_DW_SLOTS 16   /* dw partial sums: image n goes to slot n % FC_DW_SLOTS */
+/* Planar copies hold one zero plane past their channels: GCC 12, vectorising
+ * the portable kernels (one-lane "vectors"), loads the next channel's values
+ * beside this one's and discards them, so the last channel's loop read up to
+ * a plane past the copy (valgrind; a crash when the copy ended a page). */
+#define FC_DIRECT_PLANES(c) ((c) + 1)
 #endif
 
 /* A stride-1 convolution as the direct and Winograd kernels see it. */
@@ -81,7 +86,7 @@ static int FN(direct_applies)(const FN(direct_geom) *g, int pass, const int64_t 
 /* The planar copy of image img (h x w x c, strides xs[1..3]) at offset (pt, pl). */
 static void FN(to_planar)(const T *img, const int64_t xs[4], int64_t h, int64_t w, int64_t c,
                           int64_t pt, int64_t pl, int64_t wp, int64_t plane, T *dst) {
-    memset(dst, 0, (size_t)(c * plane) * sizeof(T));
+    memset(dst, 0, (size_t)(FC_DIRECT_PLANES(c) * plane) * sizeof(T));
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++) {
             const T *src = img + y * xs[1] + x * xs[2];
@@ -181,7 +186,8 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
      * Either way a tile is computed the same way, so the bits do not depend on
      * the thread count. */
     const int share_tiles = g->n < nthreads;
-    T *shared = status == FC_OK && share_tiles ? (T *)fc_alloc(g->c * plane, sizeof(T)) : NULL;
+    T *shared = status == FC_OK && share_tiles ? (T *)fc_alloc(FC_DIRECT_PLANES(g->c) * plane, sizeof(T))
+                                               : NULL;
     if (share_tiles && !shared) status = FC_ENOMEM;
     const int64_t ntiles = FC_CEIL_DIV(q_total, narrowest);   /* the most a chunk has */
     for (int64_t n0 = 0; share_tiles && status == FC_OK && n0 < g->n; n0++) {
@@ -206,7 +212,7 @@ static int FN(direct_conv)(const FN(direct_geom) *g, const T *x, const int64_t x
     const int per_image = !share_tiles && status == FC_OK;   /* whole images per thread */
 #pragma omp parallel num_threads(nthreads) if (per_image && nthreads > 1 && g->n > 1)
     if (per_image) {
-        T *xp = (T *)fc_alloc(g->c * plane, sizeof(T));
+        T *xp = (T *)fc_alloc(FC_DIRECT_PLANES(g->c) * plane, sizeof(T));
         T *tbuf = (T *)fc_alloc(FC_DIRECT_MAX_KB * tile, sizeof(T));
         if (!xp || !tbuf) {
 #pragma omp atomic write
@@ -275,8 +281,8 @@ static int FN(direct_dw)(const FN(direct_geom) *geo, const T *x, const int64_t x
     if (off) FN(direct_offsets)(&g, wp, off);
 #pragma omp parallel num_threads(nthreads) if (status == FC_OK && nthreads > 1 && slots > 1)
     {
-        T *xp = status == FC_OK ? (T *)fc_alloc(g.c * plane, sizeof(T)) : NULL;
-        T *dyp = status == FC_OK ? (T *)fc_alloc(g.k * dplane, sizeof(T)) : NULL;
+        T *xp = status == FC_OK ? (T *)fc_alloc(FC_DIRECT_PLANES(g.c) * plane, sizeof(T)) : NULL;
+        T *dyp = status == FC_OK ? (T *)fc_alloc(FC_DIRECT_PLANES(g.k) * dplane, sizeof(T)) : NULL;
         if (!xp || !dyp) {
 #pragma omp atomic write
             status = FC_ENOMEM;
