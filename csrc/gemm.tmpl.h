@@ -54,11 +54,8 @@ static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, i
     for (int64_t i = 0; i < rows; i++) {
         T *c = pl->c + (i0 + i) * pl->rsc + j0 * pl->csc;
         const T row_bias = pl->bias && pl->bias_per_row ? pl->bias[i0 + i] : 0;
-        if (pl->csc == 1) {
-            if (col_bias)
-                for (int64_t j = 0; j < cols; j++) c[j] += col_bias[j];
-            else if (pl->bias)
-                for (int64_t j = 0; j < cols; j++) c[j] += row_bias;
+        if (pl->csc == 1) {   /* a bias per row (the channels-first GEMM) */
+            for (int64_t j = 0; j < cols; j++) c[j] += row_bias;
             FN(fc_activate_array)(c, c, cols, pl->act, pl->act_alpha);
             continue;
         }

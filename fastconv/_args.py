@@ -227,6 +227,26 @@ def new_tensor(nhwc_shape, layout, dtype, unbatched, func, name):
     return (arr[0] if unbatched else arr), view
 
 
+def checked_bias(b, n, dtype, func):
+    """A bias of n values (one per output channel) as the kernels read it:
+    C-contiguous in dtype, or None; ValueError when b has another shape."""
+    if b is None:
+        return None
+    if b.shape != (n,):
+        raise ValueError(f"{func}: b must have shape ({n},) to match w, got {b.shape}")
+    return np.ascontiguousarray(b, dtype=dtype)
+
+
+def into_out(out, y):
+    """What a function with out= returns: y, or out with y's values copied in
+    when the kernels wrote a temporary (output_tensor)."""
+    if out is None:
+        return y
+    if y is not out:
+        out[...] = y
+    return out
+
+
 def output_tensor(out, nhwc_shape, layout, dtype, unbatched, func, inputs):
     """The array a kernel writes (out itself where it can, else a new tensor
     the caller copies into out afterwards) and its 4-D NHWC-ordered view.  The

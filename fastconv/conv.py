@@ -141,8 +141,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     func = "conv2d"
     x, w, b, layout, dtype, act, x4, unbatched = forward_args(func, x, w, b, layout, activation)
     geo = _geometry(func, x4, w, layout, stride, padding, dilation, groups, algorithm)
-    if b is not None and b.shape != (geo.k,):
-        raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
+    bias = _args.checked_bias(b, geo.k, dtype, func)
 
     shape = _args.from_nhwc_shape((geo.n, geo.ho, geo.wo, geo.k), layout)
     shape = shape[1:] if unbatched else shape
@@ -157,11 +156,9 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
             z = conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
                        groups=groups, layout=layout, algorithm=algorithm)
             add_activation(z, residual.astype(dtype, copy=False), activation, out=z)
-            if out is None:
-                return z
-            _args.check_out(out, shape, dtype, func)
-            out[...] = z
-            return out
+            if out is not None:
+                _args.check_out(out, shape, dtype, func)
+            return _args.into_out(out, z)
     in_place = residual is not None and residual is out
     inputs = (x, w, b) if residual is None or in_place else (x, w, b, residual)
     y, yv = _args.output_tensor(out, (geo.n, geo.ho, geo.wo, geo.k), layout, dtype, unbatched,
@@ -170,13 +167,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
         np.copyto(y, residual, casting="unsafe")
     if y.size:
         xv = _args.nhwc_view(_args.prepare(x4, dtype), layout)
-        bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
         # NCHW weights go as they are: the kernels read or convert them (w_kcrs)
         _native.conv2d(xv, np.ascontiguousarray(w, dtype=dtype), bias, yv, geo, act, 0.01,
                        get_num_threads(), layout == "NCHW", residual is not None)
-    if out is not None and y is not out:
-        out[...] = y
-    return y if out is None else out
+    return _args.into_out(out, y)
 
 
 def conv2d_runner(x_shape, x_dtype, w, b=None, *, stride=1, padding=0, dilation=1, groups=1,
@@ -191,10 +185,8 @@ def conv2d_runner(x_shape, x_dtype, w, b=None, *, stride=1, padding=0, dilation=
     x4 = np.lib.stride_tricks.as_strided(np.zeros(1, x_dtype), x_shape, [0] * len(x_shape))
     _, w, b, _, dtype, act, x4, _ = forward_args(func, x4, w, b, "NHWC", activation)
     geo = _geometry(func, x4, w, "NHWC", stride, padding, dilation, groups, "auto")
-    if b is not None and b.shape != (geo.k,):
-        raise ValueError(f"{func}: b must have shape ({geo.k},) to match w, got {b.shape}")
+    bias = _args.checked_bias(b, geo.k, dtype, func)
     w = np.ascontiguousarray(w, dtype=dtype)
-    bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
 
     def run(x, y, residual=False):
         if y.size:

@@ -97,8 +97,7 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dil
     x, w, b, layout, dtype, act, x4, unbatched = forward_args(func, x, w, b, layout, activation)
     geo, grow = _geometry(func, x4, w, layout, stride, padding, output_padding, dilation,
                           groups, algorithm)
-    if b is not None and b.shape != (geo.c,):
-        raise ValueError(f"{func}: b must have shape ({geo.c},) to match w, got {b.shape}")
+    bias = _args.checked_bias(b, geo.c, dtype, func)
     y, yv = _args.new_tensor((geo.n, geo.h, geo.w, geo.c), layout, dtype, unbatched, func,
                              "the output")
     if y.size == 0:
@@ -109,8 +108,7 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0, dil
         xv = _args.nhwc_view(_args.prepare(_grown(x4, layout, grow), dtype), layout)
         _native.conv2d_backward(xv, None, _weights_rsck(w, layout, dtype), yv, None, None, geo,
                                 get_num_threads())
-    if b is not None or act != _native.FC_ACT_NONE:
-        bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
+    if bias is not None or act != _native.FC_ACT_NONE:
         _native.bias_activation(yv, bias, act, 0.01, get_num_threads())
     return y
 

@@ -46,14 +46,11 @@ def linear(x, w, b=None, *, activation=None):
     dtype = _args.result_dtype(func, x=x, w=w)
     if b is not None:
         _args.result_dtype(func, b=b)
-        if b.shape != (w.shape[1],):
-            raise ValueError(f"{func}: b must have shape ({w.shape[1]},) to match w, "
-                             f"got {b.shape}")
+    bias = _args.checked_bias(b, w.shape[1], dtype, func)
     act = _args.check_activation(activation, func)
     _args.check_size((x.shape[0], w.shape[1]), dtype, func, "the output")
     y = np.empty((x.shape[0], w.shape[1]), dtype)
     if y.size:
-        bias = None if b is None else np.ascontiguousarray(b, dtype=dtype)
         _native.gemm(_args.prepare(x, dtype), _args.prepare(w, dtype), y, 1.0, 0.0, bias, False,
                      act, LEAKY_SLOPE, get_num_threads())
     return y

@@ -76,9 +76,7 @@ def _pool(kind, func, p, return_indices=False, out=None):
     if y.size:
         xv = _args.nhwc_view(_args.prepare(p.x4, p.dtype), p.layout)
         _native.pool2d(kind, xv, yv, idxv, p.geo, get_num_threads())
-    if out is not None and y is not out:
-        out[...] = y
-        y = out
+    y = _args.into_out(out, y)
     return (y, idx) if return_indices else y
 
 

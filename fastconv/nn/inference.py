@@ -125,10 +125,10 @@ def _folded(w, b, bn):
 
 
 class _Runners:
-    """A step's prepared kernel calls (conv2d_runner, pool2d_runner), one per
-    input shape: the argument checks and geometry run once, not per call (for
-    YOLO-tiny they took a fifth of a batch's time).  A dict, so threads sharing
-    the plan each find their own shape's."""
+    """What a step prepares once per input shape, not per call: its kernel
+    calls (conv2d_runner, pool2d_runner: the argument checks and geometry took
+    a fifth of YOLO-tiny's batch time), a Concat's branch shapes.  A dict, so
+    threads sharing the plan each find their own shape's."""
 
     def __init__(self, make):
         self.make, self.cache = make, {}
@@ -282,12 +282,14 @@ class _Concat:
 
     def __init__(self, layer, branches):
         self.layer, self.branches = layer, branches
+        self.outputs = _Runners(lambda shape, dtype: (
+            [tuple(b.output_shape(shape[1:])) for b in layer.branches],
+            _result_dtype(branches, dtype)))
 
     def run(self, x, arena, consumable=False, out=None):
         x = np.asarray(x)
-        shapes = [tuple(b.output_shape(x.shape[1:])) for b in self.layer.branches]
-        y = arena.take((x.shape[0],) + shapes[0][:-1] + (sum(s[-1] for s in shapes),),
-                       _result_dtype(self.branches, x))
+        shapes, dtype = self.outputs.get(x.shape, x.dtype)
+        y = arena.take((x.shape[0],) + shapes[0][:-1] + (sum(s[-1] for s in shapes),), dtype)
         c0 = 0
         for i, (branch, shape) in enumerate(zip(self.branches, shapes)):
             part = y[..., c0:c0 + shape[-1]]
@@ -304,16 +306,16 @@ class _Concat:
 
 # ---- compiling a layer tree ------------------------------------------------------------
 
-def _result_dtype(steps, x):
-    """The dtype a step's output has: its first convolution's or dense layer's
-    weights', else x's."""
+def _result_dtype(steps, dtype):
+    """The dtype the steps' output has for an input of dtype: the first
+    convolution's or dense layer's weights', else the input's."""
     for step in steps:
         if isinstance(step, _Affine):
             return step.w.dtype
-        inner = _result_dtype(getattr(step, "steps", getattr(step, "branches", [])), x)
-        if inner != x.dtype:
+        inner = _result_dtype(getattr(step, "steps", getattr(step, "branches", [])), dtype)
+        if inner != dtype:
             return inner
-    return x.dtype
+    return dtype
 
 
 def _activation_of(layer):
