@@ -221,17 +221,17 @@ typedef struct {
     int64_t in_w, in_ps;        /* the input (or dx) row: pixels, pixel stride */
     int64_t out_w, out_ps;      /* the output (or dy) row: pixels, pixel stride */
     int64_t c;                  /* channels */
-    const int64_t *wlo, *whi;   /* backward only: the windows over each input column */
+    const int64_t *wlo, *whi;   /* avg backward only: the windows over each input column */
+    int64_t dx_ps;              /* max_scatter_row only: dx's pixel stride */
 } fc_pool_row;
 
 /* Rows of nrows entries each, in window-row order:
  *   max_row / avg_row: output row `out` from its real input rows (avg: times
  *       scale[wo], 1 / the window's divisor);
- *   argmax_row: arg[wo * c + k] = the tap number i * s + j of the window's
- *       first maximum (NaN counts as the maximum), i = row_taps[row];
- *   max_gather_row: dx row from the windows of the rows covering it (dy rows,
- *       their argmax rows, and this row's tap row i in each): the sum of
- *       the dy whose argmax is this pixel's tap, in window order;
+ *   max_scatter_row: max backward of output row dy: each window's first
+ *       maximum over its real x rows (NaN counts as the maximum) gets its dy
+ *       added at the same tap of the dx rows (dx[row], pixel stride dx_ps),
+ *       the window's other taps 0 added; windows in order;
  *   avg_gather_row: dx row = the sum over covering windows of dy * scale
  *       (scale_rows[row][wo]);
  *   max_back_2x2_row: dx rows 2 ho and 2 ho + 1 (dx[0], dx[1]; pixel stride
@@ -243,11 +243,8 @@ typedef struct {
         void (*max_row)(const fc_pool_row *g, const T *const *rows, int nrows, T *out);  \
         void (*avg_row)(const fc_pool_row *g, const T *const *rows, int nrows,           \
                         const T *scale, T *out);                                         \
-        void (*argmax_row)(const fc_pool_row *g, const T *const *rows, int nrows,        \
-                           const int64_t *row_taps, T *arg);                             \
-        void (*max_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
-                               const T *const *arg_rows, const int64_t *row_taps,        \
-                               int nrows, T *dx);                                        \
+        void (*max_scatter_row)(const fc_pool_row *g, const T *const *rows, int nrows,   \
+                                const T *dy, T *const *dx);                              \
         void (*avg_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
                                const T *const *scale_rows, int nrows, T *dx);            \
         void (*max_back_2x2_row)(const fc_pool_row *g, const T *const *rows, const T *dy,  \

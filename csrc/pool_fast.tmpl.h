@@ -5,12 +5,12 @@
  * count_include_pad: the drivers below find each output row's real input
  * rows (or each input row's covering window rows), the kernels the columns.
  *
- * Backward writes every dx element once, gathered from the windows that
- * cover it (no zeroing pass, no scatter).  Max backward first finds each
- * window's argmax (its tap number, in T) into a ring of as many output rows
- * as can cover one input row, a band of input rows at a time, so the argmax
- * rows are still in cache when the gather reads them.  Included by
- * pool.tmpl.h, after its window helpers. */
+ * Average backward writes every dx element once, gathered from the windows
+ * that cover it.  Max backward finds each window's argmax in registers and
+ * adds its dy at that tap of dx, a few dx rows at a time (zeroed just
+ * before, so they stay in cache); 2x2/2 windows that tile the input write
+ * their four dx values straight.  Included by pool.tmpl.h, after its window
+ * helpers. */
 #ifndef FC_INSTANTIATING
 #error "pool_fast.tmpl.h is a dtype template: include it through instantiate.h (T, SFX, FN)"
 #endif
@@ -117,9 +117,18 @@ static int FN(pool_fast_forward)(const fc_pool_desc *d, int is_max, const T *x, 
     return status;
 }
 
+/* Zeroes c channels (at unit stride) of each pixel of one dx row. */
+static inline void FN(zero_row)(const fc_pool_desc *d, T *row, int64_t c) {
+    if (d->dxs[2] == c) {
+        memset(row, 0, (size_t)(d->w * c) * sizeof(T));
+        return;
+    }
+    for (int64_t w = 0; w < d->w; w++) memset(row + w * d->dxs[2], 0, (size_t)c * sizeof(T));
+}
+
 /* Bands of input rows: whole images when there are enough of them for the
  * threads, else each image cut into up to four bands a thread, of at least
- * eight rows (a band recomputes up to ring - 1 argmax rows of the one above).
+ * eight rows (a band recomputes up to ring - 1 scale rows of the one above).
  * Returns the bands per image. */
 static int64_t FN(pool_bands)(const fc_pool_desc *d, int nthreads, int64_t *band) {
     int64_t per_image = 1;
@@ -146,9 +155,7 @@ static void FN(pool_fast_max_backward_2x2)(const fc_pool_desc *d, const T *dy, c
     for (int64_t nh = 0; nh < d->n * rows_per_image; nh++) {
         const int64_t n = nh / rows_per_image, ho = nh % rows_per_image;
         if (ho >= d->ho) {   /* a row below the last window: 0 */
-            T *row = dx + n * d->dxs[0] + (ho + d->ho) * d->dxs[1];
-            for (int64_t w = 0; w < d->w; w++)
-                for (int64_t ch = 0; ch < d->c; ch++) row[w * d->dxs[2] + ch] = 0;
+            FN(zero_row)(d, dx + n * d->dxs[0] + (ho + d->ho) * d->dxs[1], d->c);
             continue;
         }
         const T *rows[2] = {x + n * d->xs[0] + 2 * ho * d->xs[1],
@@ -159,70 +166,120 @@ static void FN(pool_fast_max_backward_2x2)(const fc_pool_desc *d, const T *dy, c
     }
 }
 
-/* Max (is_max, reading x) or average pooling backward. */
-static int FN(pool_fast_backward)(const fc_pool_desc *d, int is_max, const T *dy, const T *x,
-                                  T *dx, int nthreads) {
-    if (is_max && FN(pool_tiles_2x2)(d)) {
-        FN(pool_fast_max_backward_2x2)(d, dy, x, dx, nthreads);
-        return FC_OK;
+/* Whether x is at least four times L2: then rows of x are fetched ahead
+ * (read a few rows at a time, pixel by pixel, their first touch of each
+ * line stalled the max backward). */
+static int FN(x_beyond_l2)(const fc_pool_desc *d) {
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    return d->n * d->h * d->w * d->c * (int64_t)sizeof(T) >= 4 * caches.l2;
+}
+
+/* Prefetches c channels of the x rows of window row ho + 1 below row `last`. */
+static void FN(prefetch_rows_below)(const fc_pool_desc *d, const T *x, int64_t n, int64_t ho,
+                                    int64_t last, int64_t c) {
+    const T *rows[FC_POOL_FAST_MAX];
+    int64_t row_taps[FC_POOL_FAST_MAX];
+    if (ho + 1 >= d->ho) return;
+    const int nrows = FN(window_rows)(d, x, n, ho + 1, rows, row_taps);
+    for (int r = 0; r < nrows; r++)
+        if (FC_TAP_H(d, ho + 1, row_taps[r]) > last)
+            fc_prefetch_row(rows[r], d->w, d->xs[2] * (int64_t)sizeof(T), c * (int64_t)sizeof(T));
+}
+
+/* Max backward by scattering: output row ho's windows find their argmax
+ * in x and add their dy at that tap of dx (max_scatter_row), the dx rows
+ * zeroed just before the first window that reaches them, so they are still
+ * in cache for the windows below.  Tasks are images times channel blocks
+ * (whole vectors), which keeps batch 1 parallel; every dx value is the same
+ * sum in window order whatever the blocks. */
+static int FN(pool_fast_max_backward_scatter)(const fc_pool_desc *d, const T *dy, const T *x,
+                                              T *dx, int nthreads) {
+    const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
+    const int64_t per_image = FC_MAX(1, FC_MIN(FC_CEIL_DIV(nthreads, d->n),
+                                               d->c / (4 * k->lanes)));
+    const int64_t block = FC_CEIL_DIV(FC_CEIL_DIV(d->c, per_image), k->lanes) * k->lanes;
+    const int64_t blocks = FC_CEIL_DIV(d->c, block), tasks = d->n * blocks;
+    const int prefetch = FN(x_beyond_l2)(d);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && tasks > 1)
+    for (int64_t task = 0; task < tasks; task++) {
+        const int64_t n = task / blocks, c0 = task % blocks * block;
+        const fc_pool_row g = {d->s, d->stride_w, d->pad_left, d->w, d->xs[2], d->wo, d->ys[2],
+                               FC_MIN(block, d->c - c0), NULL, NULL, d->dxs[2]};
+        T *img = dx + n * d->dxs[0] + c0;
+        int64_t zeroed = 0;   /* dx rows [0, zeroed) are zeroed */
+        const T *rows[FC_POOL_FAST_MAX];
+        T *dx_rows[FC_POOL_FAST_MAX];
+        int64_t row_taps[FC_POOL_FAST_MAX];
+        for (int64_t ho = 0; ho < d->ho; ho++) {
+            const int nrows = FN(window_rows)(d, x + c0, n, ho, rows, row_taps);
+            if (!nrows) continue;
+            for (int r = 0; r < nrows; r++)
+                dx_rows[r] = img + FC_TAP_H(d, ho, row_taps[r]) * d->dxs[1];
+            const int64_t last = FC_TAP_H(d, ho, row_taps[nrows - 1]);
+            for (; zeroed <= last; zeroed++) FN(zero_row)(d, img + zeroed * d->dxs[1], g.c);
+            if (prefetch) FN(prefetch_rows_below)(d, x + c0, n, ho, last, g.c);
+            k->max_scatter_row(&g, rows, nrows, dy + n * d->ys[0] + ho * d->ys[1] + c0, dx_rows);
+        }
+        for (; zeroed < d->h; zeroed++) FN(zero_row)(d, img + zeroed * d->dxs[1], g.c);
     }
+    return FC_OK;
+}
+
+/* Average pooling backward: each dx row gathered from the dy rows of the
+ * windows that cover it, their scales in a ring of as many window rows as
+ * can cover one input row. */
+static int FN(pool_fast_avg_backward)(const fc_pool_desc *d, const T *dy, T *dx, int nthreads) {
     const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
     int64_t *tables = FN(column_tables)(d, 1);
     if (!tables) return FC_ENOMEM;
     const int64_t *cols = tables;
-    /* x rows -> argmax rows; dy and argmax rows -> dx rows */
-    const fc_pool_row gx = {d->s, d->stride_w, d->pad_left, d->w, is_max ? d->xs[2] : 0, d->wo,
-                            d->c, d->c, NULL, NULL};
     const fc_pool_row gd = {d->s, d->stride_w, d->pad_left, d->w, d->dxs[2], d->wo, d->ys[2],
-                            d->c, tables + d->wo, tables + d->wo + d->w};
-    const int64_t ring_rows = FC_CEIL_DIV(d->r, d->stride_h);
-    const int64_t ring_len = ring_rows * d->wo * (is_max ? d->c : 1);
+                            d->c, tables + d->wo, tables + d->wo + d->w, 0};
+    const int64_t ring_rows = FC_CEIL_DIV(d->r, d->stride_h), ring_len = ring_rows * d->wo;
     int64_t band;
     const int64_t per_image = FN(pool_bands)(d, nthreads, &band), tasks = d->n * per_image;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
     {
-        /* max: the argmax rows; avg: the scale rows */
         T *ring = (T *)fc_alloc(ring_len, sizeof(T));
         if (!ring) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
-        const T *xrows[FC_POOL_FAST_MAX], *dy_rows[FC_POOL_FAST_MAX], *side[FC_POOL_FAST_MAX];
-        int64_t row_taps[FC_POOL_FAST_MAX];
+        const T *dy_rows[FC_POOL_FAST_MAX], *side[FC_POOL_FAST_MAX];
 #pragma omp for schedule(static)
         for (int64_t task = 0; task < tasks; task++) {
             if (!ring) continue;
             const int64_t n = task / per_image, h0 = task % per_image * band;
-            int64_t next = 0;   /* the next window row whose argmax or scale is due */
+            int64_t next = 0;   /* the next window row whose scales are due */
             for (int64_t h = h0; h < FC_MIN(d->h, h0 + band); h++) {
                 int64_t lo, hi;
                 FN(covering)(h, d->pad_top, d->r, d->stride_h, d->ho, &lo, &hi);
-                for (next = FC_MAX(next, lo); next <= hi; next++) {
-                    T *slot = ring + (next % ring_rows) * (ring_len / ring_rows);
-                    if (is_max) {
-                        const int nrows = FN(window_rows)(d, x, n, next, xrows, row_taps);
-                        k->argmax_row(&gx, xrows, nrows, row_taps, slot);
-                    } else {
-                        FN(scale_row)(d, next, cols, slot);
-                    }
-                }
+                for (next = FC_MAX(next, lo); next <= hi; next++)
+                    FN(scale_row)(d, next, cols, ring + (next % ring_rows) * d->wo);
                 int nrows = 0;
                 for (int64_t ho = lo; ho <= hi; ho++, nrows++) {
                     dy_rows[nrows] = dy + n * d->ys[0] + ho * d->ys[1];
-                    side[nrows] = ring + (ho % ring_rows) * (ring_len / ring_rows);
-                    row_taps[nrows] = h - (ho * d->stride_h - d->pad_top);
+                    side[nrows] = ring + (ho % ring_rows) * d->wo;
                 }
-                T *out = dx + n * d->dxs[0] + h * d->dxs[1];
-                if (is_max)
-                    k->max_gather_row(&gd, dy_rows, side, row_taps, nrows, out);
-                else
-                    k->avg_gather_row(&gd, dy_rows, side, nrows, out);
+                k->avg_gather_row(&gd, dy_rows, side, nrows, dx + n * d->dxs[0] + h * d->dxs[1]);
             }
         }
         fc_free(ring);
     }
     fc_free(tables);
     return status;
+}
+
+/* Max (is_max, reading x) or average pooling backward. */
+static int FN(pool_fast_backward)(const fc_pool_desc *d, int is_max, const T *dy, const T *x,
+                                  T *dx, int nthreads) {
+    if (!is_max) return FN(pool_fast_avg_backward)(d, dy, dx, nthreads);
+    if (FN(pool_tiles_2x2)(d)) {
+        FN(pool_fast_max_backward_2x2)(d, dy, x, dx, nthreads);
+        return FC_OK;
+    }
+    return FN(pool_fast_max_backward_scatter)(d, dy, x, dx, nthreads);
 }
 #undef FC_POOL_FAST_MAX

@@ -58,6 +58,11 @@ def run_all(rng_seed=0):
             results.append(y)
             results.append(getattr(fastconv, f"{kind}_pool2d_backward")(rand(rng, y.shape, dtype),
                                                                          x, *args))
+        # max backward of one image: channel blocks go to threads (150: past one block of
+        # four vectors at every width, and a block ending in single vectors and a tail)
+        x = rand(rng, (1, 23, 21, 150), dtype)
+        y = fastconv.max_pool2d(x, 3, 2, 1)
+        results.append(fastconv.max_pool2d_backward(rand(rng, y.shape, dtype), x, 3, 2, 1))
         z = rand(rng, (300, 257), dtype)
         results += [fastconv.sigmoid(z), fastconv.tanh(z), fastconv.softmax(z)]
     return results

@@ -1,7 +1,8 @@
 /* Pooling row kernels for one ISA and dtype, with the channels on the vector
  * lanes (they are contiguous in NHWC).  Each call does one row: of the
- * output (forward, argmax) from the real input rows its windows read, or of
- * dx (backward) from the dy rows of the windows that cover it; the driver
+ * output (forward) from the real input rows its windows read, of dx (average
+ * backward) from the dy rows of the windows that cover it, or (max backward)
+ * of dy, added into the dx rows of its windows' argmax taps; the driver
  * (pool_fast.tmpl.h) finds those rows, and the kernel the columns (struct
  * fc_pool_row in internal.h).  Within a row, each pixel lists the pointers to
  * its taps (or covering windows) and runs one of the pixel functions below on
@@ -104,69 +105,43 @@ static inline void FC_POOL_FN(avg_px)(FC_T *restrict out, const FC_T *const *tap
 #undef FC_TAIL
 }
 
-/* The window's argmax for backward: arg = ids[t] of the first tap t holding
- * the maximum (a NaN counting as the maximum), over the nt >= 1 taps. */
-static inline void FC_POOL_FN(argmax_px)(FC_T *restrict arg, const FC_T *const *taps,
-                                         const FC_T *ids, int nt, int64_t c) {
-    if (nt == 0) {   /* no real tap (not for a valid geometry): no tap number matches */
-        for (int64_t k = 0; k < c; k++) arg[k] = -1;
-        return;
-    }
+/* Max backward of one window: its first tap holding the maximum (a NaN
+ * counting as the maximum) over the nt >= 1 taps gets g added at the same
+ * tap of dx (dtaps); the other taps get 0 added, so that a dx value covered
+ * by several windows is the same sum, in window order, on every path. */
+static inline void FC_POOL_FN(max_scatter_px)(FC_T *const *dtaps, const FC_T *const *taps,
+                                              int nt, const FC_T *restrict g, int64_t c) {
 #define FC_BODY(NB, k)                                                                  \
     do {                                                                                \
-        FC_VEC best[NB], at[NB];                                                        \
+        FC_VEC best[NB], at[NB], gv[NB];                                                \
         for (int v = 0; v < NB; v++) {                                                  \
             best[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);                               \
-            at[v] = FC_SET1(ids[0]);                                                    \
+            at[v] = FC_ZERO();                                                          \
         }                                                                               \
         for (int t = 1; t < nt; t++) {                                                  \
-            const FC_VEC id = FC_SET1(ids[t]);                                          \
+            const FC_VEC id = FC_SET1((FC_T)t);                                         \
             for (int v = 0; v < NB; v++)                                                \
                 FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(taps[t] + (k) + v * FC_VL), id); \
         }                                                                               \
-        for (int v = 0; v < NB; v++) FC_STORE(arg + (k) + v * FC_VL, at[v]);            \
+        for (int v = 0; v < NB; v++) gv[v] = FC_LOAD(g + (k) + v * FC_VL);              \
+        for (int t = 0; t < nt; t++) {                                                  \
+            const FC_VEC id = FC_SET1((FC_T)t);                                         \
+            for (int v = 0; v < NB; v++) {                                              \
+                FC_T *p = dtaps[t] + (k) + v * FC_VL;                                   \
+                FC_STORE(p, FC_ADD_IF_EQ(FC_LOAD(p), at[v], id, gv[v]));                \
+            }                                                                           \
+        }                                                                               \
     } while (0)
 #define FC_TAIL(k)                                                                      \
     do {                                                                                \
-        FC_T best = taps[0][k], at = ids[0];                                            \
+        FC_T best = taps[0][k];                                                         \
+        int at = 0;                                                                     \
         for (int t = 1; t < nt; t++) {                                                  \
-            const FC_T v = taps[t][k], pick[2] = {at, ids[t]};                          \
-            at = pick[FC_POOL_FN(takes)(best, v)];                                      \
-            best = FC_POOL_FN(max1)(best, v);                                           \
+            at += (t - at) & -FC_POOL_FN(takes)(best, taps[t][k]);                      \
+            best = FC_POOL_FN(max1)(best, taps[t][k]);                                  \
         }                                                                               \
-        arg[k] = at;                                                                    \
-    } while (0)
-    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
-#undef FC_BODY
-#undef FC_TAIL
-}
-
-/* Max backward of one input pixel: dx = the sum, over the nw windows that
- * cover it (in order), of their dy g[w] where their argmax arg[w] is this
- * pixel's tap number ids[w] in them; 0 where none is. */
-static inline void FC_POOL_FN(max_gather_px)(FC_T *restrict dx, const FC_T *const *g,
-                                             const FC_T *const *arg, const FC_T *ids, int nw,
-                                             int64_t c) {
-#define FC_BODY(NB, k)                                                                  \
-    do {                                                                                \
-        FC_VEC acc[NB];                                                                 \
-        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
-        for (int w = 0; w < nw; w++) {                                                  \
-            const FC_VEC id = FC_SET1(ids[w]);                                          \
-            for (int v = 0; v < NB; v++)                                                \
-                acc[v] = FC_ADD_IF_EQ(acc[v], FC_LOAD(arg[w] + (k) + v * FC_VL), id,    \
-                                      FC_LOAD(g[w] + (k) + v * FC_VL));                 \
-        }                                                                               \
-        for (int v = 0; v < NB; v++) FC_STORE(dx + (k) + v * FC_VL, acc[v]);            \
-    } while (0)
-#define FC_TAIL(k)                                                                      \
-    do {                                                                                \
-        FC_T acc = 0;                                                                   \
-        for (int w = 0; w < nw; w++) {                                                  \
-            const FC_T pick[2] = {0, g[w][k]};                                          \
-            acc += pick[arg[w][k] == ids[w]];                                           \
-        }                                                                               \
-        dx[k] = acc;                                                                    \
+        const FC_T pick[2] = {0, g[k]};                                                 \
+        for (int t = 0; t < nt; t++) dtaps[t][k] += pick[at == t];                      \
     } while (0)
     FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
 #undef FC_BODY
@@ -208,11 +183,11 @@ static inline void FC_POOL_FN(cols)(const fc_pool_row *g, int64_t wo, int64_t *j
     *j1 = FC_MIN(g->s, g->in_w - start);
 }
 
-/* The taps of output pixel wo from the nrows real input rows; with ids,
- * their tap numbers i * s + j (i: row_taps[row]). */
+/* The taps of output pixel wo from the nrows real input rows; with dx_taps,
+ * the same taps in the dx rows. */
 static inline int FC_POOL_FN(row_taps)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
-                                       const int64_t *row_taps, int64_t wo, const FC_T **taps,
-                                       FC_T *ids) {
+                                       int64_t wo, const FC_T **taps, FC_T *const *dx_rows,
+                                       FC_T **dx_taps) {
     int64_t j0, j1;
     int nt = 0;
     FC_POOL_FN(cols)(g, wo, &j0, &j1);
@@ -220,7 +195,7 @@ static inline int FC_POOL_FN(row_taps)(const fc_pool_row *g, const FC_T *const *
     for (int r = 0; r < nrows; r++)
         for (int64_t j = j0; j < j1; j++, nt++) {
             taps[nt] = rows[r] + (start + j) * g->in_ps;
-            if (ids) ids[nt] = (FC_T)(row_taps[r] * g->s + j);
+            if (dx_taps) dx_taps[nt] = dx_rows[r] + (start + j) * g->dx_ps;
         }
     return nt;
 }
@@ -229,7 +204,7 @@ static void FC_POOL_FN(max_row)(const fc_pool_row *g, const FC_T *const *rows, i
                                 FC_T *out) {
     const FC_T *taps[FC_POOL_TAPS];
     for (int64_t wo = 0; wo < g->out_w; wo++) {
-        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, NULL, wo, taps, NULL);
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, wo, taps, NULL, NULL);
         FC_POOL_FN(max_px)(out + wo * g->out_ps, taps, nt, g->c);
     }
 }
@@ -238,35 +213,18 @@ static void FC_POOL_FN(avg_row)(const fc_pool_row *g, const FC_T *const *rows, i
                                 const FC_T *scale, FC_T *out) {
     const FC_T *taps[FC_POOL_TAPS];
     for (int64_t wo = 0; wo < g->out_w; wo++) {
-        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, NULL, wo, taps, NULL);
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, wo, taps, NULL, NULL);
         FC_POOL_FN(avg_px)(out + wo * g->out_ps, taps, nt, scale[wo], g->c);
     }
 }
 
-static void FC_POOL_FN(argmax_row)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
-                                   const int64_t *row_taps, FC_T *arg) {
+static void FC_POOL_FN(max_scatter_row)(const fc_pool_row *g, const FC_T *const *rows, int nrows,
+                                        const FC_T *dy, FC_T *const *dx) {
     const FC_T *taps[FC_POOL_TAPS];
-    FC_T ids[FC_POOL_TAPS];
+    FC_T *dx_taps[FC_POOL_TAPS];
     for (int64_t wo = 0; wo < g->out_w; wo++) {
-        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, row_taps, wo, taps, ids);
-        FC_POOL_FN(argmax_px)(arg + wo * g->c, taps, ids, nt, g->c);
-    }
-}
-
-static void FC_POOL_FN(max_gather_row)(const fc_pool_row *g, const FC_T *const *dy_rows,
-                                       const FC_T *const *arg_rows, const int64_t *row_taps,
-                                       int nrows, FC_T *dx) {
-    const FC_T *gp[FC_POOL_TAPS], *ap[FC_POOL_TAPS];
-    FC_T ids[FC_POOL_TAPS];
-    for (int64_t w = 0; w < g->in_w; w++) {
-        int nw = 0;
-        for (int r = 0; r < nrows; r++)
-            for (int64_t wo = g->wlo[w]; wo <= g->whi[w]; wo++, nw++) {
-                gp[nw] = dy_rows[r] + wo * g->out_ps;
-                ap[nw] = arg_rows[r] + wo * g->c;
-                ids[nw] = (FC_T)(row_taps[r] * g->s + w - (wo * g->stride - g->pad));
-            }
-        FC_POOL_FN(max_gather_px)(dx + w * g->in_ps, gp, ap, ids, nw, g->c);
+        const int nt = FC_POOL_FN(row_taps)(g, rows, nrows, wo, taps, dx, dx_taps);
+        if (nt) FC_POOL_FN(max_scatter_px)(dx_taps, taps, nt, dy + wo * g->out_ps, g->c);
     }
 }
 
@@ -343,8 +301,7 @@ const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_VL,
     FC_POOL_FN(max_row),
     FC_POOL_FN(avg_row),
-    FC_POOL_FN(argmax_row),
-    FC_POOL_FN(max_gather_row),
+    FC_POOL_FN(max_scatter_row),
     FC_POOL_FN(avg_gather_row),
     FC_POOL_FN(max_back_2x2_row),
 };
