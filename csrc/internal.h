@@ -234,9 +234,12 @@ typedef struct {
  *       the window's other taps 0 added; windows in order;
  *   avg_gather_row: dx row = the sum over covering windows of dy * scale
  *       (scale_rows[row][wo]);
+ *   tiles_2x2_row: forward of 2x2/2 windows without padding (rows 2 ho and
+ *       2 ho + 1), max or mean, without per-pixel tap lists;
  *   max_back_2x2_row: dx rows 2 ho and 2 ho + 1 (dx[0], dx[1]; pixel stride
  *       in_ps, as the x rows) of 2x2/2 windows without padding, straight
- *       from the x rows and dy row ho: argmax and dx in one pass. */
+ *       from the x rows and dy row ho: argmax and dx in one pass;
+ *   avg_back_2x2_row: the same dx rows of the mean: dy / 4 at each tap. */
 #define FC_DECLARE_POOL_KERNELS(T, SFX)                                                  \
     typedef struct {                                                                     \
         int lanes;                                                                       \
@@ -247,8 +250,11 @@ typedef struct {
                                 const T *dy, T *const *dx);                              \
         void (*avg_gather_row)(const fc_pool_row *g, const T *const *dy_rows,            \
                                const T *const *scale_rows, int nrows, T *dx);            \
+        void (*tiles_2x2_row)(const fc_pool_row *g, const T *const *rows, int is_max,    \
+                              T *out);                                                   \
         void (*max_back_2x2_row)(const fc_pool_row *g, const T *const *rows, const T *dy,  \
                                  T *const *dx);                                          \
+        void (*avg_back_2x2_row)(const fc_pool_row *g, const T *dy, T *const *dx);        \
     } fc_pool_kernels_##SFX;                                                             \
     const fc_pool_kernels_##SFX *fc_pool_kernels_for_##SFX(void);
 FC_DECLARE_POOL_KERNELS(float, f32)

@@ -81,11 +81,36 @@ static int64_t *FN(column_tables)(const fc_pool_desc *d, int backward) {
     return t;
 }
 
+/* Whether the windows are 2x2/2 tiles from the origin, every one whole
+ * (any padding only past the last one; their mean divides by 4). */
+static int FN(pool_tiles_2x2)(const fc_pool_desc *d) {
+    return d->r == 2 && d->s == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_top == 0 &&
+           d->pad_left == 0 && 2 * d->ho <= d->h && 2 * d->wo <= d->w;
+}
+
+/* Forward of 2x2/2 tiles, one output row from its two input rows. */
+static void FN(pool_fast_forward_2x2)(const fc_pool_desc *d, int is_max, const T *x, T *y,
+                                      int nthreads) {
+    const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
+    const fc_pool_row g = {2, 2, 0, d->w, d->xs[2], d->wo, d->ys[2], d->c, NULL, NULL, 0};
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && d->n * d->ho > 1)
+    for (int64_t nh = 0; nh < d->n * d->ho; nh++) {
+        const int64_t n = nh / d->ho, ho = nh % d->ho;
+        const T *rows[2] = {x + n * d->xs[0] + 2 * ho * d->xs[1],
+                            x + n * d->xs[0] + (2 * ho + 1) * d->xs[1]};
+        k->tiles_2x2_row(&g, rows, is_max, y + n * d->ys[0] + ho * d->ys[1]);
+    }
+}
+
 static int FN(pool_fast_forward)(const fc_pool_desc *d, int is_max, const T *x, T *y,
                                  int nthreads) {
+    if (FN(pool_tiles_2x2)(d)) {
+        FN(pool_fast_forward_2x2)(d, is_max, x, y, nthreads);
+        return FC_OK;
+    }
     const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
     const fc_pool_row g = {d->s, d->stride_w, d->pad_left, d->w, d->xs[2], d->wo, d->ys[2],
-                           d->c, NULL, NULL};
+                           d->c, NULL, NULL, 0};
     int64_t *cols = is_max ? NULL : FN(column_tables)(d, 0);
     if (!is_max && !cols) return FC_ENOMEM;
     int status = FC_OK;
@@ -138,18 +163,13 @@ static int64_t FN(pool_bands)(const fc_pool_desc *d, int nthreads, int64_t *band
     return FC_CEIL_DIV(d->h, *band);
 }
 
-/* Max backward of 2x2/2 windows that tile the input from the origin, with x
- * and dx at the same pixel strides: one pass per output row (rows below the
- * last window are 0). */
-static int FN(pool_tiles_2x2)(const fc_pool_desc *d) {
-    return d->r == 2 && d->s == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_top == 0 &&
-           d->pad_left == 0 && 2 * d->ho <= d->h && 2 * d->wo <= d->w && d->xs[2] == d->dxs[2];
-}
-
-static void FN(pool_fast_max_backward_2x2)(const fc_pool_desc *d, const T *dy, const T *x,
-                                           T *dx, int nthreads) {
+/* Backward of 2x2/2 windows that tile the input from the origin (max: x
+ * and dx at the same pixel strides): one pass per output row, writing its two
+ * dx rows straight (rows below the last window are 0). */
+static void FN(pool_fast_backward_2x2)(const fc_pool_desc *d, int is_max, const T *dy,
+                                       const T *x, T *dx, int nthreads) {
     const FN(fc_pool_kernels) *k = FN(fc_pool_kernels_for)();
-    const fc_pool_row g = {2, 2, 0, d->w, d->xs[2], d->wo, d->ys[2], d->c, NULL, NULL};
+    const fc_pool_row g = {2, 2, 0, d->w, d->dxs[2], d->wo, d->ys[2], d->c, NULL, NULL, 0};
     const int64_t rows_per_image = d->ho + (d->h - 2 * d->ho);   /* windows, rows below */
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
     for (int64_t nh = 0; nh < d->n * rows_per_image; nh++) {
@@ -158,11 +178,16 @@ static void FN(pool_fast_max_backward_2x2)(const fc_pool_desc *d, const T *dy, c
             FN(zero_row)(d, dx + n * d->dxs[0] + (ho + d->ho) * d->dxs[1], d->c);
             continue;
         }
-        const T *rows[2] = {x + n * d->xs[0] + 2 * ho * d->xs[1],
-                            x + n * d->xs[0] + (2 * ho + 1) * d->xs[1]};
         T *out[2] = {dx + n * d->dxs[0] + 2 * ho * d->dxs[1],
                      dx + n * d->dxs[0] + (2 * ho + 1) * d->dxs[1]};
-        k->max_back_2x2_row(&g, rows, dy + n * d->ys[0] + ho * d->ys[1], out);
+        const T *dy_row = dy + n * d->ys[0] + ho * d->ys[1];
+        if (is_max) {
+            const T *rows[2] = {x + n * d->xs[0] + 2 * ho * d->xs[1],
+                                x + n * d->xs[0] + (2 * ho + 1) * d->xs[1]};
+            k->max_back_2x2_row(&g, rows, dy_row, out);
+        } else {
+            k->avg_back_2x2_row(&g, dy_row, out);
+        }
     }
 }
 
@@ -275,11 +300,11 @@ static int FN(pool_fast_avg_backward)(const fc_pool_desc *d, const T *dy, T *dx,
 /* Max (is_max, reading x) or average pooling backward. */
 static int FN(pool_fast_backward)(const fc_pool_desc *d, int is_max, const T *dy, const T *x,
                                   T *dx, int nthreads) {
-    if (!is_max) return FN(pool_fast_avg_backward)(d, dy, dx, nthreads);
-    if (FN(pool_tiles_2x2)(d)) {
-        FN(pool_fast_max_backward_2x2)(d, dy, x, dx, nthreads);
+    if (FN(pool_tiles_2x2)(d) && (!is_max || d->xs[2] == d->dxs[2])) {
+        FN(pool_fast_backward_2x2)(d, is_max, dy, x, dx, nthreads);
         return FC_OK;
     }
+    if (!is_max) return FN(pool_fast_avg_backward)(d, dy, dx, nthreads);
     return FN(pool_fast_max_backward_scatter)(d, dy, x, dx, nthreads);
 }
 #undef FC_POOL_FAST_MAX

@@ -243,6 +243,95 @@ static void FC_POOL_FN(avg_gather_row)(const fc_pool_row *g, const FC_T *const *
     }
 }
 
+/* The columns of dx rows dx[0], dx[1] past the last 2x2 tile: 0. */
+static void FC_POOL_FN(zero_past_tiles)(const fc_pool_row *g, FC_T *const *dx) {
+    for (int r = 0; r < 2; r++)
+        for (int64_t w = 2 * g->out_w; w < g->in_w; w++)
+            for (int64_t k = 0; k < g->c; k++) dx[r][w * g->in_ps + k] = 0;
+}
+
+/* Forward of 2x2 windows that tile two input rows (stride 2, no padding):
+ * out_w output pixels from columns [0, 2 out_w) of rows[0] and rows[1], the
+ * maximum (a NaN wins) or the mean, in the taps' order as max_px and avg_px. */
+static void FC_POOL_FN(tiles_2x2_row)(const fc_pool_row *g, const FC_T *const *rows, int is_max,
+                                      FC_T *out) {
+    const int64_t c = g->c, ps = g->in_ps;
+    const FC_VEC quarter = FC_SET1((FC_T)0.25);
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const FC_T *x0 = rows[0] + 2 * wo * ps, *x1 = rows[1] + 2 * wo * ps;
+        FC_T *o = out + wo * g->out_ps;
+#define FC_TAP(t, k) ((t) < 2 ? x0 : x1)[((t) & 1) * ps + (k)]
+#define FC_MAX_BODY(NB, k)                                                                 \
+    do {                                                                                   \
+        for (int v = 0; v < NB; v++) {                                                     \
+            FC_VEC acc = FC_LOAD(&FC_TAP(0, (k) + v * FC_VL));                             \
+            for (int t = 1; t < 4; t++) acc = FC_VMAX_NAN(acc, FC_LOAD(&FC_TAP(t, (k) + v * FC_VL))); \
+            FC_STORE(o + (k) + v * FC_VL, acc);                                            \
+        }                                                                                  \
+    } while (0)
+#define FC_MAX_TAIL(k)                                                                     \
+    do {                                                                                   \
+        FC_T acc = FC_TAP(0, k);                                                           \
+        for (int t = 1; t < 4; t++) acc = FC_POOL_FN(max1)(acc, FC_TAP(t, k));             \
+        o[k] = acc;                                                                        \
+    } while (0)
+#define FC_AVG_BODY(NB, k)                                                                 \
+    do {                                                                                   \
+        for (int v = 0; v < NB; v++) {                                                     \
+            FC_VEC acc = FC_LOAD(&FC_TAP(0, (k) + v * FC_VL));                             \
+            for (int t = 1; t < 4; t++) acc = FC_ADD(acc, FC_LOAD(&FC_TAP(t, (k) + v * FC_VL))); \
+            FC_STORE(o + (k) + v * FC_VL, FC_MUL(acc, quarter));                           \
+        }                                                                                  \
+    } while (0)
+#define FC_AVG_TAIL(k)                                                                     \
+    do {                                                                                   \
+        FC_T acc = FC_TAP(0, k);                                                           \
+        for (int t = 1; t < 4; t++) acc += FC_TAP(t, k);                                   \
+        o[k] = acc * (FC_T)0.25;                                                           \
+    } while (0)
+        if (is_max)
+            FC_POOL_CHANNELS(c, FC_MAX_BODY, FC_MAX_TAIL);
+        else
+            FC_POOL_CHANNELS(c, FC_AVG_BODY, FC_AVG_TAIL);
+#undef FC_MAX_BODY
+#undef FC_MAX_TAIL
+#undef FC_AVG_BODY
+#undef FC_AVG_TAIL
+#undef FC_TAP
+    }
+}
+
+/* Average backward of the same 2x2 tiles: dy * 1/4 to the four pixels of
+ * each window (0 + dy / 4, as avg_gather_px sums), columns past them 0. */
+static void FC_POOL_FN(avg_back_2x2_row)(const fc_pool_row *g, const FC_T *dy, FC_T *const *dx) {
+    const int64_t c = g->c, ps = g->in_ps;
+    const FC_VEC quarter = FC_SET1((FC_T)0.25);
+    for (int64_t wo = 0; wo < g->out_w; wo++) {
+        const FC_T *gp = dy + wo * g->out_ps;
+        FC_T *d0 = dx[0] + 2 * wo * ps, *d1 = dx[1] + 2 * wo * ps;
+#define FC_BODY(NB, k)                                                                     \
+    do {                                                                                   \
+        for (int v = 0; v < NB; v++) {                                                     \
+            const int64_t at = (k) + v * FC_VL;                                            \
+            const FC_VEC q = FC_ADD(FC_ZERO(), FC_MUL(FC_LOAD(gp + at), quarter));          \
+            FC_STORE(d0 + at, q);                                                          \
+            FC_STORE(d0 + ps + at, q);                                                     \
+            FC_STORE(d1 + at, q);                                                          \
+            FC_STORE(d1 + ps + at, q);                                                     \
+        }                                                                                  \
+    } while (0)
+#define FC_TAIL(k)                                                                         \
+    do {                                                                                   \
+        const FC_T q = (FC_T)0 + gp[k] * (FC_T)0.25;                                       \
+        d0[k] = d0[ps + (k)] = d1[k] = d1[ps + (k)] = q;                                   \
+    } while (0)
+        FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+    }
+    FC_POOL_FN(zero_past_tiles)(g, dx);
+}
+
 /* Max backward of 2x2 windows that tile two input rows (stride 2, no
  * padding), argmax and dx in one pass: out_w windows over columns
  * [0, 2 out_w), columns past them 0.  The first maximum in row-major order. */
@@ -290,9 +379,7 @@ static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const
 #undef FC_BODY
 #undef FC_TAIL
     }
-    for (int r = 0; r < 2; r++)
-        for (int64_t w = 2 * g->out_w; w < g->in_w; w++)
-            for (int64_t k = 0; k < c; k++) dx[r][w * ps + k] = 0;
+    FC_POOL_FN(zero_past_tiles)(g, dx);
 }
 
 /* ---- the table ---- */
@@ -303,7 +390,9 @@ const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_POOL_FN(avg_row),
     FC_POOL_FN(max_scatter_row),
     FC_POOL_FN(avg_gather_row),
+    FC_POOL_FN(tiles_2x2_row),
     FC_POOL_FN(max_back_2x2_row),
+    FC_POOL_FN(avg_back_2x2_row),
 };
 #undef FC_POOL_CHANNELS
 #undef FC_POOL_TAPS
