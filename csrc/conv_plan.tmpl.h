@@ -40,6 +40,21 @@ static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
            (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
 }
 
+/* The direct kernels compute each padded row whole (s - 1 columns past the
+ * output row's end at stride 1, dropped), which wastes lanes on narrow maps,
+ * where the GEMM wins.  Measured on Zen 5, 1 thread, batch 8, forward, over
+ * 16-128 input channels: 5x5 to 32 channels, the GEMM 1.2-1.5x faster on
+ * 14x14 and 1.5-1.8x on 7x7, even on 28x28; 5x5 to 16 channels, even on
+ * 14x14 (0.9-1.35x), the GEMM 1.1-1.4x faster on 7x7; 3x3 to 16-24 channels,
+ * the GEMM 1.2-1.5x faster on 7x7, direct 1.05-1.2x faster on 14x14; to 8
+ * channels direct wins everywhere (1.1-2x).  So: rows of at least seven
+ * times the dropped columns, or of 14 columns up to 16 channels. */
+static int FN(direct_rows_wide_enough)(int pass, const FN(direct_geom) *g) {
+    const int64_t wide = 7 * (g->s - 1);
+    if (pass == FC_PASS_DW || g->k <= FC_DIRECT_MAX_KB) return 1;
+    return g->wo >= (g->k <= 2 * FC_DIRECT_MAX_KB ? FC_MIN(wide, 14) : wide);
+}
+
 /* A stem's forward pass with 16 or more output channels and at most 3x3 taps
  * runs faster as the "rows" GEMM variant than on the direct kernels (Zen 5, 1
  * and 2 threads: 3->16 on 64x64 batch 8 1.41x, on 416x416 2.2-3.1x, 8->16 on
@@ -253,7 +268,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
                    pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES);
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
-                   !FN(rows_beats_direct)(d, pass) &&
+                   FN(direct_rows_wide_enough)(pass, g) && !FN(rows_beats_direct)(d, pass) &&
                    (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {
             asked = FC_CONV_DIRECT;
             FC_SAY("auto: %lld output channels with %lld taps are few enough to put output "
@@ -270,7 +285,9 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    : !no_lanes      ? "its lanes variant wins up to " FC_STR(FC_GL_AUTO_MAX_G_DW)
                                       " channels per group"
                                     : "groups wide enough for GEMM tiles",
-                   no_direct ? no_direct : "more output channels than it wins with, or one small image",
+                   no_direct ? no_direct
+                             : "more output channels than it wins with, rows too narrow for its "
+                               "lanes, or one small image",
                    no_winograd ? no_winograd : "too few channels or output tiles for its GEMMs");
             return p->algo;
         }

@@ -65,6 +65,18 @@ PLAN_TABLE = {
     "inception-5x5": ((8, 28, 28, 16), (5, 5, 16, 32), {"padding": 2},
                       {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
                        "dw": ("gemm", "dy_t_col")}),
+    # 7x7 rows are too narrow for the direct kernels' lanes (four dropped columns
+    # a row at 5x5): the GEMM, forward, and dx of the 14x14 layer's 32 channels;
+    # to at most 8 channels direct still wins
+    "inception-5x5-7x7": ((8, 7, 7, 128), (5, 5, 128, 32), {"padding": 2},
+                          {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                           "dw": ("gemm", "dy_t_col")}),
+    "inception-5x5-dx-14x14": ((8, 14, 14, 32), (5, 5, 32, 128), {"padding": 2},
+                               {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                                "dw": ("gemm", "dy_t_col")}),
+    "narrow-to-8": ((8, 7, 7, 64), (3, 3, 64, 8), {"padding": 1},
+                    {"forward": ("direct", "none"), "dx": ("gemm", "dcol"),
+                     "dw": ("direct", "none")}),
 }
 
 
