@@ -233,6 +233,17 @@ static int FN(bias_grad)(const fc_conv_desc *d, const T *dy, T *db, int nthreads
     return FC_OK;
 }
 
+/* Whether dw's A = dy^T is read in place (its pixel stride in *ps): channels
+ * at unit stride and pixels evenly spaced across rows and images (a 1x1
+ * layer's dw on 8x56x56, 64 -> 256, spent 41 % of its time packing dy^T:
+ * 11.2 -> 5.7 ms), except pixels a multiple of 4 KiB apart, whose lines
+ * would all fall in one L1 set. */
+static int FN(dy_t_in_place)(const fc_conv_desc *d, const FN(conv_src) *dy, int64_t *ps) {
+    const int64_t extents[3] = {d->n, d->ho, d->wo};
+    return dy->ts[3] == 1 && fc_uniform_row_stride(dy->ts, extents, ps) &&
+           (*ps * (int64_t)sizeof(T)) % 4096 != 0;
+}
+
 /* dw of one group (written at dw_g, row stride K).  With many pixels per
  * output channel, dw^T = dy^T col packs the large operand as im2col rows
  * (channel runs) and is transposed into dw afterwards; with few pixels
@@ -258,6 +269,12 @@ static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsr
     if (!dwt) return FC_ENOMEM;
     pl.m = kg; pl.n = width;
     pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = dysrc;
+    int64_t pixel_stride;
+    if (FN(dy_t_in_place)(d, dysrc, &pixel_stride)) {
+        pl.a_direct = dysrc->t + dysrc->g * kg;
+        pl.lda_direct = 1;
+        pl.ksa_direct = pixel_stride;
+    }
     pl.pack_b = FN(pack_b_im2col); pl.b_ctx = xsrc;
     pl.pack_b_rows = FN(pack_b_im2col_rows);
     pl.c = dwt; pl.rsc = width;

@@ -79,18 +79,18 @@ static void FN(scale_only)(const PLAN *pl) {
 /* One MR x NR tile (rows x cols of it valid) of C += A-panel * B-panel; the A
  * panel's rows lie lda apart, the B panel's rows ldb apart. */
 static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, const T *ap,
-                           int64_t lda, const T *bp, int64_t ldb, int64_t i0, int64_t j0,
-                           int64_t rows, int64_t cols, T beta, int last) {
+                           int64_t lda, int64_t ksa, const T *bp, int64_t ldb, int64_t i0,
+                           int64_t j0, int64_t rows, int64_t cols, T beta, int last) {
     T *c = pl->c + i0 * pl->rsc + j0 * pl->csc;
     if (rows == kd->mr && cols == kd->nr && pl->csc == 1) {
         /* the last product of a full tile adds the column bias and ReLU in registers */
         const int in_kernel = last && !pl->bias_per_row && fc_act_in_ukernel(pl->act);
-        kd->run(kc, ap, lda, 1, bp, ldb, c, pl->rsc, pl->alpha, beta, kc, 0,
+        kd->run(kc, ap, lda, ksa, bp, ldb, c, pl->rsc, pl->alpha, beta, kc, 0,
                 in_kernel && pl->bias ? pl->bias + j0 : NULL, in_kernel && pl->act == FC_ACT_RELU);
         if (in_kernel) return;
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-        kd->run(kc, ap, lda, 1, bp, ldb, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
+        kd->run(kc, ap, lda, ksa, bp, ldb, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
         const int64_t cs = pl->csc;
         for (int64_t i = 0; i < rows; i++) {
             T *ci = c + i * pl->rsc;
@@ -163,9 +163,10 @@ static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_s
                 for (int64_t ir = 0; ir < mc; ir += MR) {
                     const int64_t rows = FC_MIN(MR, mc - ir);
                     const T *a = ap + ir * kc;
-                    int64_t lda = kc;
+                    int64_t lda = kc, ksa = 1;
                     if (pl->a_direct && rows == MR) {   /* read A in place */
-                        a = pl->a_direct + (ic + ir) * pl->lda_direct + pc;
+                        ksa = pl->ksa_direct ? pl->ksa_direct : 1;
+                        a = pl->a_direct + (ic + ir) * pl->lda_direct + pc * ksa;
                         lda = pl->lda_direct;
                     } else {
                         pl->pack_a(pl->a_ctx, ic + ir, rows, pc, kc, (int)MR, ap + ir * kc);
@@ -176,7 +177,7 @@ static void FN(gemm_team)(const PLAN *pl, const KERNEL_TYPE *kd, const FN(gemm_s
                         const T *b = pl->b_panels ? pl->b_panels + (jc + q * NR) * k + pc * NR
                                      : in_place   ? pl->b_direct + pc * pl->ldb_direct + jc + q * NR
                                                   : bbuf + q * NR * kc;
-                        FN(macro_tile)(pl, kd, kc, a, lda, b, in_place ? pl->ldb_direct : NR,
+                        FN(macro_tile)(pl, kd, kc, a, lda, ksa, b, in_place ? pl->ldb_direct : NR,
                                        ic + ir, jc + q * NR, rows, cols, beta, last);
                     }
                 }

@@ -278,9 +278,11 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
  * its im2col rows while packing instead of materialising them.
  *   pack_a: rows [i0, i0+rows) (rows <= mr) and columns [p0, p0+kc) of A into
  *           the row-major panel dst[i*kc + p], zero rows for i >= rows.
- *   a_direct (optional): A itself when it is row-major (unit column stride):
- *           element (i, p) at a_direct[i*lda_direct + p].  Full MR-row panels
- *           are then read in place and only the last partial panel is packed.
+ *   a_direct (optional): A itself: element (i, p) at
+ *           a_direct[i*lda_direct + p*ksa_direct] (ksa_direct 0 means 1:
+ *           row-major; dy^T for dw has rows 1 apart and columns a pixel
+ *           apart).  Full MR-row panels are then read in place and only the
+ *           last partial panel is packed.
  *   b_direct (optional): B itself when row-major: element (p, j) at
  *           b_direct[p*ldb_direct + j].  Full NR-column panels are then read
  *           in place and only the last partial panel is packed.
@@ -310,7 +312,7 @@ const fc_gemm_kernel_f64 *fc_gemm_kernel_at_f64(int i);
         fc_pack_a_##SFX pack_a; const void *a_ctx;                                       \
         fc_pack_b_##SFX pack_b; const void *b_ctx;                                       \
         fc_pack_b_rows_##SFX pack_b_rows;                                                \
-        const T *a_direct; int64_t lda_direct;                                           \
+        const T *a_direct; int64_t lda_direct, ksa_direct;                               \
         const T *b_direct; int64_t ldb_direct;                                           \
         const T *b_panels;                                                               \
         T *c; int64_t rsc, csc;                                                          \
