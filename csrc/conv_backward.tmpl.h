@@ -258,9 +258,17 @@ static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsr
     pl.alpha = 1; pl.beta = 0;
     pl.csc = 1;
     if (variant == FC_VARIANT_ROWS) return FN(dw_rows)(d, xsrc->t, dysrc->t, dw_g, nthreads);
+    int64_t pixel_stride;
     if (variant == FC_VARIANT_COL_T_DY) {
         pl.m = width; pl.n = kg;
         pl.pack_a = FN(pack_a_col_t); pl.a_ctx = xsrc;
+        if (FN(pointwise_applies)(d, xsrc->ts, dysrc->ts, &pixel_stride)) {
+            /* col = x's pixel rows: col^T read in place, as dy^T below (a 1x1
+             * layer's dw on 8x7x7, 512 -> 2048, packed it 15 % of its time) */
+            pl.a_direct = xsrc->t + xsrc->g * (d->c / d->groups);
+            pl.lda_direct = 1;
+            pl.ksa_direct = pixel_stride;
+        }
         pl.pack_b = FN(pack_b_pixels); pl.b_ctx = dysrc;
         pl.c = dw_g; pl.rsc = d->k;
         return FN(fc_gemm_run)(&pl, nthreads);
@@ -269,7 +277,6 @@ static int FN(weight_grad)(const fc_conv_desc *d, int variant, FN(conv_src) *xsr
     if (!dwt) return FC_ENOMEM;
     pl.m = kg; pl.n = width;
     pl.pack_a = FN(pack_a_dy_t); pl.a_ctx = dysrc;
-    int64_t pixel_stride;
     if (FN(dy_t_in_place)(d, dysrc, &pixel_stride)) {
         pl.a_direct = dysrc->t + dysrc->g * kg;
         pl.lda_direct = 1;

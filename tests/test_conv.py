@@ -707,22 +707,28 @@ def test_stem_dw_reads_rows_in_place(shape, k, r, kw, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, h, w, c, k, r, padding, dy_channels", [
-    (2, 9, 10, 16, 30, 1, 0, 30),            # 1x1: two full 12-row panels in place, one packed
-    (1, 8, 7, 9, 24, 3, 1, 24),              # 3x3 im2col columns, one image
-    (2, 6, 5, 11, 25, 2, 0, 41),             # dy a channel slice: pixels 41 apart
-    (2, 23, 23, 9, 1024, 1, 0, 1024),        # float32 pixels 4 KiB apart: packed instead
+@pytest.mark.parametrize("n, h, w, c, k, r, padding, channels, variant", [
+    (2, 9, 10, 16, 30, 1, 0, 30, "dy_t_col"),    # 1x1: two full 12-row panels in place, one packed
+    (1, 8, 7, 9, 24, 3, 1, 24, "dy_t_col"),      # 3x3 im2col columns, one image
+    (2, 6, 5, 11, 25, 2, 0, 41, "dy_t_col"),     # dy a channel slice: pixels 41 apart
+    (2, 23, 23, 9, 1024, 1, 0, 1024, "dy_t_col"),  # float32 pixels 4 KiB apart: packed instead
+    (1, 3, 4, 30, 40, 1, 0, 37, "col_t_dy"),     # few pixels: col^T = x^T in place, x a slice
+    (2, 3, 3, 13, 40, 3, 1, 13, "col_t_dy"),     # 3x3: col^T packed
 ], ids=lambda v: str(v).replace(" ", ""))
-def test_dw_reads_dy_transposed_in_place(n, h, w, c, k, r, padding, dy_channels, dtype, rng):
+def test_dw_reads_its_transposed_operand_in_place(n, h, w, c, k, r, padding, channels, variant,
+                                                  dtype, rng):
     """dw = dy^T col reads dy^T in place (rows one channel apart, columns one
-    pixel apart) for full row panels, packing only the last partial one; the
-    same bits on 1 and 2 threads."""
+    pixel apart), and dw = col^T dy reads x^T so when col is x (1x1), for full
+    row panels, packing only the last partial one; the same bits on 1 and 2
+    threads.  `channels`: the array the operand read in place is a slice of."""
     x, wt = rand(rng, (n, h, w, c), dtype), rand(rng, (r, r, c, k), dtype)
+    if variant == "col_t_dy":
+        x = rand(rng, (n, h, w, channels), dtype)[..., :c]
     kw = dict(padding=padding, algorithm="gemm")
     plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
-    assert plan["dw"]["variant"] == "dy_t_col", plan
+    assert plan["dw"]["variant"] == variant, plan
     ho, wo = h + 2 * padding - r + 1, w + 2 * padding - r + 1
-    dy = rand(rng, (n, ho, wo, dy_channels), dtype)[..., :k]
+    dy = rand(rng, (n, ho, wo, channels if variant == "dy_t_col" else k), dtype)[..., :k]
     same_bits_on_1_and_2_threads(lambda: fastconv.conv2d_backward(dy, x, wt, **kw)[1])
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt,
                                padding=padding)
