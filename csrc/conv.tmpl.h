@@ -82,6 +82,8 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
     case FC_CONV_DIRECT:
         return FN(direct_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, y, d->ys, nthreads);
     case FC_CONV_WINOGRAD:
+        if (p.variant == FC_VARIANT_NHWC_CHUNKS)
+            return FN(forward_by_nhwc_chunks)(d, x, w, bias, act, act_alpha, y, nthreads);
         return FN(winograd_conv)(&p.geo, x, d->xs, w, bias, act, (T)act_alpha, d->accumulate, y,
                                  d->ys, nthreads);
     case FC_CONV_DEPTHWISE:

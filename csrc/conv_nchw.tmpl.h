@@ -139,3 +139,57 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
     fc_free(wt);
     return status;
 }
+
+/* Channels-first forward passes whose NHWC twin Winograd takes (the plan's
+ * nhwc_chunks variant): a chunk of images at a time is laid out as NHWC in a
+ * cache-sized buffer (with y's residual when one is added), convolved there
+ * and laid back into y's planes.  The
+ * channels-first GEMM above runs these 3x3 layers 2.4x slower than Winograd
+ * (ResNet-18 layer1, 8 images, 1 thread: 13.0 against 3.7 ms, and the two
+ * re-layouts cost 1.8 ms whole, less within cache). */
+#define FC_NHWC_CHUNK_BYTES (4 << 20)
+static int FN(forward_by_nhwc_chunks)(const fc_conv_desc *d, const T *x, const T *w,
+                                      const T *bias, int act, double act_alpha, T *y,
+                                      int nthreads) {
+    const int64_t hw = d->h * d->w, hwo = d->ho * d->wo;
+    const int64_t in_img = hw * d->c, out_img = hwo * d->k;
+    const int64_t per_image = (in_img + out_img) * (int64_t)sizeof(T);
+    const int64_t chunk = FC_MAX(1, FC_MIN(d->n, FC_NHWC_CHUNK_BYTES / FC_MAX(per_image, 1)));
+    T *xb = (T *)fc_alloc(chunk * in_img, sizeof(T));
+    T *yb = (T *)fc_alloc(chunk * out_img, sizeof(T));
+    int status = xb && yb ? FC_OK : FC_ENOMEM;
+    const int64_t xs[4] = {in_img, d->w * d->c, d->c, 1}, ys[4] = {out_img, d->wo * d->k, d->k, 1};
+    const int64_t cblocks = FC_CEIL_DIV(d->c, 16), kblocks = FC_CEIL_DIV(d->k, 16);
+    const int64_t pblocks = FC_CEIL_DIV(hwo, 256);
+    for (int64_t n0 = 0; n0 < d->n && status == FC_OK; n0 += chunk) {
+        const int64_t nb = FC_MIN(chunk, d->n - n0);
+        /* x's planes (c rows of hw) -> pixel rows of c, 16 planes a task */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+        for (int64_t t = 0; t < nb * cblocks; t++) {
+            const int64_t i = t / cblocks, c0 = t % cblocks * 16;
+            FN(transpose)(x + (n0 + i) * d->xs[0] + c0 * d->xs[3], d->xs[3],
+                          FC_MIN(16, d->c - c0), hw, xb + i * in_img + c0, d->c);
+        }
+        if (d->accumulate)   /* y's residual, as the NHWC pass adds it */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+            for (int64_t t = 0; t < nb * kblocks; t++) {
+                const int64_t i = t / kblocks, k0 = t % kblocks * 16;
+                FN(transpose)(y + (n0 + i) * d->ys[0] + k0 * d->ys[3], d->ys[3],
+                              FC_MIN(16, d->k - k0), hwo, yb + i * out_img + k0, d->k);
+            }
+        FN(direct_geom) g = FN(direct_geom_of)(d);
+        g.n = nb;
+        status = FN(winograd_conv)(&g, xb, xs, w, bias, act, (T)act_alpha, d->accumulate, yb, ys,
+                                   nthreads);
+        /* y's pixel rows of k -> its planes, 256 pixels a task */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+        for (int64_t t = 0; t < nb * pblocks; t++) {
+            const int64_t i = t / pblocks, p0 = t % pblocks * 256;
+            FN(transpose)(yb + i * out_img + p0 * d->k, d->k, FC_MIN(256, hwo - p0), d->k,
+                          y + (n0 + i) * d->ys[0] + p0, d->ys[3]);
+        }
+    }
+    fc_free(xb);
+    fc_free(yb);
+    return status;
+}

@@ -174,12 +174,22 @@ static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN
 }
 
 
+/* Whether a forward pass on channels-first x and y (planes of whole rows)
+ * runs Winograd on NHWC copies of a few images at a time (the variant
+ * nhwc_chunks, forward_by_nhwc_chunks): what the kernels would take in NHWC. */
+static int FN(winograd_by_nhwc_chunks)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
+    const int64_t nhwc[4] = {0, 0, 0, 1};
+    return pass == FC_PASS_FORWARD && d->xs[3] != 1 && d->xs[2] == 1 &&
+           d->xs[1] == d->w && d->ys[3] != 1 && d->ys[2] == 1 && d->ys[1] == d->wo &&
+           FN(winograd_applies)(g, nhwc, nhwc);
+}
+
 static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
     const char *why = FN(stride1_obstacle)(d, pass);
     if (why) return why;
     if (d->r != 3 || d->s != 3) return "Winograd F(4x4, 3x3) needs a 3x3 kernel";
     const int64_t *is = pass == FC_PASS_DX ? d->ys : d->xs, *os = pass == FC_PASS_DX ? d->dxs : d->ys;
-    if (!FN(winograd_applies)(g, is, os))
+    if (!FN(winograd_applies)(g, is, os) && !FN(winograd_by_nhwc_chunks)(d, pass, g))
         return is[3] != 1 || os[3] != 1 ? "Winograd needs unit channel strides (NHWC)"
                                         : "Winograd's transformed kernel for one GEMM panel (36 C NR values) exceeds 16 MiB";
     return NULL;
@@ -305,6 +315,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                      : d->cg > 1 ? FC_VARIANT_GROUPED
                      : pass == FC_PASS_FORWARD && FN(depthwise_planes_applies)(d) ? FC_VARIANT_PLANES
                                                                                  : FC_VARIANT_NONE;
+    else if (asked == FC_CONV_WINOGRAD && FN(winograd_by_nhwc_chunks)(d, pass, &p->geo))
+        p->variant = FC_VARIANT_NHWC_CHUNKS;
     else
         p->variant = pass == FC_PASS_DX ? FC_VARIANT_FLIPPED : FC_VARIANT_NONE;
     return p->algo;

@@ -732,3 +732,29 @@ def test_dw_reads_its_transposed_operand_in_place(n, h, w, c, k, r, padding, cha
     same_bits_on_1_and_2_threads(lambda: fastconv.conv2d_backward(dy, x, wt, **kw)[1])
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt,
                                padding=padding)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, k, padding, channels", [
+    ((3, 16, 13, 14), 24, 1, 16),               # odd sizes: partial 4x4 tiles
+    ((4, 20, 15, 14), 16, 0, 33),               # unpadded; x a slice of a 33-channel array
+    ((6, 64, 40, 40), 32, 1, 64),               # several chunks of images
+])
+def test_nchw_winograd_runs_on_nhwc_chunks(shape, k, padding, channels, dtype, rng):
+    """Channels-first 3x3 layers that Winograd takes in NHWC run it on NHWC
+    copies of a few images at a time (variant nhwc_chunks): right, with bias
+    and activation, and the same bits on 1 and 2 threads."""
+    n, c, h, w = shape
+    x = rand(rng, (n, channels, h, w), dtype)[:, :c]
+    wt, b = rand(rng, (k, c, 3, 3), dtype), rand(rng, (k,), dtype)
+    plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, layout="NCHW", padding=padding)
+    assert (plan["forward"]["algorithm"], plan["forward"]["variant"]) == \
+        ("winograd", "nhwc_chunks"), plan
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(
+        x, wt, b, padding=padding, layout="NCHW", activation="relu"))
+    kw = dict(padding=padding)
+    assert_close(y, ref.conv2d(x, wt, b, layout="NCHW", activation="relu", **kw),
+                 magnitude(x, wt, kw, "NCHW", b))
+    nhwc = fastconv.conv2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), wt.transpose(2, 3, 1, 0),
+                           b, padding=padding, activation="relu")
+    np.testing.assert_array_equal(y, nhwc.transpose(0, 3, 1, 2))   # the NHWC pass's bits

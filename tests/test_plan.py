@@ -130,14 +130,18 @@ def test_forced_algorithm_that_does_not_apply(algorithm, x_shape, w_shape, kw, p
             fastconv.conv2d_backward(dy, x, w, algorithm=algorithm, **kw)
 
 
-def test_winograd_needs_nhwc():
+def test_winograd_on_channels_first_tensors():
+    """A channels-first forward pass runs Winograd on NHWC copies of a few
+    images at a time; its backward passes need NHWC tensors."""
+    for algorithm in ("winograd", "auto"):
+        plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW",
+                                    algorithm=algorithm)
+        assert observed(plan)["forward"] == ("winograd", "nhwc_chunks"), plan
     plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW",
                                 algorithm="winograd")
-    assert plan["forward"]["algorithm"] is None
-    assert "unit channel strides" in plan["forward"]["reason"]
-    # auto then takes the GEMM, which reads NCHW in place
-    plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW")
-    assert plan["forward"]["algorithm"] == "gemm"
+    for p in ("dx", "dw"):
+        assert plan[p]["algorithm"] is None
+        assert "unit channel strides" in plan[p]["reason"]
 
 
 def test_plan_follows_dtype_and_unbatched_input():
