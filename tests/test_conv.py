@@ -412,6 +412,7 @@ def test_no_channels(c, k, algorithm):
 @pytest.mark.parametrize("n, h, w, c, m, r, s, stride, padding, dilation", [
     (1, 56, 57, 64, 1, 3, 3, 1, 1, 1),           # MobileNet, batch 1
     (3, 15, 14, 32, 1, 3, 3, 2, 1, 1),           # stride 2
+    (1, 7, 41, 48, 1, 3, 3, 2, 1, 1),            # stride 2, rows of several 8-pixel blocks
     (2, 13, 17, 37, 2, 3, 3, 1, "same", 1),      # multiplier 2, odd channels (vector tail)
     (2, 11, 12, 19, 3, 5, 3, (2, 1), 2, 1),      # 5x3, multiplier 3, mixed strides
     (1, 20, 18, 24, 1, 3, 3, 1, 4, 4),           # dilated

@@ -45,9 +45,10 @@ static inline void FC_DIRECT_FN(dw_interior, _)(const fc_dw_row *g, int64_t *lo,
 
 /* Forward, FC_DW_PX output pixels whose taps all lie inside the row, one
  * vector of channels: each weight vector loaded once serves FC_DW_PX pixels
- * (1.25 loads per FMA instead of 2). */
-#define FC_DW_PX 4
-static inline void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+ * (1.25 loads per FMA instead of 2 at 4 pixels).  8 pixels where the ISA has
+ * registers for them (FC_NACC, the accumulators a kernel may hold). */
+#define FC_DW_PX (FC_NACC >= 24 ? 8 : 4)
+static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const *rows,
                                            const FC_T *w, const FC_T *bias, FC_T *out,
                                            int64_t wo, int64_t k) {
     FC_VEC acc[FC_DW_PX];
@@ -70,7 +71,7 @@ static inline void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const
 /* The same for the common 3-tap rows at stride 1, no dilation: the
  * FC_DW_PX + 2 input vectors a block reads are loaded once and each serves up
  * to three taps (0.75 loads per FMA instead of 1.25). */
-static inline void FC_DIRECT_FN(dwf_px3, _)(const fc_dw_row *g, const FC_T *const *rows,
+static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwf_px3, _)(const fc_dw_row *g, const FC_T *const *rows,
                                             const FC_T *w, const FC_T *bias, FC_T *out,
                                             int64_t wo, int64_t k) {
     FC_VEC acc[FC_DW_PX];
