@@ -166,7 +166,7 @@ FC_DEFINE_DW_DX(1)
 
 /* dx at stride 1, FC_DW_PX pixels whose taps all meet dy's row, one vector
  * of channels: each weight vector loaded serves FC_DW_PX pixels. */
-static inline void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
                                            const FC_T *w, FC_T *out, int64_t iw, int64_t k) {
     FC_VEC acc[FC_DW_PX];
     for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_ZERO();
