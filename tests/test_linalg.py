@@ -98,3 +98,25 @@ def test_few_row_products_read_b_in_place_on_every_edge(dtype, rng):
                 np.testing.assert_array_equal(one, two)
                 assert_close(one, (a.astype(np.float64) @ b).astype(dtype),
                              np.max(np.abs(a) @ np.abs(b)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_and_two_row_products_stream_b_by_rows(dtype, rng):
+    """m <= 2 with row-major B: B's rows streamed in order, in fixed chunks of
+    2048 rows whose partial sums are added in order (several chunks, one);
+    alpha, beta, a transposed A, bias and ReLU; the bits do not depend on threads."""
+    for m in (1, 2):
+        for n, k in ((1, 5000), (300, 3), (300, 2048), (257, 4500)):
+            a, b = rand(rng, (k, m), dtype).T, rand(rng, (k, n), dtype)   # A strided
+            c = rand(rng, (m, n), dtype)
+            with threads(1):
+                one = fastconv.gemm(a, b, c, alpha=-0.5, beta=2.0)
+            with threads(2):
+                two = fastconv.gemm(a, b, c, alpha=-0.5, beta=2.0)
+            np.testing.assert_array_equal(one, two)
+            want = -0.5 * (a.astype(np.float64) @ b) + 2.0 * c
+            assert_close(one, want.astype(dtype), 0.5 * np.max(np.abs(a) @ np.abs(b)) + 2 * np.abs(c))
+            bias = rand(rng, (n,), dtype)
+            got = fastconv.linear(np.ascontiguousarray(a), b, bias, activation="relu")
+            want = np.maximum(a.astype(np.float64) @ b + bias, 0)
+            assert_close(got, want.astype(dtype), np.max(np.abs(a) @ np.abs(b)) + np.abs(bias))
