@@ -291,34 +291,40 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
 }
 
 /* Products of at most FC_B_ROWS_MAX_M rows with row-major B (fully
- * connected layers at batch 1-2) stream B row by row, in order: the
+ * connected layers at batch 1) stream B row by row, in order: the
  * micro-kernels walk B NR columns at a time down its rows, a page or more
  * apart for wide B, which no prefetcher follows (VGG-16's fc6 at batch 1,
  * 25088 x 4096: 42.8 ms, 9.6 GB/s, against NumPy's 14.3 ms).  Whole rows:
  * threads that split the columns read half rows and were as slow, so the
- * threads take fixed chunks of B's rows, whose partial sums are added in
- * chunk order (the same sums whatever the thread count).  More rows of A
- * made the portable loop compute-bound (4 rows: 8 GB/s). */
-#define FC_B_ROWS_MAX_M 2
-#define FC_B_ROWS_CHUNK 2048
+ * threads take chunks of B's rows, up to eight of at least 256 rows (set by
+ * k alone), whose partial sums are added in chunk order: the same sums
+ * whatever the thread count.  More rows of A made the portable loop
+ * compute-bound (2 rows, 2048 x 1000 B in cache: 0.8x the micro-kernels;
+ * 4 rows from memory: 8 GB/s). */
+#define FC_B_ROWS_MAX_M 1
+#define FC_B_ROWS_CHUNKS 8
+#define FC_B_ROWS_MIN_CHUNK 256
 #define FC_B_ROWS_MAX_BYTES (64 << 20)   /* partial sums beyond this: the micro-kernels */
+static int64_t FN(b_rows_chunk)(int64_t k) {
+    return FC_MAX(FC_B_ROWS_MIN_CHUNK, FC_CEIL_DIV(k, FC_B_ROWS_CHUNKS));
+}
+
 static int FN(b_rows_pay)(const fc_gemm_args *g) {
     return g->csb == 1 && g->m >= 1 && g->m <= FC_B_ROWS_MAX_M && g->n >= 1 && g->k >= 1 &&
-           FC_CEIL_DIV(g->k, FC_B_ROWS_CHUNK) * g->m * g->n * (int64_t)sizeof(T) <=
-               FC_B_ROWS_MAX_BYTES;
+           FC_B_ROWS_CHUNKS * g->m * g->n * (int64_t)sizeof(T) <= FC_B_ROWS_MAX_BYTES;
 }
 
 static int FN(gemm_b_rows)(const fc_gemm_args *g, int nthreads) {
     const T *a = (const T *)g->a, *b = (const T *)g->b;
-    const int64_t m = g->m, n = g->n, k = g->k, mn = m * n;
-    const int64_t chunks = FC_CEIL_DIV(k, FC_B_ROWS_CHUNK);
+    const int64_t m = g->m, n = g->n, k = g->k, mn = m * n, chunk = FN(b_rows_chunk)(k);
+    const int64_t chunks = FC_CEIL_DIV(k, chunk);
     T *part = (T *)fc_alloc(chunks * mn, sizeof(T));
     if (!part) return FC_ENOMEM;
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
     for (int64_t q = 0; q < chunks; q++) {
         T *restrict sum = part + q * mn;
         for (int64_t i = 0; i < mn; i++) sum[i] = 0;
-        for (int64_t p = q * FC_B_ROWS_CHUNK; p < FC_MIN(k, (q + 1) * FC_B_ROWS_CHUNK); p++) {
+        for (int64_t p = q * chunk; p < FC_MIN(k, (q + 1) * chunk); p++) {
             const T *restrict row = b + p * g->rsb;
             for (int64_t i = 0; i < m; i++) {
                 const T ai = a[i * g->rsa + p * g->csa];
