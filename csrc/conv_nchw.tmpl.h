@@ -146,8 +146,10 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
  * and laid back into y's planes.  The
  * channels-first GEMM above runs these 3x3 layers 2.4x slower than Winograd
  * (ResNet-18 layer1, 8 images, 1 thread: 13.0 against 3.7 ms, and the two
- * re-layouts cost 1.8 ms whole, less within cache). */
+ * re-layouts cost 1.8 ms whole, less within cache).  Workspace: the copies of
+ * a chunk of images (4 MiB, or one image of up to 16 MiB). */
 #define FC_NHWC_CHUNK_BYTES (4 << 20)
+#define FC_NHWC_MAX_IMAGE_BYTES (16 << 20)   /* the plan's cap on one image's copies */
 static int FN(forward_by_nhwc_chunks)(const fc_conv_desc *d, const T *x, const T *w,
                                       const T *bias, int act, double act_alpha, T *y,
                                       int nthreads) {

@@ -191,15 +191,6 @@ static void FN(pool_fast_backward_2x2)(const fc_pool_desc *d, int is_max, const 
     }
 }
 
-/* Whether x is at least four times L2: then rows of x are fetched ahead
- * (read a few rows at a time, pixel by pixel, their first touch of each
- * line stalled the max backward). */
-static int FN(x_beyond_l2)(const fc_pool_desc *d) {
-    fc_cpu_caches caches;
-    fc_cpu_caches_get(&caches);
-    return d->n * d->h * d->w * d->c * (int64_t)sizeof(T) >= 4 * caches.l2;
-}
-
 /* Prefetches c channels of the x rows of window row ho + 1 below row `last`. */
 static void FN(prefetch_rows_below)(const fc_pool_desc *d, const T *x, int64_t n, int64_t ho,
                                     int64_t last, int64_t c) {
@@ -225,7 +216,7 @@ static int FN(pool_fast_max_backward_scatter)(const fc_pool_desc *d, const T *dy
                                                d->c / (4 * k->lanes)));
     const int64_t block = FC_CEIL_DIV(FC_CEIL_DIV(d->c, per_image), k->lanes) * k->lanes;
     const int64_t blocks = FC_CEIL_DIV(d->c, block), tasks = d->n * blocks;
-    const int prefetch = FN(x_beyond_l2)(d);
+    const int prefetch = fc_beyond_l2(d->n * d->h * d->w * d->c * (int64_t)sizeof(T));
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && tasks > 1)
     for (int64_t task = 0; task < tasks; task++) {
         const int64_t n = task / blocks, c0 = task % blocks * block;

@@ -142,6 +142,9 @@ def test_winograd_on_channels_first_tensors():
     for p in ("dx", "dw"):
         assert plan[p]["algorithm"] is None
         assert "unit channel strides" in plan[p]["reason"]
+    # one image's copies past 16 MiB (224x224x64 in and out: 25.7 MB): the GEMM
+    plan = fastconv.conv2d_plan((1, 64, 224, 224), (64, 64, 3, 3), padding=1, layout="NCHW")
+    assert observed(plan)["forward"] == ("gemm", "nchw"), plan
 
 
 def test_plan_follows_dtype_and_unbatched_input():
