@@ -34,11 +34,12 @@ static inline void fc_team_barrier(int nth) {
 #define FC_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
 /* Whether a tensor of this many bytes is read from memory rather than cache:
- * at least four times L2.  Kernels that read it a few rows at a time, pixel
- * by pixel, then fetch rows ahead (fc_prefetch_row): the hardware did not,
- * and the first touch of each line stalled them (MobileNet's 8x56x56x128
- * depthwise forward 2.37 -> 1.63 ms); from cache the prefetches cost (its
- * 1x56x56x128 0.13 -> 0.16 ms). */
+ * at least four times L2.  The depthwise and grouped kernels, which read it a
+ * few rows at a time, pixel by pixel, then fetch rows ahead (fc_prefetch_row):
+ * the hardware did not, and the first touch of each line stalled them
+ * (MobileNet's 8x56x56x128 depthwise forward 2.37 -> 1.63 ms); from cache the
+ * prefetches cost (its 1x56x56x128 0.13 -> 0.16 ms).  (The max-pooling
+ * backward measured no gain from them: 3.81 against 3.84 ms.) */
 static inline int fc_beyond_l2(int64_t bytes) {
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);

@@ -191,18 +191,6 @@ static void FN(pool_fast_backward_2x2)(const fc_pool_desc *d, int is_max, const 
     }
 }
 
-/* Prefetches c channels of the x rows of window row ho + 1 below row `last`. */
-static void FN(prefetch_rows_below)(const fc_pool_desc *d, const T *x, int64_t n, int64_t ho,
-                                    int64_t last, int64_t c) {
-    const T *rows[FC_POOL_FAST_MAX];
-    int64_t row_taps[FC_POOL_FAST_MAX];
-    if (ho + 1 >= d->ho) return;
-    const int nrows = FN(window_rows)(d, x, n, ho + 1, rows, row_taps);
-    for (int r = 0; r < nrows; r++)
-        if (FC_TAP_H(d, ho + 1, row_taps[r]) > last)
-            fc_prefetch_row(rows[r], d->w, d->xs[2] * (int64_t)sizeof(T), c * (int64_t)sizeof(T));
-}
-
 /* Max backward by scattering: output row ho's windows find their argmax
  * in x and add their dy at that tap of dx (max_scatter_row), the dx rows
  * zeroed just before the first window that reaches them, so they are still
@@ -216,7 +204,6 @@ static int FN(pool_fast_max_backward_scatter)(const fc_pool_desc *d, const T *dy
                                                d->c / (4 * k->lanes)));
     const int64_t block = FC_CEIL_DIV(FC_CEIL_DIV(d->c, per_image), k->lanes) * k->lanes;
     const int64_t blocks = FC_CEIL_DIV(d->c, block), tasks = d->n * blocks;
-    const int prefetch = fc_beyond_l2(d->n * d->h * d->w * d->c * (int64_t)sizeof(T));
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && tasks > 1)
     for (int64_t task = 0; task < tasks; task++) {
         const int64_t n = task / blocks, c0 = task % blocks * block;
@@ -234,7 +221,6 @@ static int FN(pool_fast_max_backward_scatter)(const fc_pool_desc *d, const T *dy
                 dx_rows[r] = img + FC_TAP_H(d, ho, row_taps[r]) * d->dxs[1];
             const int64_t last = FC_TAP_H(d, ho, row_taps[nrows - 1]);
             for (; zeroed <= last; zeroed++) FN(zero_row)(d, img + zeroed * d->dxs[1], g.c);
-            if (prefetch) FN(prefetch_rows_below)(d, x + c0, n, ho, last, g.c);
             k->max_scatter_row(&g, rows, nrows, dy + n * d->ys[0] + ho * d->ys[1] + c0, dx_rows);
         }
         for (; zeroed < d->h; zeroed++) FN(zero_row)(d, img + zeroed * d->dxs[1], g.c);
