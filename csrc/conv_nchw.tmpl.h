@@ -143,11 +143,11 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
 /* Channels-first forward passes whose NHWC twin Winograd takes (the plan's
  * nhwc_chunks variant): a chunk of images at a time is laid out as NHWC in a
  * cache-sized buffer (with y's residual when one is added), convolved there
- * and laid back into y's planes.  The
- * channels-first GEMM above runs these 3x3 layers 2.4x slower than Winograd
- * (ResNet-18 layer1, 8 images, 1 thread: 13.0 against 3.7 ms, and the two
- * re-layouts cost 1.8 ms whole, less within cache).  Workspace: the copies of
- * a chunk of images (4 MiB, or one image of up to 16 MiB). */
+ * and laid back into y's planes.  The channels-first GEMM above runs these
+ * 3x3 layers 2.4x slower than Winograd (ResNet-18 layer1, 8 images, 1 thread:
+ * 13.0 against 3.7 ms, and the two re-layouts cost 1.8 ms whole, less within
+ * cache).  Workspace: the copies of a chunk of images (4 MiB, or one image of
+ * up to 16 MiB). */
 #define FC_NHWC_CHUNK_BYTES (4 << 20)
 #define FC_NHWC_MAX_IMAGE_BYTES (16 << 20)   /* the plan's cap on one image's copies */
 static int FN(forward_by_nhwc_chunks)(const fc_conv_desc *d, const T *x, const T *w,
@@ -183,6 +183,7 @@ static int FN(forward_by_nhwc_chunks)(const fc_conv_desc *d, const T *x, const T
         g.n = nb;
         status = FN(winograd_conv)(&g, xb, xs, w, bias, act, (T)act_alpha, d->accumulate, yb, ys,
                                    nthreads);
+        if (status != FC_OK) break;
         /* y's pixel rows of k -> its planes, 256 pixels a task */
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
         for (int64_t t = 0; t < nb * pblocks; t++) {
