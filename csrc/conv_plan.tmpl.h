@@ -174,16 +174,17 @@ static const char *FN(direct_obstacle)(const fc_conv_desc *d, int pass, const FN
 }
 
 
-/* Whether a forward pass on channels-first x and y (planes of whole rows)
- * runs Winograd on NHWC copies of a few images at a time (the variant
- * nhwc_chunks, forward_by_nhwc_chunks): what the kernels would take in NHWC,
- * with one image's copies (in and out) within FC_NHWC_MAX_IMAGE_BYTES. */
+/* Whether a forward pass on channels-first tensors (nchw_applies, with x's
+ * planes whole too) runs Winograd on NHWC copies of a few images at a time
+ * (the variant nhwc_chunks, forward_by_nhwc_chunks): what the kernels would
+ * take in NHWC but not as laid out, with one image's copies (in and out)
+ * within FC_NHWC_MAX_IMAGE_BYTES. */
 static int FN(winograd_by_nhwc_chunks)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {
     const int64_t nhwc[4] = {0, 0, 0, 1};
     const int64_t image = (d->h * d->w * d->c + d->ho * d->wo * d->k) * (int64_t)sizeof(T);
-    return pass == FC_PASS_FORWARD && d->xs[3] != 1 && d->xs[2] == 1 &&
-           d->xs[1] == d->w && d->ys[3] != 1 && d->ys[2] == 1 && d->ys[1] == d->wo &&
-           image <= FC_NHWC_MAX_IMAGE_BYTES && FN(winograd_applies)(g, nhwc, nhwc);
+    return pass == FC_PASS_FORWARD && FN(nchw_applies)(d) && (d->h == 1 || d->xs[1] == d->w) &&
+           image <= FC_NHWC_MAX_IMAGE_BYTES && !FN(winograd_applies)(g, d->xs, d->ys) &&
+           FN(winograd_applies)(g, nhwc, nhwc);
 }
 
 static const char *FN(winograd_obstacle)(const fc_conv_desc *d, int pass, const FN(direct_geom) *g) {

@@ -13,6 +13,11 @@
 #error "depthwise_simd.tmpl.h: include it through conv_simd.tmpl.h"
 #endif
 
+/* The pixel-block kernels below run once per block of a row: called, they
+ * spilled their accumulators to the stack around each call (MobileNet's
+ * 8x56x56x128 forward 1.54x faster inlined with 8-pixel blocks). */
+#define FC_DW_BLOCK static inline __attribute__((always_inline))
+
 /* Forward: out[k..] for output pixel wo, channels [k, k + NB * FC_VL). */
 #define FC_DEFINE_DW_FWD(NB)                                                                  \
     static inline void FC_DIRECT_FN(dwf, NB)(const fc_dw_row *g, const FC_T *const *rows,     \
@@ -48,9 +53,9 @@ static inline void FC_DIRECT_FN(dw_interior, _)(const fc_dw_row *g, int64_t *lo,
  * (1.25 loads per FMA instead of 2 at 4 pixels).  8 pixels where the ISA has
  * registers for them (FC_NACC, the accumulators a kernel may hold). */
 #define FC_DW_PX (FC_NACC >= 24 ? 8 : 4)
-static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const *rows,
-                                           const FC_T *w, const FC_T *bias, FC_T *out,
-                                           int64_t wo, int64_t k) {
+FC_DW_BLOCK void FC_DIRECT_FN(dwf_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                         const FC_T *w, const FC_T *bias, FC_T *out,
+                                         int64_t wo, int64_t k) {
     FC_VEC acc[FC_DW_PX];
     const FC_VEC b = bias ? FC_LOAD(bias + k) : FC_ZERO();
     for (int p = 0; p < FC_DW_PX; p++) acc[p] = b;
@@ -71,9 +76,9 @@ static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwf_px, _)(const 
 /* The same for the common 3-tap rows at stride 1, no dilation: the
  * FC_DW_PX + 2 input vectors a block reads are loaded once and each serves up
  * to three taps (0.75 loads per FMA instead of 1.25). */
-static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwf_px3, _)(const fc_dw_row *g, const FC_T *const *rows,
-                                            const FC_T *w, const FC_T *bias, FC_T *out,
-                                            int64_t wo, int64_t k) {
+FC_DW_BLOCK void FC_DIRECT_FN(dwf_px3, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                          const FC_T *w, const FC_T *bias, FC_T *out,
+                                          int64_t wo, int64_t k) {
     FC_VEC acc[FC_DW_PX];
     const FC_VEC b = bias ? FC_LOAD(bias + k) : FC_ZERO();
     for (int p = 0; p < FC_DW_PX; p++) acc[p] = b;
@@ -166,8 +171,8 @@ FC_DEFINE_DW_DX(1)
 
 /* dx at stride 1, FC_DW_PX pixels whose taps all meet dy's row, one vector
  * of channels: each weight vector loaded serves FC_DW_PX pixels. */
-static inline __attribute__((always_inline)) void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
-                                           const FC_T *w, FC_T *out, int64_t iw, int64_t k) {
+FC_DW_BLOCK void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                         const FC_T *w, FC_T *out, int64_t iw, int64_t k) {
     FC_VEC acc[FC_DW_PX];
     for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_ZERO();
     for (int64_t r = 0; r < g->r; r++) {
@@ -282,6 +287,7 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
 }
 
 #undef FC_DEFINE_DW_FWD
+#undef FC_DW_BLOCK
 #undef FC_DW_PX
 #undef FC_DW_MAX_S
 #undef FC_DEFINE_DW_DX

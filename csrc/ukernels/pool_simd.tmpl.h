@@ -252,7 +252,9 @@ static void FC_POOL_FN(zero_past_tiles)(const fc_pool_row *g, FC_T *const *dx) {
 
 /* Forward of 2x2 windows that tile two input rows (stride 2, no padding):
  * out_w output pixels from columns [0, 2 out_w) of rows[0] and rows[1], the
- * maximum (a NaN wins) or the mean, in the taps' order as max_px and avg_px. */
+ * maximum (a NaN wins) or the mean, in the taps' order as max_px and avg_px.
+ * Their bodies with the four taps fixed: max_px and avg_px called on a
+ * four-pointer list ran 16-24 % slower (the tap loop stays a loop). */
 static void FC_POOL_FN(tiles_2x2_row)(const fc_pool_row *g, const FC_T *const *rows, int is_max,
                                       FC_T *out) {
     const int64_t c = g->c, ps = g->in_ps;
