@@ -13,6 +13,16 @@ LAYOUTS = ("NHWC", "NCHW")
 MAX_BYTES = 2**62
 
 
+def shown(value):
+    """A bad argument as an error message shows it: an array by its type,
+    shape and dtype (its repr can run to pages), anything else by a repr cut
+    to 80 characters."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def as_array(value, name, func):
     """np.asarray(value), as a TypeError naming the argument when that fails.
     A misaligned array (one made from a buffer at an odd offset, as Dask's
@@ -59,7 +69,7 @@ def prepare(arr, dtype):
 
 def check_layout(layout, func):
     if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
-        raise ValueError(f"{func}: layout must be 'NHWC' or 'NCHW', got {layout!r}")
+        raise ValueError(f"{func}: layout must be 'NHWC' or 'NCHW', got {shown(layout)}")
     return layout.upper()
 
 
@@ -70,7 +80,7 @@ def check_int(value, name, func, minimum):
             raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be an integer, got {value!r}")
+        raise TypeError(f"{func}: {name} must be an integer, got {shown(value)}")
     value = operator.index(value)
     if value < minimum:
         raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
@@ -80,14 +90,14 @@ def check_int(value, name, func, minimum):
 def check_flag(value, name, func):
     """A bool (NumPy's too) as a Python bool."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{func}: {name} must be True or False, got {value!r}")
+        raise TypeError(f"{func}: {name} must be True or False, got {shown(value)}")
     return bool(value)
 
 
 def check_real(value, name, func):
     """A real scalar as a float (bools and complex numbers are rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name} must be a real number, got {value!r}")
+        raise TypeError(f"{func}: {name} must be a real number, got {shown(value)}")
     return float(value)
 
 
@@ -95,13 +105,13 @@ def as_pair(value, name, func, minimum):
     """An int or a pair of ints, each >= minimum, as a tuple (h, w)."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{func}: {name} must be an int or a pair (h, w), got {value!r}")
+            raise ValueError(f"{func}: {name} must be an int or a pair (h, w), got {shown(value)}")
         pair = tuple(check_int(v, name, func, -(2**63)) for v in value)
     else:
         v = check_int(value, name, func, -(2**63))
         pair = (v, v)
     if min(pair) < minimum:
-        raise ValueError(f"{func}: {name} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {shown(value)}")
     return pair
 
 
@@ -119,7 +129,8 @@ def parse_padding(padding, func, size, kernel, stride):
                 total = max((-(-n // s) - 1) * s + k - n, 0)
                 pads.append((total // 2, total - total // 2))
             return tuple(pads)
-        raise ValueError(f"{func}: padding must be 'same', 'valid' or integers, got {padding!r}")
+        raise ValueError(f"{func}: padding must be 'same', 'valid' or integers, "
+                         f"got {shown(padding)}")
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
         isinstance(p, (tuple, list)) for p in padding
     ):
@@ -128,7 +139,7 @@ def parse_padding(padding, func, size, kernel, stride):
         ph, pw = as_pair(padding, "padding", func, -(2**63))
         pads = ((ph, ph), (pw, pw))
     if min(min(p) for p in pads) < 0:
-        raise ValueError(f"{func}: padding must be non-negative, got {padding!r}")
+        raise ValueError(f"{func}: padding must be non-negative, got {shown(padding)}")
     return pads
 
 
@@ -309,6 +320,6 @@ def check_activation(activation, func):
     if not valid_type or key not in codes:
         raise ValueError(
             f"{func}: activation must be None, 'relu', 'leaky_relu', 'sigmoid' or 'tanh', "
-            f"got {activation!r}"
+            f"got {shown(activation)}"
         )
     return codes[key]

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from . import _native
+from . import _args, _native
 
 ISAS = {_native.isa_name(code): code
         for code in (_native.FC_ISA_GENERIC, _native.FC_ISA_AVX2, _native.FC_ISA_AVX512)}
@@ -61,7 +61,7 @@ def set_num_threads(n):
     """Use n threads in every following call made from this thread (OpenMP's
     omp_set_num_threads, whose setting belongs to the calling thread)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"set_num_threads: n must be an integer, got {n!r}")
+        raise TypeError(f"set_num_threads: n must be an integer, got {_args.shown(n)}")
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
     if n > thread_bound():

@@ -108,7 +108,7 @@ def _rows_along(arr, axis):
 
 def _check_axis(axis, ndim, func):
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{func}: axis must be an integer, got {axis!r}")
+        raise TypeError(f"{func}: axis must be an integer, got {_args.shown(axis)}")
     if not -ndim <= axis < ndim:
         raise ValueError(f"{func}: axis {axis} is out of bounds for an array of dimension {ndim}")
     return int(axis)

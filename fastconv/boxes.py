@@ -23,7 +23,7 @@ def to_xyxy(boxes, format="xyxy"):
     if format == "xyxy":
         return boxes
     if format != "center":
-        raise ValueError(f"format must be 'xyxy' or 'center', got {format!r}")
+        raise ValueError(f"format must be 'xyxy' or 'center', got {_args.shown(format)}")
     bx, by, bh, bw = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
     return np.stack([bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2], axis=-1)
 

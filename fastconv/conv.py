@@ -45,7 +45,7 @@ ALGORITHMS = {name: code for code, name in enumerate(_native.ALGORITHM_NAMES)}
 def _algorithm_code(algorithm, func):
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ValueError(f"{func}: algorithm must be one of {sorted(ALGORITHMS)}, "
-                         f"got {algorithm!r}")
+                         f"got {_args.shown(algorithm)}")
     return ALGORITHMS[algorithm]
 
 
@@ -255,7 +255,8 @@ def conv2d_plan(x_shape, w_shape, *, stride=1, padding=0, dilation=1, groups=1,
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{func}: dtype must be float32 or float64, got {dtype!r}") from None
+        raise TypeError(f"{func}: dtype must be float32 or float64, "
+                        f"got {_args.shown(dtype)}") from None
     if dt not in (np.float32, np.float64):
         raise TypeError(f"{func}: dtype must be float32 or float64, got {dt}")
     shapes = []
@@ -263,9 +264,11 @@ def conv2d_plan(x_shape, w_shape, *, stride=1, padding=0, dilation=1, groups=1,
         try:
             shapes.append(tuple(int(v) for v in shape))
         except (TypeError, ValueError):
-            raise TypeError(f"{func}: {name} must be a tuple of ints, got {shape!r}") from None
+            hint = " (an array's .shape, not the array)" if np.ndim(shape) > 1 else ""
+            raise TypeError(f"{func}: {name} must be a tuple of ints{hint}, "
+                            f"got {_args.shown(shape)}") from None
         if any(v < 0 for v in shapes[-1]):
-            raise ValueError(f"{func}: {name} has a negative size: {shape!r}")
+            raise ValueError(f"{func}: {name} has a negative size: {_args.shown(shape)}")
     x4 = np.lib.stride_tricks.as_strided(np.zeros(1, dt), shapes[0], [0] * len(shapes[0]))
     x4, _ = _args.batched4(x4, "x", func)
     w = np.lib.stride_tricks.as_strided(np.zeros(1, dt), shapes[1], [0] * len(shapes[1]))

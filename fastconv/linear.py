@@ -76,7 +76,7 @@ def linear_backward(dy, x, w, y=None, *, activation=None):
     if key is not None:
         if y is None:
             raise ValueError(f"{func}: y (linear's output) is needed to differentiate "
-                             f"activation={activation!r}")
+                             f"activation={_args.shown(activation)}")
         y = _args.as_array(y, "y", func)
         _args.result_dtype(func, y=y)
         if y.shape != expected:

@@ -185,6 +185,19 @@ def test_plan_bad_input(args, kw, error, words):
         fastconv.conv2d_plan(*args, **kw)
 
 
+def test_bad_arrays_are_named_by_shape_not_printed():
+    """An array where a shape or an integer belongs: the message says what it
+    is (type, shape, dtype) in one line, not its repr of thousands of values."""
+    x = np.zeros((8, 56, 56, 64), np.float32)
+    with pytest.raises(TypeError, match=r"an array's \.shape.*ndarray of shape \(8, 56, 56, 64\) "
+                                        r"and dtype float32") as err:
+        fastconv.conv2d_plan(x, (3, 3, 64, 64))
+    assert len(str(err.value)) < 200
+    with pytest.raises((TypeError, ValueError), match=r"stride.*ndarray of shape \(3, 3\)") as err:
+        fastconv.conv2d(x[:1, :8, :8], np.zeros((3, 3, 64, 8), np.float32), stride=np.ones((3, 3)))
+    assert len(str(err.value)) < 200
+
+
 def test_lanes_kernels_keep_their_workspace_cap():
     """A row too wide for the lanes kernels' padded input rows (8 MiB per
     thread) goes to the GEMM, and asking for them says why."""
