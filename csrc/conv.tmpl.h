@@ -48,6 +48,7 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
     pl.k = d->r * d->s * d->c;
     pl.pack_a = FN(pack_a_im2col); pl.a_ctx = &src;
     pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
+    pl.pack_b_rows = FN(fc_pack_b_matrix_rows);
     pl.csc = d->ys[3];
     pl.alpha = 1; pl.beta = d->accumulate ? 1 : 0;
     pl.bias = bias;
@@ -56,7 +57,7 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
         pl.a_direct = x;
         pl.lda_direct = p->lda;
     }
-    if (d->n * d->ho * d->wo <= FC_GEMM_B_IN_PLACE_MAX_M) {   /* few pixels: w read in place */
+    if (FC_B_IN_PLACE_PAYS(d->n * d->ho * d->wo, d->k * (int64_t)sizeof(T))) {   /* few pixels */
         pl.b_direct = w;
         pl.ldb_direct = d->k;
     }

@@ -42,6 +42,26 @@ void FN(fc_pack_b_matrix)(const void *ctx, int64_t p0, int64_t kc, int64_t j0, i
     }
 }
 
+/* The pack_b_rows of a row-major B (internal.h): each row of the block read
+ * once, in order, into every panel.  Packing panel by panel walks B's rows
+ * NR values at a time, rows a page apart for wide B, which no prefetcher
+ * follows. */
+void FN(fc_pack_b_matrix_rows)(const void *ctx, int64_t p0, int64_t rows, int64_t j0, int64_t nc,
+                               int nr, int64_t panel, T *dst) {
+    const MATRIX *B = (const MATRIX *)ctx;
+    const int64_t full = nc / nr * nr;
+    for (int64_t p = 0; p < rows; p++, dst += nr) {
+        const T *src = B->p + (p0 + p) * B->rs + j0;
+        for (int64_t j = 0; j < full; j += nr)
+            memcpy(dst + j / nr * panel, src + j, (size_t)nr * sizeof(T));
+        if (full < nc) {
+            T *out = dst + full / nr * panel;
+            memcpy(out, src + full, (size_t)(nc - full) * sizeof(T));
+            memset(out + nc - full, 0, (size_t)(nr - (nc - full)) * sizeof(T));
+        }
+    }
+}
+
 /* Bias and activation on a finished rows x cols tile of C at (i0, j0). */
 static void FN(epilogue)(const PLAN *pl, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
     const T *col_bias = pl->bias && !pl->bias_per_row ? pl->bias + j0 : NULL;
@@ -263,7 +283,7 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
 }
 
 static int FN(direct_b_pays)(const fc_gemm_args *g) {
-    return g->csb == 1 && g->m <= FC_GEMM_B_IN_PLACE_MAX_M;
+    return g->csb == 1 && FC_B_IN_PLACE_PAYS(g->m, g->rsb * (int64_t)sizeof(T));
 }
 
 /* Reading A in place saves packing it, which matters when each A element
@@ -280,6 +300,7 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
     pl->m = g->m; pl->n = g->n; pl->k = g->k;
     pl->pack_a = FN(fc_pack_a_matrix); pl->a_ctx = A;
     pl->pack_b = FN(fc_pack_b_matrix); pl->b_ctx = B;
+    if (g->csb == 1) pl->pack_b_rows = FN(fc_pack_b_matrix_rows);
     pl->a_direct = g->csa == 1 && FN(direct_a_pays)(g) ? a : NULL;
     pl->lda_direct = g->rsa;
     pl->b_direct = FN(direct_b_pays)(g) ? b : NULL;

@@ -83,6 +83,16 @@ def test_integer_inputs_give_float64(rng):
     np.testing.assert_array_equal(out, a @ b)
 
 
+def check_product_on_1_and_2_threads(a, b):
+    """matmul(a, b): the same bits on 1 and 2 threads, close to the float64 product."""
+    with threads(1):
+        one = fastconv.matmul(a, b)
+    with threads(2):
+        two = fastconv.matmul(a, b)
+    np.testing.assert_array_equal(one, two)
+    assert_close(one, (a.astype(np.float64) @ b).astype(a.dtype), np.max(np.abs(a) @ np.abs(b)))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_few_row_products_read_b_in_place_on_every_edge(dtype, rng):
     # m <= 64 reads B in place: full column panels in place, the last partial
@@ -90,14 +100,24 @@ def test_few_row_products_read_b_in_place_on_every_edge(dtype, rng):
     for m in (1, 5, 13, 64):
         for n in (1, 33, 100):
             for k in (3, 1100):
-                a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
-                with threads(1):
-                    one = fastconv.matmul(a, b)
-                with threads(2):
-                    two = fastconv.matmul(a, b)
-                np.testing.assert_array_equal(one, two)
-                assert_close(one, (a.astype(np.float64) @ b).astype(dtype),
-                             np.max(np.abs(a) @ np.abs(b)))
+                check_product_on_1_and_2_threads(rand(rng, (m, k), dtype), rand(rng, (k, n), dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_packed_b_by_rows_on_every_edge(dtype, rng):
+    """Row-major B packed row by row into every panel of a block: few rows
+    with B's rows a multiple of 1 KiB apart (packed, not read in place: a
+    contiguous B and a column slice of a wider one), more rows than the
+    in-place limit, a last panel of 1..NR-1 columns, depths past one cache
+    block; the bits do not depend on threads."""
+    row = 1024 // np.dtype(dtype).itemsize   # values in 1 KiB
+    for m in (3, 40, 70):
+        for n, width in ((row, row), (33, row), (row + 5, 2 * row), (7, 7)):
+            for k in (2, 1100):
+                a = rand(rng, (m, k), dtype)
+                b = np.zeros((k, width), dtype)[:, :n]
+                b[:] = rand(rng, (k, n), dtype)
+                check_product_on_1_and_2_threads(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

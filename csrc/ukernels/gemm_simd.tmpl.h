@@ -20,6 +20,14 @@
 #else
 #error "FC_MR must be 6 or 12"
 #endif
+#if FC_MR == 12
+#define FC_IF_MR12(x) x
+#else
+#define FC_IF_MR12(x)
+#endif
+#ifndef FC_B_PREFETCH_ROWS
+#define FC_B_PREFETCH_ROWS 32
+#endif
 #define FC_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) FC_ROWS_HI(X)
 #if FC_NV == 2
 #define FC_IF_V1(x) x
@@ -57,24 +65,33 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
     const FC_T *a2 = a0 + 6 * lda, *a3 = a0 + 9 * lda;
 #endif
     const int64_t len = seg < k - p0 ? seg : k - p0;
-#pragma GCC unroll 4
-    for (int64_t p = 0; p < len; p++) {
-        const FC_VEC b0 = FC_LOAD(b);
-        FC_IF_V1(const FC_VEC b1 = FC_LOAD(b + FC_VL);)
+#define FC_K_STEPS(PREFETCH)                                                         \
+    _Pragma("GCC unroll 4") for (int64_t p = 0; p < len; p++) {                       \
+        PREFETCH                                                                     \
+        const FC_VEC b0 = FC_LOAD(b);                                                \
+        FC_IF_V1(const FC_VEC b1 = FC_LOAD(b + FC_VL);)                              \
+        FC_ROWS(FC_STEP)                                                             \
+        a0 += ksa;                                                                   \
+        a1 += ksa;                                                                   \
+        FC_IF_MR12(a2 += ksa; a3 += ksa;)                                            \
+        b += ldb;                                                                    \
+    }
 #define FC_STEP(i)                              \
     {                                           \
         const FC_VEC ai = FC_SET1(FC_A_##i);    \
         c##i##_0 = FC_FMA(ai, b0, c##i##_0);    \
         FC_IF_V1(c##i##_1 = FC_FMA(ai, b1, c##i##_1);) \
     }
-        FC_ROWS(FC_STEP)
-        a0 += ksa;
-        a1 += ksa;
-#if FC_MR == 12
-        a2 += ksa;
-        a3 += ksa;
-#endif
-        b += ldb;
+    /* B read in place with rows far apart (a page or more for wide B): no
+     * hardware prefetcher follows such a walk, so each row is fetched
+     * FC_B_PREFETCH_ROWS steps ahead, both ends of its segment (it may
+     * straddle two lines).  Zen 3, 8 x 4096 x 1000: 4.4 -> 1.9 ms (8 rows
+     * ahead: 3.5, 64: 2.8). */
+    if (ldb > 4 * FC_NV * FC_VL) {
+        FC_K_STEPS(__builtin_prefetch(b + FC_B_PREFETCH_ROWS * ldb);
+                   __builtin_prefetch(b + FC_B_PREFETCH_ROWS * ldb + FC_NV * FC_VL - 1);)
+    } else {
+        FC_K_STEPS()
     }
     }
     /* the tile's values, then the bias and ReLU, in registers; one store */
@@ -106,6 +123,8 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
     FC_ROWS(FC_STORE_ROW)
 }
 
+#undef FC_K_STEPS
+#undef FC_IF_MR12
 #undef FC_ROWS_HI
 #undef FC_ROWS
 #undef FC_IF_V1
