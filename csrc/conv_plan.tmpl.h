@@ -157,8 +157,13 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
  * 2.5 -> 2.0 ms, 32 (7x7x1024) 1.70 -> 1.62 ms; dw (against the GEMM), batch
  * 8: 4 per group 97.6 -> 6.1 ms, 8 12.5 -> 4.3 ms, 16 5.4 -> 2.6 ms, but 32
  * 3.6 -> 5.6 ms (7-pixel rows: each call loads and stores its 16
- * accumulators for 7 pixels' work). */
+ * accumulators for 7 pixels' work).  The forward pass and dx only up to
+ * FC_GL_AUTO_MAX_LANES_PER_GROUP vectors' worth of channels per group: on
+ * Zen 3 (AVX2, 8 lanes), 32 per group ran 1.8-3.3x slower than the grouped
+ * GEMM forward (7x7x1024 batch 1: 1.30 against 0.56 ms; 14x14x1024 stride 2:
+ * 1.86 against 0.57), 16 per group at par (0.63 against 0.66). */
 #define FC_GL_AUTO_MAX_G_DW 16
+#define FC_GL_AUTO_MAX_LANES_PER_GROUP 2
 #define FC_STR_(x) #x
 #define FC_STR(x) FC_STR_(x)
 
@@ -253,11 +258,13 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 4) * FC_CEIL_DIV(g->wo, 4);
-        if (!no_lanes && (pass != FC_PASS_DW || d->cg <= FC_GL_AUTO_MAX_G_DW)) {
+        const int lanes = FN(fc_conv_kernels_for)()->lanes;
+        if (!no_lanes && d->cg <= (pass == FC_PASS_DW ? FC_GL_AUTO_MAX_G_DW
+                                                      : FC_GL_AUTO_MAX_LANES_PER_GROUP * lanes)) {
             asked = FC_CONV_DEPTHWISE;
             FC_SAY("auto: %lld groups of %lld channels each way: %s", (long long)d->groups,
                    (long long)d->cg,
-                   d->cg < FN(fc_conv_kernels_for)()->lanes
+                   d->cg < lanes
                        ? "whole groups on the vector lanes, each group's sum finished in registers"
                        : "a group's output channels on the vector lanes, its inputs broadcast");
         } else if (!no_direct && d->groups > 1 && pass != FC_PASS_DW && d->cg >= 2 &&
@@ -296,7 +303,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    no_depthwise ? no_depthwise
                    : d->groups == 1 ? "for groups > 1"
                    : !no_lanes      ? "its lanes variant wins up to " FC_STR(FC_GL_AUTO_MAX_G_DW)
-                                      " channels per group"
+                                      " channels per group for dw, "
+                                      FC_STR(FC_GL_AUTO_MAX_LANES_PER_GROUP) " vectors' worth otherwise"
                                     : "groups wide enough for GEMM tiles",
                    no_direct ? no_direct
                              : "more output channels than it wins with, rows too narrow for its "
