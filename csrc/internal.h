@@ -65,17 +65,20 @@ static inline void fc_prefetch_row(const void *row, int64_t w, int64_t ps, int64
 /* Few-row products (fc layers, convolutions of a few pixels) meet each element
  * of B in few micro-kernel calls, so packing B would cost about as much as the
  * product: B is read in place up to this many rows.  (Measured on Zen 5:
- * 8x4096x1000 0.86 -> 0.44 ms.)  Not where B's rows are a multiple of 1 KiB
- * apart: a micro-kernel walks NR columns down kc rows, and such rows fall in
- * so few cache sets (L1's 64 sets span 4 KiB, a 512 KiB 8-way L2's span 64
- * KiB) that the walk thrashes L2 too, for every row panel of A.  Measured on
- * Zen 3 (AVX2), 1 thread, 1024 x 1024 B: 8 rows 0.83 ms in place, 0.54
- * packed, 64 rows 5.0 against 2.0; ResNet-50's 7x7 1x1 layers at batch 1
- * 1.35-1.65x faster packed. */
+ * 8x4096x1000 0.86 -> 0.44 ms.)  Not where B's rows are a multiple of 512
+ * bytes apart: a micro-kernel walks NR columns down kc rows, and such rows
+ * fall in so few cache sets (L1's 64 sets span 4 KiB, a 512 KiB 8-way L2's
+ * span 64 KiB) that the walk misses L1 on every row and thrashes L2 too at
+ * 1 KiB and beyond, for every row panel of A.  Measured on Zen 3 (AVX2), 1
+ * thread, 1024 x 1024 B: 8 rows 0.83 ms in place, 0.54 packed, 64 rows 5.0
+ * against 2.0; ResNet-50's 7x7 1x1 layers at batch 1 1.35-1.65x faster
+ * packed; 49 x 832 x 384 (rows 1.5 KiB apart) 0.52 against 0.44; rows 4000
+ * bytes apart (n = 1000) stay faster in place, 16 x 512 x 1000 0.22 against
+ * 0.31. */
 #ifndef FC_GEMM_B_IN_PLACE_MAX_M
 #define FC_GEMM_B_IN_PLACE_MAX_M 64
 #endif
-#define FC_B_IN_PLACE_PAYS(m, row_bytes) ((m) <= FC_GEMM_B_IN_PLACE_MAX_M && (row_bytes) % 1024 != 0)
+#define FC_B_IN_PLACE_PAYS(m, row_bytes) ((m) <= FC_GEMM_B_IN_PLACE_MAX_M && (row_bytes) % 512 != 0)
 
 /* Whether rows (i0, i1, i2) of extents ext[] lie at a uniform distance *rs
  * (offset = linear row index * rs) given the axis strides ts[].  Strides of

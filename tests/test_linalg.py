@@ -106,11 +106,11 @@ def test_few_row_products_read_b_in_place_on_every_edge(dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_packed_b_by_rows_on_every_edge(dtype, rng):
     """Row-major B packed row by row into every panel of a block: few rows
-    with B's rows a multiple of 1 KiB apart (packed, not read in place: a
+    with B's rows a multiple of 512 bytes apart (packed, not read in place: a
     contiguous B and a column slice of a wider one), more rows than the
     in-place limit, a last panel of 1..NR-1 columns, depths past one cache
     block; the bits do not depend on threads."""
-    row = 1024 // np.dtype(dtype).itemsize   # values in 1 KiB
+    row = 512 // np.dtype(dtype).itemsize   # values in 512 bytes
     for m in (3, 40, 70):
         for n, width in ((row, row), (33, row), (row + 5, 2 * row), (7, 7)):
             for k in (2, 1100):
