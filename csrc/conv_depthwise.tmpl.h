@@ -52,6 +52,9 @@ static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
     fc_dw_row g;
     g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    g.l1 = caches.l1d;
     if (pass == FC_PASS_DX) {
         g.r = d->r;
         g.in_w = d->wo; g.in_ps = d->ys[3] == 1 ? d->ys[2] : d->k;

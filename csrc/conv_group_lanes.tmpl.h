@@ -30,6 +30,7 @@ static fc_dw_row FN(group_lanes_row)(const fc_conv_desc *d, int pass) {
     fc_dw_row g;
     g.r = d->r; g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
+    g.l1 = 0;   /* not asked by the lanes kernels */
     const int dx = pass == FC_PASS_DX;
     g.in_w = dx ? d->wo : d->w;
     g.in_ps = dx ? d->ys[2] : d->xs[2];

@@ -173,6 +173,7 @@ typedef struct {
     int64_t out_w, out_ps;   /* the row written: pixels, pixel stride */
     int64_t k;               /* channels */
     int64_t stride, pad, dil;
+    int64_t l1;              /* L1d bytes: whether the forward pass runs channel chunks */
 } fc_dw_row;
 
 #define FC_DECLARE_CONV_KERNELS(T, SFX)                                                  \
