@@ -55,6 +55,13 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
 #define FC_A_11 a3[l2]
 #define FC_DECLARE(i) FC_VEC c##i##_0 = FC_ZERO(); FC_IF_V1(FC_VEC c##i##_1 = FC_ZERO();)
     FC_ROWS(FC_DECLARE)
+    /* C's tile fetched for writing while the products run: a tile of a C too
+     * big for the caches otherwise stalls its stores on reading the lines in
+     * (both ends of each row: it may straddle two lines). */
+#define FC_PREFETCH_C(i)                                       \
+    __builtin_prefetch(c + (i) * ldc, 1);                      \
+    __builtin_prefetch(c + (i) * ldc + FC_NV * FC_VL - 1, 1);
+    FC_ROWS(FC_PREFETCH_C)
     if (seg <= 0 || seg > k) seg = k;
     for (int64_t p0 = 0; p0 < k; p0 += seg) {
     /* Row i of A is read through one of four base pointers (rows 3g..3g+2 at
@@ -124,6 +131,7 @@ void FC_UKERNEL(int64_t k, const FC_T *a, int64_t lda, int64_t ksa, const FC_T *
 }
 
 #undef FC_K_STEPS
+#undef FC_PREFETCH_C
 #undef FC_IF_MR12
 #undef FC_ROWS_HI
 #undef FC_ROWS
