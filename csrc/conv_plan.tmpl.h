@@ -32,10 +32,25 @@ typedef struct {
  * Never for one tap: a 1x1 layer's GEMM reads its pixel rows in place, while
  * the direct kernels copy the input into planes first (Zen 5, 1 thread,
  * forward: YOLO-tiny's 8x8x64->16 0.043 -> 0.016 ms, 8x13x13x256->16 0.29 ->
- * 0.07, 8x28x28x64->2 0.27 -> 0.11; dx + dw 1.0-3x likewise). */
+ * 0.07, 8x28x28x64->2 0.27 -> 0.11; dx + dw 1.0-3x likewise).
+ *
+ * Those figures are for kernels whose tile of FC_DIRECT_MAX_KB channels spans
+ * several vectors of pixels (AVX-512: 3).  With registers for one vector
+ * (AVX2: 8 pixels x 8 channels), each weight broadcast serves one vector and
+ * the GEMM already wins at 16 channels: Zen 3, 1 thread, batch 8, direct
+ * against GEMM, 3x3 and 5x5 on 28x28 and 56x56 from 16 or 64 channels: to 8
+ * channels 1.05-1.48x, to 16 0.79-1.06x, to 24 0.95-1.08x, to 32 0.73-0.84x
+ * (GoogLeNet 3a's 5x5, 16->32: 2.67 against 2.10 ms).  So the forward pass
+ * of such kernels goes direct up to 8 channels only.  dx keeps the rule
+ * (its 5x5 to 16 channels as a GEMM made the 28x28 16->8 backward 1.77 ->
+ * 2.51 ms), and so do the portable kernels (one lane). */
 static int FN(few_channels)(int pass, int64_t k, int64_t taps) {
     if (taps == 1) return 0;
     if (pass == FC_PASS_DW) return k <= FC_DIRECT_MAX_KB;
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const int one_vector_tile = kern->lanes > 1 && kern->width[FC_DIRECT_MAX_KB] < 2 * kern->lanes;
+    if (pass == FC_PASS_FORWARD && one_vector_tile)
+        return k <= FC_DIRECT_MAX_KB;
     return k <= 2 * FC_DIRECT_MAX_KB ||
            (k <= 4 * FC_DIRECT_MAX_KB && taps >= 9 && (k % 16 != 0 || taps >= 25));
 }

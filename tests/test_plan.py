@@ -62,9 +62,12 @@ PLAN_TABLE = {
     "dilated": ((2, 33, 33, 64), (3, 3, 64, 64), {"padding": 2, "dilation": 2},
                 {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                  "dw": ("gemm", "dy_t_col")}),
+    # 32 channels: direct where its tile spans several vectors of pixels
+    # (AVX-512); AVX2's one-vector tile loses the forward pass to the GEMM
     "inception-5x5": ((8, 28, 28, 16), (5, 5, 16, 32), {"padding": 2},
-                      {"forward": ("direct", "none"), "dx": ("direct", "flipped"),
-                       "dw": ("gemm", "dy_t_col")}),
+                      {"forward": ("direct" if _config.active_isa() != "avx2" else "gemm",
+                                   "none" if _config.active_isa() != "avx2" else "im2col"),
+                       "dx": ("direct", "flipped"), "dw": ("gemm", "dy_t_col")}),
     # 7x7 rows are too narrow for the direct kernels' lanes (four dropped columns
     # a row at 5x5): the GEMM, forward, and dx of the 14x14 layer's 32 channels;
     # to at most 8 channels direct still wins
