@@ -15,9 +15,9 @@ MAX_BYTES = 2**62
 
 def shown(value):
     """A bad argument as an error message shows it: an array by its type,
-    shape and dtype (its repr can run to pages), anything else by a repr cut
-    to 80 characters."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
+    shape and dtype (its repr can run to pages), anything else (NumPy scalars
+    too) by a repr cut to 80 characters."""
+    if getattr(value, "ndim", 0) and hasattr(value, "dtype"):
         return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -199,6 +199,8 @@ def test_bad_arrays_are_named_by_shape_not_printed():
     with pytest.raises((TypeError, ValueError), match=r"stride.*ndarray of shape \(3, 3\)") as err:
         fastconv.conv2d(x[:1, :8, :8], np.zeros((3, 3, 64, 8), np.float32), stride=np.ones((3, 3)))
     assert len(str(err.value)) < 200
+    with pytest.raises(TypeError, match=r"stride must be an integer, got .*2\.5"):   # a scalar: its value
+        fastconv.conv2d(x[:1, :8, :8], np.zeros((3, 3, 64, 8), np.float32), stride=np.float64(2.5))
 
 
 def test_lanes_kernels_keep_their_workspace_cap():
