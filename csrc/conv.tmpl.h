@@ -101,6 +101,7 @@ int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, 
 /* dw by the plan's algorithm. */
 static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *x,
                       T *dw, int nthreads) {
+    if (p->variant == FC_VARIANT_NCHW) return FN(pointwise_nchw_dw)(d, x, dy, dw, nthreads);
     switch (p->algo) {
     case FC_CONV_DIRECT: return FN(direct_dw)(&p->geo, x, d->xs, dy, d->ys, dw, nthreads);
     case FC_CONV_INPLACE: return FN(inplace_dw)(d, x, dy, dw, nthreads);
@@ -137,6 +138,7 @@ static int FN(run_dw)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
 /* dx by the plan's algorithm and variant. */
 static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy, const T *w,
                       T *dx, int nthreads) {
+    if (p->variant == FC_VARIANT_NCHW) return FN(pointwise_nchw_dx)(d, dy, w, dx, nthreads);
     if (p->algo == FC_CONV_DEPTHWISE)
         return p->variant == FC_VARIANT_LANES
                    ? FN(group_lanes_rows_pass)(d, 1, dy, w, NULL, FC_ACT_NONE, 0, dx, nthreads)
@@ -154,16 +156,65 @@ static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
     }
 }
 
+/* db, dw and dx (each may be NULL) by the plans of dw and dx. */
+static int FN(backward_planned)(const fc_conv_desc *d, const FN(pass_plan) *pdw,
+                                const FN(pass_plan) *pdx, const T *dy, const T *x, const T *w,
+                                T *dx, T *dw, T *db, int nthreads) {
+    int status = db ? FN(bias_grad)(d, dy, db, nthreads) : FC_OK;
+    if (status == FC_OK && dw) status = FN(run_dw)(d, pdw, dy, x, dw, nthreads);
+    if (status == FC_OK && dx) status = FN(run_dx)(d, pdx, dy, w, dx, nthreads);
+    return status;
+}
+
+/* The backward passes on NHWC copies of `chunk` images at a time (the plans'
+ * nhwc_chunks, see backward_nhwc_chunk): dy and x laid out as pixel rows, the
+ * passes run there as planned for a whole chunk, dx laid back into its planes.
+ * dw is summed over the chunks in their order (the first chunk's straight into
+ * dw), so its bits depend on the shapes only; db is taken from dy as it is. */
+static int FN(backward_by_nhwc_chunks)(const fc_conv_desc *d, int64_t chunk,
+                                       const FN(pass_plan) *pdw, const FN(pass_plan) *pdx,
+                                       const T *dy, const T *x, const T *w, T *dx, T *dw, T *db,
+                                       int nthreads) {
+    const int64_t hw = d->h * d->w, hwo = d->ho * d->wo;
+    const int64_t in_img = hw * d->c, out_img = hwo * d->k, dw_len = d->r * d->s * d->cg * d->k;
+    T *dyb = (T *)fc_alloc(chunk * out_img, sizeof(T));
+    T *xb = dw ? (T *)fc_alloc(chunk * in_img, sizeof(T)) : NULL;
+    T *dxb = dx ? (T *)fc_alloc(chunk * in_img, sizeof(T)) : NULL;
+    T *dwb = dw && d->n > chunk ? (T *)fc_alloc(dw_len, sizeof(T)) : NULL;
+    int status = !dyb || (dw && !xb) || (dx && !dxb) || (dw && d->n > chunk && !dwb) ? FC_ENOMEM : FC_OK;
+    if (status == FC_OK && db) status = FN(bias_grad)(d, dy, db, nthreads);
+    for (int64_t n0 = 0; n0 < d->n && status == FC_OK; n0 += chunk) {
+        const int64_t nb = FC_MIN(chunk, d->n - n0);
+        const fc_conv_desc t = FN(nhwc_twin)(d, nb);
+        FN(pass_plan) qdw, qdx;   /* the chunk's plans, for nb images */
+        if (dw) qdw = *pdw, qdw.geo.n = nb;
+        if (dx) qdx = *pdx, qdx.geo.n = nb;
+        FN(planes_to_rows)(dy + n0 * d->ys[0], d->ys, nb, hwo, d->k, dyb, nthreads);
+        if (dw) FN(planes_to_rows)(x + n0 * d->xs[0], d->xs, nb, hw, d->c, xb, nthreads);
+        status = FN(backward_planned)(&t, &qdw, &qdx, dyb, xb, w, dxb, n0 == 0 ? dw : dwb, NULL,
+                                      nthreads);
+        if (status != FC_OK) break;
+        if (dw && n0 > 0)
+            for (int64_t i = 0; i < dw_len; i++) dw[i] += dwb[i];
+        if (dx) FN(rows_to_planes)(dxb, nb, hw, d->c, dx + n0 * d->dxs[0], d->dxs, nthreads);
+    }
+    fc_free(dyb);
+    fc_free(xb);
+    fc_free(dxb);
+    fc_free(dwb);
+    return status;
+}
+
 int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const T *w, T *dx,
                            T *dw, T *db, int nthreads) {
     FN(pass_plan) pdw, pdx;
     if ((dw && FN(plan_pass)(d, FC_PASS_DW, &pdw, NULL, 0) == FC_EINVAL) ||
         (dx && FN(plan_pass)(d, FC_PASS_DX, &pdx, NULL, 0) == FC_EINVAL))
         return FC_EINVAL;
-    int status = db ? FN(bias_grad)(d, dy, db, nthreads) : FC_OK;
-    if (status == FC_OK && dw) status = FN(run_dw)(d, &pdw, dy, x, dw, nthreads);
-    if (status == FC_OK && dx) status = FN(run_dx)(d, &pdx, dy, w, dx, nthreads);
-    return status;
+    const int64_t chunk = dw ? pdw.nhwc_chunk : dx ? pdx.nhwc_chunk : 0;
+    if (chunk)
+        return FN(backward_by_nhwc_chunks)(d, chunk, &pdw, &pdx, dy, x, w, dx, dw, db, nthreads);
+    return FN(backward_planned)(d, &pdw, &pdx, dy, x, w, dx, dw, db, nthreads);
 }
 
 #undef PLAN

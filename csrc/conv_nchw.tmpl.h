@@ -31,16 +31,12 @@ typedef struct {
     const T *img;   /* the image's first value */
 } FN(nchw_src);
 
-/* dst[j * dst_rs + i] = src[i * src_rs + j] for i < rows, j < cols, in
- * 16 x 16 blocks (both sides stay in cache).  Every weight transposition of
- * the convolutions goes through it. */
+/* dst[j * dst_rs + i] = src[i * src_rs + j] for i < rows, j < cols, by the
+ * active kernels (ukernels/transpose_simd.tmpl.h).  Every layout change of the
+ * convolutions goes through it. */
 static void FN(transpose)(const T *src, int64_t src_rs, int64_t rows, int64_t cols, T *dst,
                           int64_t dst_rs) {
-    for (int64_t i0 = 0; i0 < rows; i0 += 16)
-        for (int64_t j0 = 0; j0 < cols; j0 += 16)
-            for (int64_t j = j0; j < FC_MIN(j0 + 16, cols); j++)
-                for (int64_t i = i0; i < FC_MIN(i0 + 16, rows); i++)
-                    dst[j * dst_rs + i] = src[i * src_rs + j];
+    FN(fc_conv_kernels_for)()->transpose(src, src_rs, rows, cols, dst, dst_rs);
 }
 
 /* (K, C/g, R, S) weights -> (R, S, C/g, K). */
@@ -140,6 +136,130 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
     return status;
 }
 
+/* Layout changes of a chunk of nb images between channels-first planes (image
+ * i at planes + i * ps[0], channel j's plane at + j * ps[3], its pixels
+ * contiguous) and NHWC pixel rows (image i at rows + i * pixels * ch).  Tasks
+ * of 16 planes one way, 256 pixels the other, so the reads and the writes of
+ * a task each stay within a few pages. */
+static void FN(planes_to_rows)(const T *planes, const int64_t ps[4], int64_t nb, int64_t pixels,
+                               int64_t ch, T *rows, int nthreads) {
+    const int64_t cblocks = FC_CEIL_DIV(ch, 16);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t t = 0; t < nb * cblocks; t++) {
+        const int64_t i = t / cblocks, c0 = t % cblocks * 16;
+        FN(transpose)(planes + i * ps[0] + c0 * ps[3], ps[3], FC_MIN(16, ch - c0), pixels,
+                      rows + i * pixels * ch + c0, ch);
+    }
+}
+
+static void FN(rows_to_planes)(const T *rows, int64_t nb, int64_t pixels, int64_t ch, T *planes,
+                               const int64_t ps[4], int nthreads) {
+    const int64_t pblocks = FC_CEIL_DIV(pixels, 256);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t t = 0; t < nb * pblocks; t++) {
+        const int64_t i = t / pblocks, p0 = t % pblocks * 256;
+        FN(transpose)(rows + (i * pixels + p0) * ch, ch, FC_MIN(256, pixels - p0), ch,
+                      planes + i * ps[0] + p0, ps[3]);
+    }
+}
+
+/* d for nb contiguous NHWC images (the copies a chunk is convolved on). */
+static fc_conv_desc FN(nhwc_twin)(const fc_conv_desc *d, int64_t nb) {
+    fc_conv_desc t = *d;
+    const int64_t xs[4] = {d->h * d->w * d->c, d->w * d->c, d->c, 1};
+    const int64_t ys[4] = {d->ho * d->wo * d->k, d->wo * d->k, d->k, 1};
+    t.n = nb;
+    memcpy(t.xs, xs, sizeof xs);
+    memcpy(t.dxs, xs, sizeof xs);
+    memcpy(t.ys, ys, sizeof ys);
+    return t;
+}
+
+/* Images per chunk of the copies, for images of `per_image` bytes (in and out). */
+#define FC_NHWC_CHUNK_BYTES (4 << 20)
+#define FC_NHWC_MAX_IMAGE_BYTES (16 << 20)   /* the plan's cap on one image's copies */
+static int64_t FN(nhwc_chunk_images)(const fc_conv_desc *d, int64_t per_image) {
+    return FC_MAX(1, FC_MIN(d->n, FC_NHWC_CHUNK_BYTES / FC_MAX(per_image, 1)));
+}
+
+/* Whether a tensor of ch channels of h x w pixels with strides s is whole
+ * channel planes one after the other (axes of length 1 have no stride to
+ * check; the image stride may be anything). */
+static int FN(whole_planes)(int64_t h, int64_t w, int64_t ch, const int64_t s[4]) {
+    return (ch == 1 || s[3] == h * w) && (w == 1 || s[2] == 1) && (h == 1 || s[1] == w);
+}
+
+/* Whether x, dy and dx are channels-first (a PyTorch user's arrays): whole
+ * channel planes each, their channels at unit stride nowhere. */
+static int FN(backward_channels_first)(const fc_conv_desc *d) {
+    const int channels_apart = (d->c > 1 && d->xs[3] != 1) || (d->k > 1 && d->ys[3] != 1);
+    return channels_apart && FN(whole_planes)(d->h, d->w, d->c, d->xs) &&
+           FN(whole_planes)(d->h, d->w, d->c, d->dxs) &&
+           FN(whole_planes)(d->ho, d->wo, d->k, d->ys);
+}
+
+/* 1x1 layers at stride 1, unpadded, on channels-first tensors (the plan's
+ * nchw variant of dx and dw): each image's planes are the matrices of two
+ * GEMMs, read in place, with no copies:
+ *   dx_n (C x HW) = W (C x K) . dy_n (K x HW)
+ *   dw   (C x K) += x_n (C x HW) . dy_n^T (HW x K), image after image. */
+static int FN(pointwise_nchw_backward_applies)(const fc_conv_desc *d) {
+    return d->groups == 1 && d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+           d->pad_top == 0 && d->pad_left == 0 && d->ho == d->h && d->wo == d->w &&
+           FN(backward_channels_first)(d);
+}
+
+static int FN(pointwise_nchw_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
+                                 int nthreads) {
+    fc_gemm_args g = {0};
+    g.m = d->c; g.n = d->h * d->w; g.k = d->k;
+    g.a = w; g.rsa = d->k; g.csa = 1;
+    g.rsb = d->ys[3]; g.csb = 1;
+    g.rsc = d->dxs[3]; g.csc = 1;
+    g.alpha = 1;
+    for (int64_t n = 0; n < d->n; n++) {
+        g.b = dy + n * d->ys[0];
+        g.c = dx + n * d->dxs[0];
+        const int status = FN(fc_gemm)(&g, nthreads);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+static int FN(pointwise_nchw_dw)(const fc_conv_desc *d, const T *x, const T *dy, T *dw,
+                                 int nthreads) {
+    fc_gemm_args g = {0};
+    g.m = d->c; g.n = d->k; g.k = d->h * d->w;
+    g.rsa = d->xs[3]; g.csa = 1;
+    g.rsb = 1; g.csb = d->ys[3];
+    g.c = dw; g.rsc = d->k; g.csc = 1;
+    g.alpha = 1;
+    for (int64_t n = 0; n < d->n; n++) {
+        g.a = x + n * d->xs[0];
+        g.b = dy + n * d->ys[0];
+        g.beta = n > 0;
+        const int status = FN(fc_gemm)(&g, nthreads);
+        if (status != FC_OK) return status;
+    }
+    return FC_OK;
+}
+
+/* The images per chunk with which the backward passes run on NHWC copies
+ * (the plan's nhwc_chunks variant for dx and dw), 0 when they run on the
+ * tensors as they are: for channels-first x, dy and dx.  On those the NHWC
+ * kernels gather one value per channel from a different plane: ResNet-18
+ * layer1 at 8 images took 84 ms against 34 in NHWC, a depthwise 56x56x128
+ * layer 44 against 19.  The copies (of x, dy and dx) take
+ * FC_NHWC_CHUNK_BYTES, or one image's up to FC_NHWC_MAX_IMAGE_BYTES. */
+static int64_t FN(backward_nhwc_chunk)(const fc_conv_desc *d) {
+    const int64_t in_img = d->h * d->w * d->c, out_img = d->ho * d->wo * d->k;
+    const int64_t per_image = (2 * in_img + out_img) * (int64_t)sizeof(T);
+    if (d->n == 0 || d->c == 0 || d->k == 0 || per_image > FC_NHWC_MAX_IMAGE_BYTES ||
+        !FN(backward_channels_first)(d))
+        return 0;
+    return FN(nhwc_chunk_images)(d, per_image);
+}
+
 /* Channels-first forward passes whose NHWC twin Winograd takes (the plan's
  * nhwc_chunks variant): a chunk of images at a time is laid out as NHWC in a
  * cache-sized buffer (with y's residual when one is added), convolved there
@@ -148,49 +268,25 @@ static int FN(forward_nchw)(const fc_conv_desc *d, const T *x, const T *w, const
  * 13.0 against 3.7 ms, and the two re-layouts cost 1.8 ms whole, less within
  * cache).  Workspace: the copies of a chunk of images (4 MiB, or one image of
  * up to 16 MiB). */
-#define FC_NHWC_CHUNK_BYTES (4 << 20)
-#define FC_NHWC_MAX_IMAGE_BYTES (16 << 20)   /* the plan's cap on one image's copies */
 static int FN(forward_by_nhwc_chunks)(const fc_conv_desc *d, const T *x, const T *w,
                                       const T *bias, int act, double act_alpha, T *y,
                                       int nthreads) {
     const int64_t hw = d->h * d->w, hwo = d->ho * d->wo;
     const int64_t in_img = hw * d->c, out_img = hwo * d->k;
-    const int64_t per_image = (in_img + out_img) * (int64_t)sizeof(T);
-    const int64_t chunk = FC_MAX(1, FC_MIN(d->n, FC_NHWC_CHUNK_BYTES / FC_MAX(per_image, 1)));
+    const int64_t chunk = FN(nhwc_chunk_images)(d, (in_img + out_img) * (int64_t)sizeof(T));
     T *xb = (T *)fc_alloc(chunk * in_img, sizeof(T));
     T *yb = (T *)fc_alloc(chunk * out_img, sizeof(T));
     int status = xb && yb ? FC_OK : FC_ENOMEM;
-    const int64_t xs[4] = {in_img, d->w * d->c, d->c, 1}, ys[4] = {out_img, d->wo * d->k, d->k, 1};
-    const int64_t cblocks = FC_CEIL_DIV(d->c, 16), kblocks = FC_CEIL_DIV(d->k, 16);
-    const int64_t pblocks = FC_CEIL_DIV(hwo, 256);
     for (int64_t n0 = 0; n0 < d->n && status == FC_OK; n0 += chunk) {
         const int64_t nb = FC_MIN(chunk, d->n - n0);
-        /* x's planes (c rows of hw) -> pixel rows of c, 16 planes a task */
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-        for (int64_t t = 0; t < nb * cblocks; t++) {
-            const int64_t i = t / cblocks, c0 = t % cblocks * 16;
-            FN(transpose)(x + (n0 + i) * d->xs[0] + c0 * d->xs[3], d->xs[3],
-                          FC_MIN(16, d->c - c0), hw, xb + i * in_img + c0, d->c);
-        }
+        const fc_conv_desc t = FN(nhwc_twin)(d, nb);
+        FN(planes_to_rows)(x + n0 * d->xs[0], d->xs, nb, hw, d->c, xb, nthreads);
         if (d->accumulate)   /* y's residual, as the NHWC pass adds it */
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-            for (int64_t t = 0; t < nb * kblocks; t++) {
-                const int64_t i = t / kblocks, k0 = t % kblocks * 16;
-                FN(transpose)(y + (n0 + i) * d->ys[0] + k0 * d->ys[3], d->ys[3],
-                              FC_MIN(16, d->k - k0), hwo, yb + i * out_img + k0, d->k);
-            }
-        FN(direct_geom) g = FN(direct_geom_of)(d);
-        g.n = nb;
-        status = FN(winograd_conv)(&g, xb, xs, w, bias, act, (T)act_alpha, d->accumulate, yb, ys,
-                                   nthreads);
-        if (status != FC_OK) break;
-        /* y's pixel rows of k -> its planes, 256 pixels a task */
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-        for (int64_t t = 0; t < nb * pblocks; t++) {
-            const int64_t i = t / pblocks, p0 = t % pblocks * 256;
-            FN(transpose)(yb + i * out_img + p0 * d->k, d->k, FC_MIN(256, hwo - p0), d->k,
-                          y + (n0 + i) * d->ys[0] + p0, d->ys[3]);
-        }
+            FN(planes_to_rows)(y + n0 * d->ys[0], d->ys, nb, hwo, d->k, yb, nthreads);
+        FN(direct_geom) g = FN(direct_geom_of)(&t);
+        status = FN(winograd_conv)(&g, xb, t.xs, w, bias, act, (T)act_alpha, d->accumulate, yb,
+                                   t.ys, nthreads);
+        if (status == FC_OK) FN(rows_to_planes)(yb, nb, hwo, d->k, y + n0 * d->ys[0], d->ys, nthreads);
     }
     fc_free(xb);
     fc_free(yb);

@@ -21,6 +21,8 @@ typedef struct {
     int algo, variant;
     FN(direct_geom) geo;   /* the stride-1 convolution direct and Winograd run (dx: on dy) */
     int64_t lda;           /* FC_VARIANT_POINTWISE: the input's pixel row stride */
+    int64_t nhwc_chunk;    /* backward on NHWC copies of this many images (0: in place);
+                              the fields above then plan such a chunk */
 } FN(pass_plan);
 
 /* Whether k output channels are few enough for the direct kernels to beat the
@@ -239,6 +241,30 @@ static const char *FN(inplace_obstacle)(const fc_conv_desc *d, int pass) {
  * when the algorithm asked for does not apply.  why (may be NULL) receives
  * the reason. */
 static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char *why, size_t why_len) {
+    p->nhwc_chunk = 0;
+    if (pass != FC_PASS_FORWARD && (d->algo == FC_CONV_AUTO || d->algo == FC_CONV_GEMM) &&
+        d->n > 0 && d->c > 0 && d->k > 0 && FN(pointwise_nchw_backward_applies)(d)) {
+        p->geo = FN(direct_geom_of)(d);
+        p->algo = FC_CONV_GEMM;
+        p->variant = FC_VARIANT_NCHW;
+        FC_SAY("%s1x1 on channels-first tensors: a GEMM per image on its planes, read in place",
+               d->algo == FC_CONV_AUTO ? "auto: " : "asked for; ");
+        return p->algo;
+    }
+    const int64_t chunk = pass == FC_PASS_FORWARD ? 0 : FN(backward_nhwc_chunk)(d);
+    if (chunk) {   /* plan the twin; its reason goes after ours */
+        const fc_conv_desc twin = FN(nhwc_twin)(d, chunk);
+        char inner[sizeof(((fc_conv_pass_plan *)0)->reason)] = "";
+        FN(plan_pass)(&twin, pass, p, inner, sizeof inner);
+        p->nhwc_chunk = chunk;
+        if (p->algo == FC_EINVAL) {
+            FC_SAY("%s", inner);
+            return p->algo;
+        }
+        FC_SAY("channels first: on NHWC copies of %lld image(s) at a time, as %s/%s: %s",
+               (long long)chunk, fc_conv_algo_name(p->algo), fc_conv_variant_name(p->variant), inner);
+        return p->algo;
+    }
     p->geo = pass == FC_PASS_DX ? FN(direct_geom_dx)(d) : FN(direct_geom_of)(d);
     p->variant = FN(gemm_variant)(d, pass, &p->lda);
     p->algo = FC_CONV_GEMM;
@@ -369,6 +395,7 @@ static void FN(describe_kernels)(const fc_conv_desc *d, int pass, const FN(pass_
     case FC_CONV_INPLACE: n = d->k; break;
     default:
         if (pass == FC_PASS_FORWARD) n = d->kg;
+        else if (p->variant == FC_VARIANT_NCHW) n = pass == FC_PASS_DX ? d->h * d->w : d->k;
         else if (pass == FC_PASS_DX) n = p->variant == FC_VARIANT_COL2IM ? width : d->cg;
         else n = p->variant == FC_VARIANT_COL_T_DY ? d->kg : width;
     }
@@ -384,7 +411,7 @@ int FN(fc_conv_plan)(const fc_conv_desc *d, fc_conv_plan *plan) {
         FN(pass_plan) p;
         if (FN(plan_pass)(d, pass, &p, out->reason, sizeof out->reason) == FC_EINVAL) status = FC_EINVAL;
         out->algo = p.algo;
-        out->variant = p.variant;
+        out->variant = p.nhwc_chunk ? FC_VARIANT_NHWC_CHUNKS : p.variant;
         FN(describe_kernels)(d, pass, &p, out->kernel, sizeof out->kernel);
     }
     return status;

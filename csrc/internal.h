@@ -207,6 +207,8 @@ typedef struct {
     typedef void (*fc_gl_wgrad_##SFX)(const fc_dw_row *g, const T *const *rows,           \
                                       const T *dy, int64_t dy_ps, int64_t gsize, T *dyb,  \
                                       T *acc);                                           \
+    typedef void (*fc_transpose_##SFX)(const T *src, int64_t src_rs, int64_t rows,        \
+                                       int64_t cols, T *dst, int64_t dst_rs);            \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
@@ -226,6 +228,7 @@ typedef struct {
         fc_dw_plane_row_##SFX dw_plane_row;  /* depthwise on channel planes (NCHW) */    \
         fc_gl_row_##SFX gl_row;      /* groups on the lanes (NULL: no permutes) */        \
         fc_gl_wgrad_##SFX gl_wgrad;                                                      \
+        fc_transpose_##SFX transpose;                                                    \
     } fc_conv_kernels_##SFX;                                                             \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)

@@ -315,7 +315,9 @@ def conv2d_backward(const real[:, :, :, :] dy, const real[:, :, :, :] x,
     """dx, dw and db of a convolution, each None to skip it (x too when dw is
     skipped); NHWC-ordered views.  dx alone is a transposed convolution of dy."""
     cdef const Py_ssize_t *xs = &dx.strides[0] if x is None else &x.strides[0]
-    cdef const Py_ssize_t *dxs = &dx.strides[0] if dx is not None else NULL
+    # skipped dx: x's strides, so that the plan (which may depend on dx's
+    # layout) is the one a call with dx makes, and dw's bits are the same
+    cdef const Py_ssize_t *dxs = &dx.strides[0] if dx is not None else xs
     cdef fc_conv_desc d = conv_desc(geo, sizeof(real), xs, dy.strides, dxs)
     cdef const real *xp = &x[0, 0, 0, 0] if x is not None else NULL
     cdef real *dxp = &dx[0, 0, 0, 0] if dx is not None else NULL

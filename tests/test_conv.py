@@ -649,7 +649,10 @@ def test_grouped_dx_by_the_flipped_grouped_gemm(n, h, w, groups, cg, kg, r, padd
                       rand(rng, (r, r, cg, groups * kg), dtype), layout)
     kw = dict(padding=padding, groups=groups, layout=layout)
     plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, algorithm="gemm", **kw)
-    assert plan["dx"]["algorithm"] == "gemm" and plan["dx"]["variant"] == "flipped", plan
+    # channels first: the same pass on NHWC copies of the images
+    assert plan["dx"]["algorithm"] == "gemm", plan
+    assert plan["dx"]["variant"] == ("flipped" if layout == "NHWC" else "nhwc_chunks"), plan
+    assert layout == "NHWC" or "as gemm/flipped" in plan["dx"]["reason"], plan
     dy = rand(rng, fastconv.conv2d(x, wt, **kw).shape, dtype)
     same_bits_on_1_and_2_threads(lambda: np.concatenate(
         [g.ravel() for g in fastconv.conv2d_backward(dy, x, wt, algorithm="gemm", **kw)]))
@@ -769,3 +772,37 @@ def test_nchw_winograd_runs_on_nhwc_chunks(shape, k, padding, channels, dtype, r
     nhwc = fastconv.conv2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), wt.transpose(2, 3, 1, 0),
                            b, padding=padding, activation="relu")
     np.testing.assert_array_equal(y, nhwc.transpose(0, 3, 1, 2))   # the NHWC pass's bits
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, c, hw, k, r, kw, channels, variant", [
+    (3, 64, (64, 64), 32, 3, dict(padding=1), 64, "nhwc_chunks"),       # a chunk per image: dw summed over 3
+    (5, 12, (17, 19), 20, 3, dict(stride=2, padding=1), 15, "nhwc_chunks"),   # strided; x a channel slice
+    (4, 1, (28, 28), 6, 5, dict(padding=2), 1, "nhwc_chunks"),          # one input channel
+    (2, 24, (13, 11), 48, 3, dict(padding=2, dilation=2, groups=24), 24, "nhwc_chunks"),  # depthwise x2
+    (2, 32, (9, 10), 32, 3, dict(groups=4, padding=1), 32, "nhwc_chunks"),   # grouped
+    (3, 16, (9, 8), 8, 1, dict(stride=2), 16, "nhwc_chunks"),           # 1x1 strided
+    (6, 40, (7, 8), 24, 1, dict(), 40, "nchw"),                          # 1x1: GEMMs on the planes
+    (2, 9, (5, 6), 33, 1, dict(), 11, "nchw"),                           # ... x a channel slice
+])
+def test_nchw_backward_runs_on_nhwc_chunks_or_planes(n, c, hw, k, r, kw, channels, variant, dtype,
+                                                     rng):
+    """Channels-first backward passes run on NHWC copies of a few images at a
+    time (variant nhwc_chunks for dx and dw), 1x1 layers at stride 1 as GEMMs
+    on each image's planes (nchw): right, and the same bits on 1 and 2
+    threads, with and without dx."""
+    g = kw.get("groups", 1)
+    x = rand(rng, (n, channels, *hw), dtype)[:, :c]
+    w = rand(rng, (k, c // g, r, r), dtype)
+    y = ref.conv2d(x, w, layout="NCHW", **kw)
+    dy = rand(rng, y.shape, dtype)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, layout="NCHW", **kw)
+    assert plan["dx"]["variant"] == plan["dw"]["variant"] == variant, plan
+    same_bits_on_1_and_2_threads(lambda: np.concatenate(
+        [a.ravel() for a in fastconv.conv2d_backward(dy, x, w, layout="NCHW", **kw)]))
+    got = fastconv.conv2d_backward(dy, x, w, layout="NCHW", **kw)
+    assert_conv_backward_close(got, dy, x, w, layout="NCHW", **kw)
+    dx, dw, db = fastconv.conv2d_backward(dy, x, w, layout="NCHW", need_dx=False, **kw)
+    assert dx is None
+    np.testing.assert_array_equal(dw, got[1])
+    np.testing.assert_array_equal(db, got[2])

@@ -134,20 +134,23 @@ def test_forced_algorithm_that_does_not_apply(algorithm, x_shape, w_shape, kw, p
 
 
 def test_winograd_on_channels_first_tensors():
-    """A channels-first forward pass runs Winograd on NHWC copies of a few
-    images at a time; its backward passes need NHWC tensors."""
+    """A channels-first layer runs Winograd on NHWC copies of a few images at
+    a time, forward and backward, until one image's copies pass 16 MiB."""
     for algorithm in ("winograd", "auto"):
         plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW",
                                     algorithm=algorithm)
-        assert observed(plan)["forward"] == ("winograd", "nhwc_chunks"), plan
-    plan = fastconv.conv2d_plan((2, 64, 30, 30), (64, 64, 3, 3), padding=1, layout="NCHW",
+        assert set(observed(plan).values()) == {("winograd", "nhwc_chunks")}, plan
+        assert "copies of 2 image(s)" in plan["dx"]["reason"], plan
+    # 224x224x64: the forward copies (in and out, 25.7 MB) and the backward
+    # ones (x, dy and dx, 38.5 MB) are past 16 MiB: the tensors as they are
+    plan = fastconv.conv2d_plan((1, 64, 224, 224), (64, 64, 3, 3), padding=1, layout="NCHW")
+    assert observed(plan)["forward"] == ("gemm", "nchw"), plan
+    assert "nhwc_chunks" not in (plan["dx"]["variant"], plan["dw"]["variant"]), plan
+    plan = fastconv.conv2d_plan((1, 64, 224, 224), (64, 64, 3, 3), padding=1, layout="NCHW",
                                 algorithm="winograd")
     for p in ("dx", "dw"):
         assert plan[p]["algorithm"] is None
         assert "unit channel strides" in plan[p]["reason"]
-    # one image's copies past 16 MiB (224x224x64 in and out: 25.7 MB): the GEMM
-    plan = fastconv.conv2d_plan((1, 64, 224, 224), (64, 64, 3, 3), padding=1, layout="NCHW")
-    assert observed(plan)["forward"] == ("gemm", "nchw"), plan
 
 
 def test_plan_follows_dtype_and_unbatched_input():

@@ -285,6 +285,7 @@ static void FC_DIRECT_FN(bias_add_act, _)(const FC_T *x, int64_t ldx, FC_T *y, i
 #undef FC_ACTIVATE
 
 #include "depthwise_simd.tmpl.h"
+#include "transpose_simd.tmpl.h"
 #ifdef FC_PERMUTE2
 #include "group_lanes_simd.tmpl.h"
 #define FC_GL_ROW FC_DIRECT_FN(gl_row, _)
@@ -317,6 +318,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_DIRECT_FN(dw_plane_row, _),
     FC_GL_ROW,
     FC_GL_WGRAD,
+    FC_DIRECT_FN(transpose, _),
 };
 #undef FC_GL_ROW
 #undef FC_GL_WGRAD

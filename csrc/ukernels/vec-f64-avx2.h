@@ -23,3 +23,14 @@
     _mm256_castps_pd(_mm256_blendv_ps(                                                        \
         _mm256_permutevar8x32_ps(_mm256_castpd_ps(a), i),                                     \
         _mm256_permutevar8x32_ps(_mm256_castpd_ps(b), i), _mm256_castsi256_ps(_mm256_slli_epi32(i, 28))))
+/* v[0..3] (4 x 4 doubles, a row each) transposed in place (transpose_simd.tmpl.h):
+ * pairs of rows interleaved, then the 128-bit halves. */
+#define FC_TRANSPOSE_VL(v)                                                                    \
+    do {                                                                                      \
+        const __m256d t0_ = _mm256_unpacklo_pd(v[0], v[1]), t1_ = _mm256_unpackhi_pd(v[0], v[1]); \
+        const __m256d t2_ = _mm256_unpacklo_pd(v[2], v[3]), t3_ = _mm256_unpackhi_pd(v[2], v[3]); \
+        v[0] = _mm256_permute2f128_pd(t0_, t2_, 0x20);                                        \
+        v[1] = _mm256_permute2f128_pd(t1_, t3_, 0x20);                                        \
+        v[2] = _mm256_permute2f128_pd(t0_, t2_, 0x31);                                        \
+        v[3] = _mm256_permute2f128_pd(t1_, t3_, 0x31);                                        \
+    } while (0)

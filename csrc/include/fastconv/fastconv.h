@@ -175,7 +175,9 @@ int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const
 
 /* dx (strides d->dxs; NULL skips it), dw (R,S,C/groups,K contiguous; NULL
  * skips it, and x is then not read) and db (K; NULL skips it) from dy (strides
- * d->ys), x (strides d->xs) and w.  dx alone is a transposed convolution of dy. */
+ * d->ys), x (strides d->xs) and w.  dx alone is a transposed convolution of dy.
+ * The plan reads dxs even when dx is skipped (channels-first tensors run both
+ * passes on NHWC copies): give x's strides there for the dw of a call with dx. */
 int fc_conv2d_backward_f32(const fc_conv_desc *d, const float *dy, const float *x,
                            const float *w, float *dx, float *dw, float *db, int nthreads);
 int fc_conv2d_backward_f64(const fc_conv_desc *d, const double *dy, const double *x,
