@@ -318,6 +318,21 @@ static void FC_DIRECT_FN(dw_wgrad, _)(const fc_dw_row *g, const FC_T *const *row
  * wherever the window reaches past the image, and readable for FC_VL values
  * past the last window (the last, partial vector is computed whole and only
  * its n % FC_VL values stored); output pixels on the lanes. */
+/* NV whole vectors of outputs from i on, their taps in the same order. */
+#define FC_DW_PLANE_BLOCK(NV)                                                                 \
+    do {                                                                                      \
+        FC_VEC acc_[NV];                                                                      \
+        for (int v_ = 0; v_ < NV; v_++) acc_[v_] = FC_SET1(bias);                             \
+        for (int64_t a = 0; a < r; a++)                                                       \
+            for (int64_t b = 0; b < s; b++) {                                                 \
+                const FC_VEC wv_ = FC_SET1(w[a * s + b]);                                     \
+                const FC_T *p_ = lines[a] + i + b * dil;                                      \
+                for (int v_ = 0; v_ < NV; v_++)                                               \
+                    acc_[v_] = FC_FMA(wv_, FC_LOAD(p_ + v_ * FC_VL), acc_[v_]);               \
+            }                                                                                 \
+        for (int v_ = 0; v_ < NV; v_++) FC_STORE(out + i + v_ * FC_VL, acc_[v_]);             \
+    } while (0)
+
 static void FC_DIRECT_FN(dw_plane_row, _)(const FC_T *const *lines, const FC_T *w, int64_t r,
                                           int64_t s, int64_t dil, int64_t stride, int64_t n,
                                           FC_T bias, FC_T *out) {
@@ -330,7 +345,12 @@ static void FC_DIRECT_FN(dw_plane_row, _)(const FC_T *const *lines, const FC_T *
         }
         return;
     }
-    for (int64_t i = 0; i < n; i += FC_VL) {
+    /* whole vectors 4 and 2 at a time: one sum alone waits out the FMA
+     * latency at every tap (56x56x128 3x3, 1 thread: 0.98 ms, 7 GFLOP/s) */
+    int64_t i = 0;
+    for (; i + 4 * FC_VL <= n; i += 4 * FC_VL) FC_DW_PLANE_BLOCK(4);
+    for (; i + 2 * FC_VL <= n; i += 2 * FC_VL) FC_DW_PLANE_BLOCK(2);
+    for (; i < n; i += FC_VL) {
         FC_VEC acc = FC_SET1(bias);
         for (int64_t a = 0; a < r; a++)
             for (int64_t b = 0; b < s; b++)
@@ -344,3 +364,4 @@ static void FC_DIRECT_FN(dw_plane_row, _)(const FC_T *const *lines, const FC_T *
         }
     }
 }
+#undef FC_DW_PLANE_BLOCK
