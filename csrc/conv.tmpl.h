@@ -57,11 +57,47 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
         pl.a_direct = x;
         pl.lda_direct = p->lda;
     }
-    if (FC_B_IN_PLACE_PAYS(d->n * d->ho * d->wo, d->k * (int64_t)sizeof(T))) {   /* few pixels */
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
+    if (d->w_packed && d->w_packed_nr == kd->nr) {   /* packed once, by fc_conv_pack_weights */
+        pl.b_panels = (const T *)d->w_packed;
+        pl.kernel = kd;
+    } else if (FC_B_IN_PLACE_PAYS(d->n * d->ho * d->wo, d->k * (int64_t)sizeof(T))) {   /* few pixels */
         pl.b_direct = w;
         pl.ldb_direct = d->k;
     }
     return FN(run_over_images)(&pl, &src, y, d->ys, d->n, d->ho, d->wo, nthreads);
+}
+
+/* Packing weights once pays in the few-row products of small maps, where a
+ * call's own packing (a read and a write of every weight) is a visible part of
+ * it: Zen 3, 7x7 maps at batch 1 (49 output pixels), 1 / 2 threads: 1x1
+ * 512->2048 1.34x / 1.45x, 2048->512 1.19x / 1.64x, 3x3 512->512 1.01x /
+ * 1.12x, 3x3/2 256->512 1.05x / 1.31x.  From 196 pixels on it was 0.9-1.0x at
+ * 1 thread (14x14 3x3 512->512: 0.90x; 28x28 1x1: 0.89x): the GEMM's own
+ * packing leaves each B block contiguous in L2, the whole-k panels spread it
+ * over a slice of every panel, and the copy's memory is no longer repaid. */
+#define FC_PACK_WEIGHTS_MAX_PIXELS 64
+
+int64_t FN(fc_conv_pack_weights)(const fc_conv_desc *d, const T *w, T *out, int *nr) {
+    FN(pass_plan) p;
+    if (d->w_kcrs || d->groups != 1 || d->n * d->ho * d->wo > FC_PACK_WEIGHTS_MAX_PIXELS ||
+        FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0) != FC_CONV_GEMM ||
+        (p.variant != FC_VARIANT_IM2COL && p.variant != FC_VARIANT_POINTWISE))
+        return 0;
+    const int64_t NR = FN(fc_gemm_kernel_for)(d->k)->nr, depth = d->r * d->s * d->c;
+    const int64_t panels = FC_CEIL_DIV(d->k, NR);
+    if (out) {   /* panel q: element (p, j) at q * NR * depth + p * NR + j, zeros past k */
+        for (int64_t q = 0; q < panels; q++) {
+            const int64_t cols = FC_MIN(NR, d->k - q * NR);
+            for (int64_t i = 0; i < depth; i++) {
+                T *dst = out + (q * depth + i) * NR;
+                memcpy(dst, w + i * d->k + q * NR, (size_t)cols * sizeof(T));
+                for (int64_t j = cols; j < NR; j++) dst[j] = 0;
+            }
+        }
+        *nr = (int)NR;
+    }
+    return panels * NR * depth;
 }
 
 int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,

@@ -100,6 +100,8 @@ cdef extern from "fastconv/fastconv.h":
         int algo
         int w_kcrs
         int accumulate
+        const void *w_packed
+        int w_packed_nr
     ctypedef struct fc_conv_pass_plan:
         int algo, variant
         char kernel[96]
@@ -110,6 +112,10 @@ cdef extern from "fastconv/fastconv.h":
     int fc_conv_plan_f64(const fc_conv_desc *d, fc_conv_plan *plan) nogil
     const char *fc_conv_algo_name(int algo)
     const char *fc_conv_variant_name(int variant)
+    int64_t fc_conv_pack_weights_f32(const fc_conv_desc *d, const float *w, float *out,
+                                     int *nr) nogil
+    int64_t fc_conv_pack_weights_f64(const fc_conv_desc *d, const double *w, double *out,
+                                     int *nr) nogil
     int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,
                       int act, double act_alpha, float *y, int nthreads) nogil
     int fc_conv2d_f64(const fc_conv_desc *d, const double *x, const double *w, const double *bias,

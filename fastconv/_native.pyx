@@ -289,14 +289,46 @@ cdef int check_conv(int status, const fc_conv_desc *d, bint f64, str func,
     return check(status)
 
 
+def conv_pack_weights(const real[:, :, :, ::1] w, geo, real[::1] out=None):
+    """(elements, nr) of w (R, S, C, K) packed once for conv2d calls of geo on
+    C-contiguous NHWC x and y (fc_conv_pack_weights; 0 elements where their
+    forward pass would not read a packed copy); with out, also packs into it."""
+    cdef Py_ssize_t isz = sizeof(real)
+    cdef Py_ssize_t xs[4]
+    cdef Py_ssize_t ys[4]
+    xs[:] = [geo.h * geo.w * geo.c * isz, geo.w * geo.c * isz, geo.c * isz, isz]
+    ys[:] = [geo.ho * geo.wo * geo.k * isz, geo.wo * geo.k * isz, geo.k * isz, isz]
+    cdef fc_conv_desc d = conv_desc(geo, isz, xs, ys, NULL)
+    cdef int nr = 0
+    cdef int64_t size
+    if real is float:
+        size = fc_conv_pack_weights_f32(&d, &w[0, 0, 0, 0], NULL, &nr)
+    else:
+        size = fc_conv_pack_weights_f64(&d, &w[0, 0, 0, 0], NULL, &nr)
+    if out is None or size == 0:
+        return size, nr
+    if out.shape[0] != size:
+        raise ValueError(f"conv_pack_weights: out has {out.shape[0]} elements, not {size}")
+    with nogil:
+        if real is float:
+            fc_conv_pack_weights_f32(&d, &w[0, 0, 0, 0], &out[0], &nr)
+        else:
+            fc_conv_pack_weights_f64(&d, &w[0, 0, 0, 0], &out[0], &nr)
+    return size, nr
+
+
 def conv2d(const real[:, :, :, :] x, const real[:, :, :, ::1] w, const real[::1] bias,
            real[:, :, :, :] y, geo, int act, double act_alpha, int nthreads, bint w_kcrs=False,
-           bint accumulate=False):
+           bint accumulate=False, const real[::1] w_packed=None, int w_packed_nr=0):
     """y = act(conv(x, w) + bias (+ y's old value, with accumulate)); x and y are
-    NHWC-ordered views, w is (R, S, C/g, K), or with w_kcrs (K, C/g, R, S)."""
+    NHWC-ordered views, w is (R, S, C/g, K), or with w_kcrs (K, C/g, R, S);
+    w_packed, w_packed_nr: conv_pack_weights' result for this geometry, or None."""
     cdef fc_conv_desc d = conv_desc(geo, sizeof(real), x.strides, y.strides, NULL)
     d.w_kcrs = w_kcrs
     d.accumulate = accumulate
+    if w_packed is not None:
+        d.w_packed = &w_packed[0]
+        d.w_packed_nr = w_packed_nr
     cdef const real *bp = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:

@@ -8,8 +8,8 @@ import fastconv
 from fastconv import _config
 from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, assert_close, assert_conv_backward_close,
-                     conv_case_id, conv_inputs, conv_kwargs, rand, same_bits_on_1_and_2_threads,
-                     threads, to_layout)
+                     conv_case_id, conv_inputs, conv_kwargs, isa, rand,
+                     same_bits_on_1_and_2_threads, threads, to_layout)
 
 ALGORITHMS = ["auto", "gemm", "direct", "winograd", "inplace", "depthwise"]
 
@@ -806,3 +806,36 @@ def test_nchw_backward_runs_on_nhwc_chunks_or_planes(n, c, hw, k, r, kw, channel
     assert dx is None
     np.testing.assert_array_equal(dw, got[1])
     np.testing.assert_array_equal(db, got[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, wshape, kw, packs", [
+    ((1, 7, 7, 48), (3, 3, 48, 40), dict(padding=1), True),          # 49 pixels: few rows
+    ((2, 4, 5, 70), (1, 1, 70, 37), dict(), True),                    # 1x1, partial last panel
+    ((1, 13, 13, 24), (3, 3, 24, 36), dict(stride=2, padding=1), True),
+    ((1, 14, 14, 32), (3, 3, 32, 32), dict(padding=1), False),        # Winograd
+    ((4, 9, 9, 40), (1, 1, 40, 48), dict(), False),                   # 324 pixels: packed per call
+])
+def test_runner_reads_weights_packed_once(shape, wshape, kw, packs, dtype, rng):
+    """An inference step (conv2d_runner) of a few-pixel GEMM layer packs its
+    weights once (conv_pack_weights): the same bits as conv2d, on 1 and 2
+    threads, and under other kernels than the ones it packed for (whose NR
+    may differ: the packing is then left unused)."""
+    from fastconv import _native
+    from fastconv.conv import _geometry, conv2d_runner
+    x, w, b = rand(rng, shape, dtype), rand(rng, wshape, dtype), rand(rng, (wshape[3],), dtype)
+    geo = _geometry("conv2d", x, w, "NHWC", kw.get("stride", 1), kw.get("padding", 0), 1, 1,
+                    "auto")
+    size, _ = _native.conv_pack_weights(w, geo)
+    assert (size > 0) == packs
+    out_shape, run = conv2d_runner(x.shape, dtype, w, b, activation="relu", **kw)
+    want = fastconv.conv2d(x, w, b, activation="relu", **kw)
+    got = same_bits_on_1_and_2_threads(lambda: run(x, np.empty(out_shape, dtype)))
+    np.testing.assert_array_equal(got, want)
+    for name in _config.supported_isas():
+        with isa(name):
+            np.testing.assert_array_equal(run(x, np.empty(out_shape, dtype)),
+                                          fastconv.conv2d(x, w, b, activation="relu", **kw))
+    if packs:
+        with pytest.raises(ValueError, match="out has"):
+            _native.conv_pack_weights(w, geo, np.empty(size - 1, dtype))

@@ -150,6 +150,9 @@ typedef struct {
     int accumulate;                /* fc_conv2d_*: y holds a residual r on entry, and becomes
                                       act(conv + bias + r); the GEMM and Winograd algorithms
                                       only (the plan picks no other, and refuses them) */
+    const void *w_packed;          /* fc_conv2d_*: NULL, or fc_conv_pack_weights' copy of w for
+                                      this geometry, packed for NR-column kernels: */
+    int w_packed_nr;               /* used when the forward pass's GEMM kernel has this NR */
 } fc_conv_desc;
 
 /* One pass of the plan.  algo is FC_EINVAL when the algorithm asked for does
@@ -166,6 +169,14 @@ int fc_conv_plan_f32(const fc_conv_desc *d, fc_conv_plan *plan);
 int fc_conv_plan_f64(const fc_conv_desc *d, fc_conv_plan *plan);
 const char *fc_conv_algo_name(int algo);        /* "auto", "gemm", ...; NULL past the end */
 const char *fc_conv_variant_name(int variant);  /* "im2col", ...; NULL past the end */
+
+/* Forward weights (R, S, C, K) packed once for repeated fc_conv2d calls of d
+ * (an inference plan's layer): the elements of the packed copy, 0 when d's
+ * forward pass would not read it (not a GEMM on NHWC pixel rows, or enough
+ * pixels that packing per call costs little).  With out non-NULL, fills out
+ * and *nr; pass both in d->w_packed and d->w_packed_nr. */
+int64_t fc_conv_pack_weights_f32(const fc_conv_desc *d, const float *w, float *out, int *nr);
+int64_t fc_conv_pack_weights_f64(const fc_conv_desc *d, const double *w, double *out, int *nr);
 
 /* Run the plan's forward pass; FC_EINVAL when it does not apply. */
 int fc_conv2d_f32(const fc_conv_desc *d, const float *x, const float *w, const float *bias,
