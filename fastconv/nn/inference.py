@@ -19,6 +19,8 @@ What an inference engine does, on fastconv's kernels:
   first allocates nothing;
 - each convolution and pooling step checks its arguments and works out its
   geometry once per input shape (conv2d_runner, pool2d_runner), not per call;
+  a GEMM convolution with few output pixels (7x7 maps at batch 1) also packs
+  its weights into the GEMM's panels there, once, instead of in every call;
 - no layer keeps its input or output (nothing will call backward).
 
 The plan is rebuilt when the network changes: a layer or a parameter or buffer
