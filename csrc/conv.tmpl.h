@@ -80,24 +80,18 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
 
 int64_t FN(fc_conv_pack_weights)(const fc_conv_desc *d, const T *w, T *out, int *nr) {
     FN(pass_plan) p;
-    if (d->w_kcrs || d->groups != 1 || d->n * d->ho * d->wo > FC_PACK_WEIGHTS_MAX_PIXELS ||
+    /* grouped GEMMs pack their weights once per call whatever the pixels
+     * (forward_grouped): a plan's copy always saves that pass */
+    if (d->w_kcrs || (d->groups == 1 && d->n * d->ho * d->wo > FC_PACK_WEIGHTS_MAX_PIXELS) ||
         FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0) != FC_CONV_GEMM ||
         (p.variant != FC_VARIANT_IM2COL && p.variant != FC_VARIANT_POINTWISE))
         return 0;
-    const int64_t NR = FN(fc_gemm_kernel_for)(d->k)->nr, depth = d->r * d->s * d->c;
-    const int64_t panels = FC_CEIL_DIV(d->k, NR);
-    if (out) {   /* panel q: element (p, j) at q * NR * depth + p * NR + j, zeros past k */
-        for (int64_t q = 0; q < panels; q++) {
-            const int64_t cols = FC_MIN(NR, d->k - q * NR);
-            for (int64_t i = 0; i < depth; i++) {
-                T *dst = out + (q * depth + i) * NR;
-                memcpy(dst, w + i * d->k + q * NR, (size_t)cols * sizeof(T));
-                for (int64_t j = cols; j < NR; j++) dst[j] = 0;
-            }
-        }
+    const int64_t NR = FN(fc_gemm_kernel_for)(d->kg)->nr;
+    if (out) {
+        FN(pack_weight_rows)(d, w, NR, 0, d->r * d->s * d->cg, out);
         *nr = (int)NR;
     }
-    return panels * NR * depth;
+    return d->groups * FN(group_panels_len)(d, NR);
 }
 
 int FN(fc_conv2d)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,

@@ -42,18 +42,44 @@ static void FN(pack_groups)(const fc_conv_desc *d, const FN(conv_src) *src, int6
     }
 }
 
+/* The elements of one group's weights packed as the GEMM's B: whole-k panels
+ * of nr columns, zeros past the group's kg. */
+static int64_t FN(group_panels_len)(const fc_conv_desc *d, int64_t nr) {
+    return FC_CEIL_DIV(d->kg, nr) * nr * d->r * d->s * d->cg;
+}
+
+/* Rows [p0, p1) of every group's B (w is (R, S, cg, K): row p holds tap p's K
+ * weights, contiguous) into out, group g's panels at
+ * out + g * group_panels_len, panel q's element (p, j) at q * nr * depth +
+ * p * nr + j.  Read row by row: packed group by group, each of a group's rows
+ * lay K values from the last, a page apart in ResNeXt's layer4, and that
+ * packing per pixel block was a quarter of the pass. */
+static void FN(pack_weight_rows)(const fc_conv_desc *d, const T *w, int64_t nr, int64_t p0,
+                                 int64_t p1, T *out) {
+    const int64_t depth = d->r * d->s * d->cg, panels = FC_CEIL_DIV(d->kg, nr);
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t g = 0; g < d->groups; g++)
+            for (int64_t q = 0; q < panels; q++) {
+                const int64_t cols = FC_MIN(nr, d->kg - q * nr);
+                T *dst = out + ((g * panels + q) * depth + p) * nr;
+                memcpy(dst, w + p * d->k + g * d->kg + q * nr, (size_t)cols * sizeof(T));
+                for (int64_t j = cols; j < nr; j++) dst[j] = 0;
+            }
+}
+
 /* The GEMM of group g over m output pixels whose A rows start at a (lda
- * apart) and whose outputs start at c (rsc apart). */
+ * apart) and whose outputs start at c (rsc apart), B being the group's
+ * panels packed for kd. */
 static void FN(group_gemm)(const fc_conv_desc *d, int64_t g, int64_t m, const T *a, int64_t lda,
-                           const T *w, const T *bias, int act, double act_alpha, T *c,
-                           int64_t rsc, T *scratch, int64_t scratch_len) {
-    const MATRIX am = {a, lda, 1}, wm = {w + g * d->kg, d->k, 1};
+                           const T *panels, const FN(fc_gemm_kernel) *kd, const T *bias, int act,
+                           double act_alpha, T *c, int64_t rsc, T *scratch, int64_t scratch_len) {
+    const MATRIX am = {a, lda, 1};
     PLAN pl = {0};
     pl.m = m; pl.n = d->kg; pl.k = d->r * d->s * d->cg;
     pl.pack_a = FN(fc_pack_a_matrix); pl.a_ctx = &am;
     pl.a_direct = (lda * (int64_t)sizeof(T)) % 4096 ? a : NULL;   /* 4 KiB apart: L1 aliasing */
     pl.lda_direct = lda;
-    pl.pack_b = FN(fc_pack_b_matrix); pl.b_ctx = &wm;
+    pl.b_panels = panels; pl.kernel = kd;
     pl.c = c; pl.rsc = rsc; pl.csc = d->ys[3];
     pl.alpha = 1; pl.beta = d->accumulate ? 1 : 0;
     pl.bias = bias ? bias + g * d->kg : NULL;
@@ -65,7 +91,8 @@ static void FN(group_gemm)(const fc_conv_desc *d, int64_t g, int64_t m, const T 
 /* Grouped forward: every group in one pass (not one GEMM per group).  Work
  * items are (block of output pixels, chunk of groups): each packs the block's
  * im2col rows for its chunk, as many groups as fill half of L2 (pack_groups;
- * the 1x1 pointwise variant reads x in place), then runs those groups' GEMMs.
+ * the 1x1 pointwise variant reads x in place), then runs those groups' GEMMs
+ * on the weights packed once per call (or once per plan: d->w_packed).
  * Chunks are work items too, so a batch-1 map of one block still has some.  The sums are those of one GEMM per group: KC
  * alone splits them, so the bits do not depend on the blocks or threads.
  * (ResNeXt-50 layer2.0's stride-2 3x3, 8 channels per group, batch 8: 32 ms
@@ -83,9 +110,16 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
     const int64_t br = FC_GROUPED_BLOCK_ROWS, chunk = FN(groups_per_pack)(d);
     const int64_t chunks = FC_CEIL_DIV(d->groups, chunk);
     const int64_t blocks = FC_CEIL_DIV(rows, br), items = images * blocks * chunks;
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->kg);
+    const int packed = d->w_packed && d->w_packed_nr == kd->nr;
+    const int64_t group_len = FN(group_panels_len)(d, kd->nr);
+    T *own = packed ? NULL : (T *)fc_alloc(d->groups * group_len, sizeof(T));
+    if (!packed && !own) return FC_ENOMEM;
+    const T *panels = packed ? (const T *)d->w_packed : own;
     /* every group's GEMM on a full block has the same shape: one scratch per thread */
     PLAN shape = {0};
     shape.m = FC_MIN(br, rows); shape.n = d->kg; shape.k = k;
+    shape.b_panels = panels; shape.kernel = kd;
     shape.a_direct = x;   /* as group_gemm may: no packed A block */
     const int64_t gemm_len = FN(fc_gemm_scratch_len)(&shape, 1);
     shape.a_direct = NULL;
@@ -99,6 +133,10 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
 #pragma omp atomic write
             status = FC_ENOMEM;
         }
+        if (own) {
+#pragma omp for schedule(static)
+            for (int64_t p = 0; p < k; p++) FN(pack_weight_rows)(d, w, kd->nr, p, p + 1, own);
+        }
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; it++) {   /* (image, pixel block, group chunk) */
             if (!scratch) continue;
@@ -109,12 +147,14 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
             if (!pointwise) FN(pack_groups)(d, &src, m, g0, FC_MIN(chunk, d->groups - g0), slab);
             for (int64_t g = g0; g < FC_MIN(g0 + chunk, d->groups); g++) {
                 const T *a = pointwise ? x + g * d->cg + r0 * p->lda : slab + (g - g0) * m * k;
-                FN(group_gemm)(d, g, m, a, pointwise ? p->lda : k, w, bias, act, act_alpha,
-                               c + g * d->kg * d->ys[3], rsc, scratch, scratch_len);
+                FN(group_gemm)(d, g, m, a, pointwise ? p->lda : k, panels + g * group_len, kd, bias,
+                               act, act_alpha, c + g * d->kg * d->ys[3], rsc, scratch,
+                               scratch_len);
             }
         }
         fc_free(scratch);
     }
+    fc_free(own);
     return status;
 }
 

@@ -187,8 +187,8 @@ def conv2d_runner(x_shape, x_dtype, w, b=None, *, stride=1, padding=0, dilation=
     geo = _geometry(func, x4, w, "NHWC", stride, padding, dilation, groups, "auto")
     bias = _args.checked_bias(b, geo.k, dtype, func)
     w = np.ascontiguousarray(w, dtype=dtype)
-    # few-pixel GEMM layers read weights packed once here, not per call (the
-    # kernels check that the packing still suits the active ISA's kernel)
+    # few-pixel and grouped GEMM layers read weights packed once here, not per
+    # call (the kernels check that the packing still suits the active ISA's kernel)
     packed, nr = None, 0
     size = _native.conv_pack_weights(w, geo)[0] if geo.n else 0
     if size:

@@ -815,17 +815,20 @@ def test_nchw_backward_runs_on_nhwc_chunks_or_planes(n, c, hw, k, r, kw, channel
     ((1, 13, 13, 24), (3, 3, 24, 36), dict(stride=2, padding=1), True),
     ((1, 14, 14, 32), (3, 3, 32, 32), dict(padding=1), False),        # Winograd
     ((4, 9, 9, 40), (1, 1, 40, 48), dict(), False),                   # 324 pixels: packed per call
+    ((2, 9, 9, 64), (3, 3, 32, 64), dict(padding=1, groups=2), True),  # grouped GEMM: any pixels
+    ((1, 6, 6, 96), (1, 1, 24, 96), dict(groups=4), True),            # grouped 1x1, partial panel
+    ((1, 8, 8, 64), (3, 3, 4, 64), dict(padding=1, groups=16), False),  # groups on the lanes
 ])
 def test_runner_reads_weights_packed_once(shape, wshape, kw, packs, dtype, rng):
-    """An inference step (conv2d_runner) of a few-pixel GEMM layer packs its
-    weights once (conv_pack_weights): the same bits as conv2d, on 1 and 2
+    """An inference step (conv2d_runner) of a few-pixel or grouped GEMM layer
+    packs its weights once (conv_pack_weights): the same bits as conv2d, on 1 and 2
     threads, and under other kernels than the ones it packed for (whose NR
     may differ: the packing is then left unused)."""
     from fastconv import _native
     from fastconv.conv import _geometry, conv2d_runner
     x, w, b = rand(rng, shape, dtype), rand(rng, wshape, dtype), rand(rng, (wshape[3],), dtype)
-    geo = _geometry("conv2d", x, w, "NHWC", kw.get("stride", 1), kw.get("padding", 0), 1, 1,
-                    "auto")
+    geo = _geometry("conv2d", x, w, "NHWC", kw.get("stride", 1), kw.get("padding", 0), 1,
+                    kw.get("groups", 1), "auto")
     size, _ = _native.conv_pack_weights(w, geo)
     assert (size > 0) == packs
     out_shape, run = conv2d_runner(x.shape, dtype, w, b, activation="relu", **kw)

@@ -172,8 +172,8 @@ const char *fc_conv_variant_name(int variant);  /* "im2col", ...; NULL past the 
 
 /* Forward weights (R, S, C, K) packed once for repeated fc_conv2d calls of d
  * (an inference plan's layer): the elements of the packed copy, 0 when d's
- * forward pass would not read it (not a GEMM on NHWC pixel rows, or enough
- * pixels that packing per call costs little).  With out non-NULL, fills out
+ * forward pass would not read it (not a GEMM on NHWC pixel rows, or, ungrouped,
+ * enough pixels that packing per call costs little).  With out non-NULL, fills out
  * and *nr; pass both in d->w_packed and d->w_packed_nr. */
 int64_t fc_conv_pack_weights_f32(const fc_conv_desc *d, const float *w, float *out, int *nr);
 int64_t fc_conv_pack_weights_f64(const fc_conv_desc *d, const double *w, double *out, int *nr);
