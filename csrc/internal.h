@@ -35,16 +35,26 @@ static inline void fc_team_barrier(int nth) {
 
 /* Whether a tensor of this many bytes is read from memory rather than cache:
  * at least four times L2.  The depthwise and grouped kernels, which read it a
- * few rows at a time, pixel by pixel, then fetch rows ahead (fc_prefetch_row):
- * the hardware did not, and the first touch of each line stalled them
- * (MobileNet's 8x56x56x128 depthwise forward 2.37 -> 1.63 ms); from cache the
- * prefetches cost (its 1x56x56x128 0.13 -> 0.16 ms).  (The max-pooling
- * backward measured no gain from them: 3.81 against 3.84 ms.) */
+ * few rows at a time, pixel by pixel, then fetch rows ahead (the forward pass
+ * a block ahead, in its kernel; the weight gradients a row ahead,
+ * fc_prefetch_row): the hardware did not, and the first touch of each line
+ * stalled them.  Zen 3, 1 thread, batch 8 (until fc_prefetch, GCC had deleted
+ * every one of these prefetches): MobileNet's 56x56x128 depthwise forward 7.1
+ * -> 3.0 ms with the non-temporal stores of dw_fwd, its backward 16.6 -> 10.5. */
 static inline int fc_beyond_l2(int64_t bytes) {
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
     return bytes >= 4 * caches.l2;
 }
+
+/* Asks for the cache line at p.  GCC deletes a loop whose only statements are
+ * __builtin_prefetch calls (it counts them as free of side effects), so on x86
+ * the instruction is volatile asm. */
+#if FC_ARCH_X86
+#define fc_prefetch(p) __asm__ __volatile__("prefetcht0 (%0)" : : "r"((const void *)(p)))
+#else
+#define fc_prefetch(p) __builtin_prefetch(p)
+#endif
 
 /* Asks for a row of w pixels (ps bytes apart) of `bytes` bytes each to be
  * brought into cache.  Rows that kernels read pixel by pixel, a few rows at a
@@ -174,6 +184,9 @@ typedef struct {
     int64_t k;               /* channels */
     int64_t stride, pad, dil;
     int64_t l1;              /* L1d bytes: whether the forward pass runs channel chunks */
+    int64_t pf;              /* forward: its last pf rows come from memory (prefetched ahead) */
+    int relu;                /* forward: ReLU applied in the store */
+    int nt;                  /* forward: non-temporal stores (where out is 16-byte aligned) */
 } fc_dw_row;
 
 #define FC_DECLARE_CONV_KERNELS(T, SFX)                                                  \

@@ -439,6 +439,29 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c, stride", [(32, 1), (36, 2)])
+def test_depthwise_from_memory(c, stride, dtype, rng):
+    """A depthwise layer whose x and y together overflow half of L3 fetches x's
+    rows ahead and writes y with non-temporal stores, ReLU applied in the
+    store: right, the same bits on 1 and 2 threads, and the same into an output
+    not aligned to 16 bytes (written with ordinary stores)."""
+    from fastconv import _native
+    l3, isz = _native.cpu_caches()["l3"], np.dtype(dtype).itemsize
+    ho = 64 // stride
+    n = -(-l3 // (2 * (64 * 64 + ho * ho) * c * isz))   # images for 2 * (x + y) >= L3
+    if l3 == 0 or n > 64:
+        pytest.skip(f"an L3 of {l3} bytes")
+    x = rand(rng, (n, 64, 64, c), dtype)
+    wt, b = rand(rng, (3, 3, 1, c), dtype), rand(rng, (c,), dtype)
+    kw = dict(stride=stride, padding=1, groups=c)
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(x, wt, b, activation="relu", **kw))
+    size = np.abs(x).max() * np.abs(wt).sum(axis=(0, 1, 2)).max() + np.abs(b).max()
+    assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), size)
+    odd = np.empty(y.size + 1, dtype)[1:].reshape(y.shape)   # 4 or 8 bytes past the block
+    np.testing.assert_array_equal(fastconv.conv2d(x, wt, b, activation="relu", out=odd, **kw), y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, h, w, groups, cg, kg, r, stride, padding, dilation", [
     (2, 14, 15, 32, 4, 4, 3, 1, 1, 1),           # ResNeXt-50 32x4d, first stage
     (1, 9, 10, 4, 8, 8, 3, 2, 1, 1),             # 8 per group, stride 2

@@ -5,6 +5,9 @@
 #define FC_VL 1
 #define FC_LOAD(p) (*(p))
 #define FC_STORE(p, v) (*(p) = (v))
+#define FC_STREAM FC_STORE
+#define FC_STREAM_FENCE() ((void)0)
+#define FC_VMAX(a, b) ((a) > (b) ? (a) : (b))   /* b when either is NaN, as the ISAs' */
 #define FC_SET1(v) (v)
 #define FC_FMA(a, b, c) ((a) * (b) + (c))
 #define FC_ZERO() 0
