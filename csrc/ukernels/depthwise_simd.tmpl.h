@@ -150,10 +150,11 @@ static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *
 #define FC_DW_CHUNK_VECS 8
 #endif
 /* How far ahead of the block being computed the rows from memory are asked
- * for, in output pixels: a block (Zen 3, batch 8, MobileNet's 112x112x64 at
- * stride 2: 3.8 ms; three blocks ahead 5.3-6.0; a standalone loop of the
- * kernel ran best at 3 pixels, worse from 6 on). */
-#define FC_DW_PF_PX FC_DW_PX
+ * for: the output pixels whose input spans this many bytes of a row (Zen 3,
+ * batch 8, MobileNet's 112x112x64 at stride 2: 3.8 ms a block (2 KiB) ahead,
+ * 5.3-6.0 three blocks ahead; a standalone loop of the kernel ran best 1.5 KiB
+ * ahead, worse from 3 on). */
+#define FC_DW_PF_BYTES 2048
 /* One output row.  Where a block's pixels (FC_DW_PX + 2 of them x R rows, all
  * channels) overflow L1, the interior blocks run a chunk of FC_DW_CHUNK_VECS
  * channel vectors at a time along the whole row, so that the next block still
@@ -171,6 +172,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     const int64_t block_bytes = (FC_DW_PX + 2) * g->r * g->k * (int64_t)sizeof(FC_T);
     const int chunked = block_bytes > g->l1 && kv > FC_DW_CHUNK_VECS * FC_VL;
     const int nt = g->nt && (uintptr_t)out % 16 == 0 && g->out_ps * sizeof(FC_T) % 16 == 0;
+    const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->stride * g->in_ps * (int64_t)sizeof(FC_T));
     for (int64_t k0 = 0; chunked && k0 < kv; k0 += FC_DW_CHUNK_VECS * FC_VL) {
         const int64_t k1 = FC_MIN(kv, k0 + FC_DW_CHUNK_VECS * FC_VL);
         for (int64_t wo = lo; wo < bhi; wo += FC_DW_PX)
@@ -185,7 +187,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
         if (!chunked)   /* the block's channels in whole vectors, here */
             for (int64_t k = 0; k < kv; k += FC_VL) {
                 if (g->pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
-                    FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + FC_DW_PF_PX, k);
+                    FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + pf_px, k);
                 FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt);
             }
         for (int64_t p = 0; p < FC_DW_PX && kv < g->k; p++)   /* the channel tail of its pixels */
