@@ -175,9 +175,12 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->stride * g->in_ps * (int64_t)sizeof(FC_T));
     for (int64_t k0 = 0; chunked && k0 < kv; k0 += FC_DW_CHUNK_VECS * FC_VL) {
         const int64_t k1 = FC_MIN(kv, k0 + FC_DW_CHUNK_VECS * FC_VL);
-        for (int64_t wo = lo; wo < bhi; wo += FC_DW_PX)
+        for (int64_t wo = lo; wo < bhi; wo += FC_DW_PX) {
+            for (int64_t k = 0; g->pf && k0 == 0 && k < g->k; k += 64 / (int64_t)sizeof(FC_T))
+                FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + pf_px, k);   /* every channel, once */
             for (int64_t k = k0; k < k1; k += FC_VL)
                 FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt);
+        }
     }
     for (int64_t wo = 0; wo < g->out_w; wo++) {
         if (wo < lo || wo >= bhi) {
