@@ -55,7 +55,7 @@ static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
     g.l1 = caches.l1d;
-    g.pf = 0; g.relu = 0; g.nt = 0;
+    g.pf_lo = g.pf_hi = 0; g.relu = 0; g.nt = 0;
     if (pass == FC_PASS_DX) {
         g.r = d->r;
         g.in_w = d->wo; g.in_ps = d->ys[3] == 1 ? d->ys[2] : d->k;
@@ -291,8 +291,10 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
         return FN(depthwise_planes_forward)(d, x, w, bias, act, act_alpha, y, nthreads);
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     fc_dw_row g = FN(dw_row_of)(d, FC_PASS_FORWARD);
-    if (!FN(dw_expands)(d) && FN(worth_prefetching)(d))   /* the rows an output row adds */
-        g.pf = FC_MIN(d->r, FC_CEIL_DIV(d->stride_h, d->dil_h));
+    if (!FN(dw_expands)(d) && FN(worth_prefetching)(d)) {   /* the rows an output row adds */
+        g.pf_hi = d->r;
+        g.pf_lo = d->r - FC_MIN(d->r, FC_CEIL_DIV(d->stride_h, d->dil_h));
+    }
     g.relu = act == FC_ACT_RELU && d->ys[3] == 1;
     g.nt = d->ys[3] == 1 && FN(output_leaves_cache)(d);
     T *wt = d->cg > 1 ? FN(dw_weights)(d, w, 0) : NULL;
@@ -333,7 +335,10 @@ static int FN(depthwise_forward)(const fc_conv_desc *d, const T *x, const T *w, 
  * oh = (ih + pad_top - r * dil_h) / stride_h where that divides exactly. */
 static int FN(depthwise_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
-    const fc_dw_row g = FN(dw_row_of)(d, FC_PASS_DX);
+    fc_dw_row g = FN(dw_row_of)(d, FC_PASS_DX);
+    if (d->ys[3] == 1 && FN(worth_prefetching)(d))   /* kernel row 0 reads the dy row a dx row adds */
+        g.pf_hi = 1;
+    g.nt = !FN(dw_wide_dx)(d) && FN(output_leaves_cache)(d);
     const int64_t cg = d->cg, kg = d->kg, block = d->r * d->s * d->k;
     T *wt = cg > 1 ? FN(dw_weights)(d, w, 1) : NULL;
     if (cg > 1 && !wt) return FC_ENOMEM;

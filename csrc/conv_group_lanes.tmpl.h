@@ -28,7 +28,7 @@
  * reads dy's rows and writes dx's. */
 static fc_dw_row FN(group_lanes_row)(const fc_conv_desc *d, int pass) {
     fc_dw_row g;
-    g.pf = 0; g.relu = 0; g.nt = 0;   /* not asked by the lanes kernels */
+    g.pf_lo = g.pf_hi = 0; g.relu = 0; g.nt = 0;   /* not asked by the lanes kernels */
     g.r = d->r; g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
     g.l1 = 0;   /* not asked by the lanes kernels */

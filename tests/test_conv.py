@@ -443,8 +443,9 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
 def test_depthwise_from_memory(c, stride, dtype, rng):
     """A depthwise layer whose x and y together overflow half of L3 fetches x's
     rows ahead and writes y with non-temporal stores, ReLU applied in the
-    store: right, the same bits on 1 and 2 threads, and the same into an output
-    not aligned to 16 bytes (written with ordinary stores)."""
+    store (and dy's rows and dx likewise): right, the same bits on 1 and 2
+    threads, and the same into an output not aligned to 16 bytes (written
+    with ordinary stores)."""
     from fastconv import _native
     l3, isz = _native.cpu_caches()["l3"], np.dtype(dtype).itemsize
     ho = 64 // stride
@@ -459,6 +460,10 @@ def test_depthwise_from_memory(c, stride, dtype, rng):
     assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), size)
     odd = np.empty(y.size + 1, dtype)[1:].reshape(y.shape)   # 4 or 8 bytes past the block
     np.testing.assert_array_equal(fastconv.conv2d(x, wt, b, activation="relu", out=odd, **kw), y)
+    dy = rand(rng, y.shape, dtype)   # dx: dy's rows fetched ahead, dx streamed
+    dx = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d_backward(dy, x, wt, **kw)[0])
+    dx_size = np.abs(dy).max() * np.abs(wt).sum(axis=(0, 1, 2)).max()
+    assert_close(dx, ref.conv2d_backward(dy, x, wt, **kw)[0], dx_size)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -137,12 +137,12 @@ FC_DW_BLOCK void FC_DIRECT_FN(dwf_block, _)(const fc_dw_row *g, const FC_T *cons
 }
 
 /* Asks for the input pixels that the block at output pixel wo reads from the
- * last g->pf rows (those not yet in cache), at channel k's cache line. */
+ * rows [g->pf_lo, g->pf_hi) (those not yet in cache), at channel k's cache line. */
 static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *const *rows,
                                                 int64_t wo, int64_t k) {
     const int64_t iw0 = FC_MAX(0, wo * g->stride - g->pad);
     const int64_t iw1 = FC_MIN(g->in_w, (wo + FC_DW_PX) * g->stride - g->pad + (g->s - 1) * g->dil);
-    for (int64_t r = g->r - g->pf; r < g->r; r++)
+    for (int64_t r = g->pf_lo; r < g->pf_hi; r++)
         for (int64_t iw = iw0; rows[r] && iw < iw1; iw++) fc_prefetch(rows[r] + iw * g->in_ps + k);
 }
 
@@ -155,6 +155,12 @@ static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *
  * 5.3-6.0 three blocks ahead; a standalone loop of the kernel ran best 1.5 KiB
  * ahead, worse from 3 on). */
 #define FC_DW_PF_BYTES 2048
+
+/* Whether a row's vectors are stored non-temporally: asked for, and the
+ * 16-byte alignment the pieces of FC_STREAM need. */
+static inline int FC_DIRECT_FN(dw_streams, _)(const fc_dw_row *g, const FC_T *out) {
+    return g->nt && (uintptr_t)out % 16 == 0 && g->out_ps * sizeof(FC_T) % 16 == 0;
+}
 /* One output row.  Where a block's pixels (FC_DW_PX + 2 of them x R rows, all
  * channels) overflow L1, the interior blocks run a chunk of FC_DW_CHUNK_VECS
  * channel vectors at a time along the whole row, so that the next block still
@@ -171,12 +177,12 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     const int64_t bhi = kv > 0 ? lo + (hi - lo) / FC_DW_PX * FC_DW_PX : lo;   /* blocked: [lo, bhi) */
     const int64_t block_bytes = (FC_DW_PX + 2) * g->r * g->k * (int64_t)sizeof(FC_T);
     const int chunked = block_bytes > g->l1 && kv > FC_DW_CHUNK_VECS * FC_VL;
-    const int nt = g->nt && (uintptr_t)out % 16 == 0 && g->out_ps * sizeof(FC_T) % 16 == 0;
+    const int nt = FC_DIRECT_FN(dw_streams, _)(g, out), pf = g->pf_hi > g->pf_lo;
     const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->stride * g->in_ps * (int64_t)sizeof(FC_T));
     for (int64_t k0 = 0; chunked && k0 < kv; k0 += FC_DW_CHUNK_VECS * FC_VL) {
         const int64_t k1 = FC_MIN(kv, k0 + FC_DW_CHUNK_VECS * FC_VL);
         for (int64_t wo = lo; wo < bhi; wo += FC_DW_PX) {
-            for (int64_t k = 0; g->pf && k0 == 0 && k < g->k; k += 64 / (int64_t)sizeof(FC_T))
+            for (int64_t k = 0; pf && k0 == 0 && k < g->k; k += 64 / (int64_t)sizeof(FC_T))
                 FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + pf_px, k);   /* every channel, once */
             for (int64_t k = k0; k < k1; k += FC_VL)
                 FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt);
@@ -189,7 +195,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
         }
         if (!chunked)   /* the block's channels in whole vectors, here */
             for (int64_t k = 0; k < kv; k += FC_VL) {
-                if (g->pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
+                if (pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
                     FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + pf_px, k);
                 FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt);
             }
@@ -228,7 +234,8 @@ FC_DEFINE_DW_DX(1)
 /* dx at stride 1, FC_DW_PX pixels whose taps all meet dy's row, one vector
  * of channels: each weight vector loaded serves FC_DW_PX pixels. */
 FC_DW_BLOCK void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *rows,
-                                         const FC_T *w, FC_T *out, int64_t iw, int64_t k) {
+                                         const FC_T *w, FC_T *out, int64_t iw, int64_t k,
+                                         int nt) {
     FC_VEC acc[FC_DW_PX];
     for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_ZERO();
     for (int64_t r = 0; r < g->r; r++) {
@@ -239,7 +246,7 @@ FC_DW_BLOCK void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *
             for (int p = 0; p < FC_DW_PX; p++) acc[p] = FC_FMA(FC_LOAD(dp + p * g->in_ps), wv, acc[p]);
         }
     }
-    for (int p = 0; p < FC_DW_PX; p++) FC_STORE(out + (iw + p) * g->out_ps + k, acc[p]);
+    for (int p = 0; p < FC_DW_PX; p++) FC_DIRECT_FN(dw_put, _)(g, nt, out + (iw + p) * g->out_ps + k, acc[p]);
 }
 
 static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
@@ -247,9 +254,18 @@ static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, 
     /* stride 1: [lo, hi) are the dx pixels whose every tap meets a dy pixel */
     const int64_t lo = (g->s - 1) * g->dil - g->pad, hi = g->in_w - g->pad;
     const int64_t kv = g->k / FC_VL * FC_VL;
+    const int nt = FC_DIRECT_FN(dw_streams, _)(g, out), pf = g->pf_hi > g->pf_lo;
+    /* dy's rows from memory, fetched ahead as in dw_fwd (dx pixels [iw, iw + PX)
+     * read dy pixels [iw + pad - (S - 1) dil, iw + PX + pad), which are
+     * dw_prefetch's pixels at iw where the padding is "same") */
+    const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->in_ps * (int64_t)sizeof(FC_T));
     for (int64_t iw = 0; iw < g->out_w; iw++) {
         if (g->stride == 1 && iw >= lo && iw + FC_DW_PX <= hi && kv == g->k) {
-            for (int64_t k = 0; k < kv; k += FC_VL) FC_DIRECT_FN(dwx_px, _)(g, rows, w, out, iw, k);
+            for (int64_t k = 0; k < kv; k += FC_VL) {
+                if (pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
+                    FC_DIRECT_FN(dw_prefetch, _)(g, rows, iw + pf_px, k);
+                FC_DIRECT_FN(dwx_px, _)(g, rows, w, out, iw, k, nt);
+            }
             iw += FC_DW_PX - 1;
             continue;
         }
@@ -268,6 +284,7 @@ static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, 
             out[iw * g->out_ps + k] = acc;
         }
     }
+    if (nt) FC_STREAM_FENCE();   /* before other threads read the row */
 }
 
 /* Weight gradient: acc[(r, s), k] += sum over output pixels wo of
