@@ -18,8 +18,9 @@
  * 8x56x56x128 forward 1.54x faster inlined with 8-pixel blocks). */
 #define FC_DW_BLOCK static inline __attribute__((always_inline))
 
-/* Stores a forward output vector: ReLU'd when the driver fused it (g->relu),
- * non-temporal when nt (dw_fwd: asked for by g->nt, out aligned to 16 bytes). */
+/* Stores an output vector (forward, dx): ReLU'd when the driver fused it
+ * (g->relu), non-temporal when nt (asked for by g->nt, out aligned to 16
+ * bytes: dw_streams). */
 static inline __attribute__((always_inline)) void FC_DIRECT_FN(dw_put, _)(
         const fc_dw_row *g, int nt, FC_T *p, FC_VEC v) {
     if (g->relu) v = FC_VMAX(FC_ZERO(), v);
