@@ -51,9 +51,9 @@ static int64_t FN(group_panels_len)(const fc_conv_desc *d, int64_t nr) {
 /* Rows [p0, p1) of every group's B (w is (R, S, cg, K): row p holds tap p's K
  * weights, contiguous) into out, group g's panels at
  * out + g * group_panels_len, panel q's element (p, j) at q * nr * depth +
- * p * nr + j.  Read row by row: packed group by group, each of a group's rows
- * lay K values from the last, a page apart in ResNeXt's layer4, and that
- * packing per pixel block was a quarter of the pass. */
+ * p * nr + j.  Read row by row: a group's own rows lie K values apart (a page
+ * in ResNeXt's layer4), and packing them group by group, per pixel block, was
+ * a quarter of that layer's pass. */
 static void FN(pack_weight_rows)(const fc_conv_desc *d, const T *w, int64_t nr, int64_t p0,
                                  int64_t p1, T *out) {
     const int64_t depth = d->r * d->s * d->cg, panels = FC_CEIL_DIV(d->kg, nr);
@@ -164,6 +164,7 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
 static int FN(dx_grouped_gemm)(const fc_conv_desc *d, const FN(direct_geom) *g, const T *dy,
                                const T *wf, T *dx, int nthreads) {
     fc_conv_desc f = *d;
+    f.w_packed = NULL;   /* a packed copy is of the forward weights, not of wf */
     f.n = g->n; f.h = g->h; f.w = g->w; f.c = g->c;
     f.k = g->k; f.ho = g->ho; f.wo = g->wo;
     f.cg = d->kg; f.kg = d->cg;
