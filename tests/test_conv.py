@@ -843,7 +843,7 @@ def test_nchw_backward_runs_on_nhwc_chunks_or_planes(n, c, hw, k, r, kw, channel
     ((1, 13, 13, 24), (3, 3, 24, 36), dict(stride=2, padding=1), True),
     ((1, 14, 14, 32), (3, 3, 32, 32), dict(padding=1), False),        # Winograd
     ((4, 9, 9, 40), (1, 1, 40, 48), dict(), False),                   # 324 pixels: packed per call
-    ((2, 9, 9, 64), (3, 3, 32, 64), dict(padding=1, groups=2), True),  # grouped GEMM: any pixels
+    ((2, 9, 9, 128), (3, 3, 64, 128), dict(padding=1, groups=2), True),  # grouped GEMM: any pixels
     ((1, 6, 6, 96), (1, 1, 24, 96), dict(groups=4), True),            # grouped 1x1, partial panel
     ((1, 8, 8, 64), (3, 3, 4, 64), dict(padding=1, groups=16), False),  # groups on the lanes
 ])
