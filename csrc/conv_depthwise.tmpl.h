@@ -49,13 +49,12 @@ static int FN(dw_wide_dx)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1
 /* The row geometry along W: forward and dw read x's rows (R * cg of them) and
  * produce output rows; dx reads dy's rows (R) and produces dx's. */
 static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
-    fc_dw_row g;
+    fc_dw_row g = {0};   /* no prefetch, ReLU or streaming stores unless the pass asks */
     g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
     g.l1 = caches.l1d;
-    g.pf_lo = g.pf_hi = 0; g.relu = 0; g.nt = 0;
     if (pass == FC_PASS_DX) {
         g.r = d->r;
         g.in_w = d->wo; g.in_ps = d->ys[3] == 1 ? d->ys[2] : d->k;

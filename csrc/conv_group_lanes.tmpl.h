@@ -27,11 +27,9 @@
 /* The row geometry: forward and dw read x's rows and meet output rows; dx
  * reads dy's rows and writes dx's. */
 static fc_dw_row FN(group_lanes_row)(const fc_conv_desc *d, int pass) {
-    fc_dw_row g;
-    g.pf_lo = g.pf_hi = 0; g.relu = 0; g.nt = 0;   /* not asked by the lanes kernels */
+    fc_dw_row g = {0};   /* l1, prefetch, relu, nt: not asked by the lanes kernels */
     g.r = d->r; g.s = d->s; g.k = d->k;
     g.stride = d->stride_w; g.pad = d->pad_left; g.dil = d->dil_w;
-    g.l1 = 0;   /* not asked by the lanes kernels */
     const int dx = pass == FC_PASS_DX;
     g.in_w = dx ? d->wo : d->w;
     g.in_ps = dx ? d->ys[2] : d->xs[2];

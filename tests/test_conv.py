@@ -442,10 +442,10 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
 @pytest.mark.parametrize("c, stride", [(32, 1), (36, 2)])
 def test_depthwise_from_memory(c, stride, dtype, rng):
     """A depthwise layer whose x and y together overflow half of L3 fetches x's
-    rows ahead and writes y with non-temporal stores, ReLU applied in the
-    store (and dy's rows and dx likewise): right, the same bits on 1 and 2
-    threads, and the same into an output not aligned to 16 bytes (written
-    with ordinary stores)."""
+    rows ahead and writes y with non-temporal stores where its pixels fill
+    whole cache lines (32 channels; y is allocated on a line), ReLU applied in
+    the store (and dy's rows and dx likewise): right, the same bits on 1 and 2
+    threads, and the same into an output off the line (ordinary stores)."""
     from fastconv import _native
     l3, isz = _native.cpu_caches()["l3"], np.dtype(dtype).itemsize
     ho = 64 // stride
@@ -456,6 +456,7 @@ def test_depthwise_from_memory(c, stride, dtype, rng):
     wt, b = rand(rng, (3, 3, 1, c), dtype), rand(rng, (c,), dtype)
     kw = dict(stride=stride, padding=1, groups=c)
     y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(x, wt, b, activation="relu", **kw))
+    assert y.ctypes.data % 64 == 0
     size = np.abs(x).max() * np.abs(wt).sum(axis=(0, 1, 2)).max() + np.abs(b).max()
     assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), size)
     odd = np.empty(y.size + 1, dtype)[1:].reshape(y.shape)   # 4 or 8 bytes past the block
@@ -464,6 +465,26 @@ def test_depthwise_from_memory(c, stride, dtype, rng):
     dx = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d_backward(dy, x, wt, **kw)[0])
     dx_size = np.abs(dy).max() * np.abs(wt).sum(axis=(0, 1, 2)).max()
     assert_close(dx, ref.conv2d_backward(dy, x, wt, **kw)[0], dx_size)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_new_tensors_start_on_a_cache_line(layout, dtype, rng):
+    """The tensors fastconv allocates (outputs, dx, pooling's argmax) start on
+    a 64-byte line, so that AVX-512 stores fill whole lines, and hold the values
+    of an ordinary array; a zero-size one too."""
+    from fastconv._args import empty_aligned
+    x = rand(rng, (2, 3, 9, 9) if layout == "NCHW" else (2, 9, 9, 3), dtype)
+    w = rand(rng, (3, 3, 3, 5), dtype)
+    y = fastconv.conv2d(x, w, padding=1, layout=layout)
+    dx, _, _ = fastconv.conv2d_backward(y, x, w, padding=1, layout=layout)
+    p, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
+    for a in (y, dx, p, idx, fastconv.conv2d(x[0], w, padding=1, layout=layout)):
+        assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.flags.writeable
+    assert empty_aligned((0, 4), dtype).shape == (0, 4)
+    a = empty_aligned((3, 5), np.int64)
+    a[...] = np.arange(15).reshape(3, 5)
+    assert a.ctypes.data % 64 == 0 and a.tolist() == np.arange(15).reshape(3, 5).tolist()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

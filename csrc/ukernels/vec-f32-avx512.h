@@ -5,13 +5,8 @@
 #define FC_VL 16
 #define FC_LOAD _mm512_loadu_ps
 #define FC_STORE _mm512_storeu_ps
-/* a non-temporal store (no read of the line first) of 16-byte-aligned p, in
- * 16-byte pieces: NumPy's arrays are aligned to 16 bytes, not to a vector */
-#define FC_STREAM(p, v)                                                                      \
-    (_mm_stream_ps((p), _mm512_extractf32x4_ps((v), 0)),                                     \
-     _mm_stream_ps((p) + 4, _mm512_extractf32x4_ps((v), 1)),                                 \
-     _mm_stream_ps((p) + 8, _mm512_extractf32x4_ps((v), 2)),                                 \
-     _mm_stream_ps((p) + 12, _mm512_extractf32x4_ps((v), 3)))
+/* a non-temporal store (no read of the line first) of a vector-aligned p */
+#define FC_STREAM _mm512_stream_ps
 #define FC_STREAM_FENCE _mm_sfence
 #define FC_SET1 _mm512_set1_ps
 #define FC_FMA _mm512_fmadd_ps

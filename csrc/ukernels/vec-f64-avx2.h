@@ -5,10 +5,8 @@
 #define FC_VL 4
 #define FC_LOAD _mm256_loadu_pd
 #define FC_STORE _mm256_storeu_pd
-/* a non-temporal store (no read of the line first) of 16-byte-aligned p, in
- * 16-byte pieces: NumPy's arrays are aligned to 16 bytes, not to a vector */
-#define FC_STREAM(p, v) \
-    (_mm_stream_pd((p), _mm256_castpd256_pd128(v)), _mm_stream_pd((p) + 2, _mm256_extractf128_pd((v), 1)))
+/* a non-temporal store (no read of the line first) of a vector-aligned p */
+#define FC_STREAM _mm256_stream_pd
 #define FC_STREAM_FENCE _mm_sfence
 #define FC_SET1 _mm256_set1_pd
 #define FC_FMA _mm256_fmadd_pd

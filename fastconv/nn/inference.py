@@ -69,7 +69,7 @@ class Arena:
                 del self._free[i]
                 break
         else:
-            buf = np.empty(max(nbytes, 64), np.uint8)
+            buf = _args.empty_aligned((max(nbytes, 64),), np.uint8)
         self._used[_address(buf)] = buf
         return buf[:nbytes].view(dtype).reshape(shape)
 
