@@ -51,6 +51,26 @@ typedef struct {
  * 16-image DCGAN batch. */
 #define FC_COL2IM_GROUP_PIXELS 128
 
+/* Adds one kernel row's terms of a pixel, in[s * cg + c] for tap s, into dx's
+ * row at pixels x0 + s * dil_w.  Where those pixels lie side by side in an
+ * NHWC row of cg channels and all inside it, the terms are one run of s * cg
+ * values (a 3-channel stem's dx: 9 adds in a row rather than 3 taps of 3). */
+static inline void FN(col2im_add_row)(const fc_conv_desc *d, T *restrict row, const T *restrict in,
+                                      int64_t x0) {
+    const int64_t cg = d->cg, xs = d->dxs[2], cs = d->dxs[3], taps = d->s, dil = d->dil_w;
+    if (cs == 1 && xs == cg && dil == 1 && x0 >= 0 && x0 + taps <= d->w) {
+        T *restrict out = row + x0 * cg;
+        for (int64_t q = 0; q < taps * cg; q++) out[q] += in[q];
+        return;
+    }
+    for (int64_t s = 0; s < taps; s++) {
+        const int64_t x = x0 + s * dil;
+        if (x < 0 || x >= d->w) continue;
+        T *restrict out = row + x * xs;
+        for (int64_t c = 0; c < cg; c++) out[c * cs] += in[s * cg + c];
+    }
+}
+
 /* Pixels [m0, m1) counted from the first pixel of image n (a block may run
  * on into the next images): dcol for them, group by group, added into dx. */
 static int FN(col2im_pixels)(const FN(col2im_job) *job, int64_t n, int64_t m0, int64_t m1,
@@ -68,19 +88,19 @@ static int FN(col2im_pixels)(const FN(col2im_job) *job, int64_t n, int64_t m0, i
         pl.c = dcol; pl.rsc = width; pl.csc = 1;
         pl.alpha = 1; pl.beta = 0;
         if (FN(fc_gemm_run)(&pl, 1) != FC_OK) return FC_ENOMEM;
+        /* the pixel (image, ho, wo) of row i, stepped along rather than divided out */
+        int64_t img = n + m0 / pixels, ho = m0 % pixels / d->wo, wo = m0 % d->wo;
         for (int64_t i = 0; i < pl.m; i++) {
-            T *img = job->dx + (n + (m0 + i) / pixels) * dxs[0];
-            const int64_t ho = (m0 + i) % pixels / d->wo, wo = (m0 + i) % d->wo;
-            for (int64_t t = 0; t < taps; t++) {
-                const int64_t h = ho * d->stride_h - d->pad_top + (t / d->s) * d->dil_h;
-                const int64_t x = wo * d->stride_w - d->pad_left + (t % d->s) * d->dil_w;
-                if (h < 0 || h >= d->h || x < 0 || x >= d->w) continue;
-                T *out = img + h * dxs[1] + x * dxs[2] + g * cg * dxs[3];
-                const T *in = dcol + i * width + t * cg;
-                if (dxs[3] == 1)
-                    for (int64_t c = 0; c < cg; c++) out[c] += in[c];
-                else
-                    for (int64_t c = 0; c < cg; c++) out[c * dxs[3]] += in[c];
+            T *base = job->dx + img * dxs[0] + g * cg * dxs[3];
+            for (int64_t r = 0; r < d->r; r++) {
+                const int64_t h = ho * d->stride_h - d->pad_top + r * d->dil_h;
+                if (h < 0 || h >= d->h) continue;
+                FN(col2im_add_row)(d, base + h * dxs[1], dcol + i * width + r * d->s * cg,
+                                   wo * d->stride_w - d->pad_left);
+            }
+            if (++wo == d->wo) {
+                wo = 0;
+                if (++ho == d->ho) ho = 0, img++;
             }
         }
     }

@@ -602,6 +602,34 @@ def test_strided_dx_shares_blocks_of_few_images(n, r, stride, dilation, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c, r, kw", [
+    (3, 3, dict(padding=1)),                  # a stem: each kernel row's taps one run of 9
+    (1, 5, dict()),                           # LeNet's first layer
+    (4, 3, dict(padding=2, dilation=2)),      # dilated: tap by tap
+    (2, 7, dict(padding=(3, 1))),             # edge pixels of a wide kernel
+])
+def test_few_channel_dx_adds_dcol_rows(c, r, kw, dtype, rng):
+    """dx by GEMM of a layer with at most 4 input channels at stride 1 (images
+    too large for the direct kernels) is the GEMM of dy with W^T, a row of
+    r * s * c terms per pixel added into dx (col2im), not the GEMM of gathered
+    dy with c columns: right, also on NHWC copies of NCHW images, the same
+    bits on 1 and 2 threads."""
+    kw = dict(kw, algorithm="gemm")
+    for layout in LAYOUTS:
+        x = rand(rng, (3, 23, 31, c) if layout == "NHWC" else (3, c, 23, 31), dtype)
+        w = rand(rng, (r, r, c, 24) if layout == "NHWC" else (24, c, r, r), dtype)
+        plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, layout=layout, **kw)
+        assert plan["dx"]["variant"] == ("col2im" if layout == "NHWC" else "nhwc_chunks"), plan
+        dy = rand(rng, fastconv.conv2d(x, w, layout=layout, **kw).shape, dtype)
+        dx = same_bits_on_1_and_2_threads(
+            lambda: fastconv.conv2d_backward(dy, x, w, layout=layout, **kw)[0])
+        got = fastconv.conv2d_backward(dy, x, w, layout=layout, **kw)
+        np.testing.assert_array_equal(got[0], dx)
+        assert_conv_backward_close(got, dy, x, w, layout=layout,
+                                   **{k: v for k, v in kw.items() if k != "algorithm"})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, h, w, groups, cg, kg, r, padding", [
     (2, 14, 15, 32, 4, 4, 3, 1),                 # ResNeXt-50 32x4d, first stage
     (1, 9, 10, 4, 8, 8, 3, "same"),              # 8 per group, batch 1 (tiles shared)
