@@ -34,14 +34,15 @@ const char *fc_isa_name(int isa) {
 /* ---- the registered kernels, in fc_ukernel_info's numbering: f32 GEMM,
  * f64 GEMM, then the conv tables.  The GEMM tables are filled in at first use
  * with cache blocks derived from the detected caches (derive_blocks). ---- */
-#define FC_GEMM_ENTRY(name_, isa_, mr_, nr_, narrow_) \
-    {.name = #name_, .isa = FC_ISA_##isa_, .mr = mr_, .nr = nr_, .narrow = narrow_, .run = fc_uk_##name_},
+#define FC_GEMM_ENTRY(name_, isa_, mr_, nr_, narrow_, half_)                                    \
+    {.name = #name_, .isa = FC_ISA_##isa_, .mr = mr_, .nr = nr_, .narrow = narrow_, .run = fc_uk_##name_, \
+     .run_half = FC_UK_HALF_##half_(name_)},
 static fc_gemm_kernel_f32 sgemm_kernels[] = {FC_SGEMM_UKERNELS(FC_GEMM_ENTRY)};
 static fc_gemm_kernel_f64 dgemm_kernels[] = {FC_DGEMM_UKERNELS(FC_GEMM_ENTRY)};
 #undef FC_GEMM_ENTRY
 
 /* Scratch tiles on the stack are sized for the largest kernel. */
-#define FC_CHECK_TILE(name_, isa_, mr_, nr_, narrow_) \
+#define FC_CHECK_TILE(name_, isa_, mr_, nr_, narrow_, half_) \
     _Static_assert(mr_ <= FC_MAX_MR && nr_ <= FC_MAX_NR && FC_GEMM_MAX_NC % nr_ == 0, \
                    #name_ ": tile outside FC_MAX_MR / FC_MAX_NR, or FC_GEMM_MAX_NC not a multiple of nr");
 FC_SGEMM_UKERNELS(FC_CHECK_TILE)
@@ -201,7 +202,7 @@ int fc_ukernel_count(void) { return N_SGEMM + N_DGEMM + N_CONV + N_POOL; }
         (out)->name = (k)->name; (out)->kind = "gemm"; (out)->dtype = dt;                  \
         (out)->isa = (k)->isa; (out)->mr = (k)->mr; (out)->nr = (k)->nr;                   \
         (out)->mc = (k)->mc; (out)->kc = (k)->kc; (out)->nc = (k)->nc; (out)->nc_direct = (k)->nc_direct;                     \
-        (out)->narrow = (k)->narrow;                                                       \
+        (out)->narrow = (k)->narrow; (out)->edge_mr = (k)->run_half ? (k)->mr / 2 : 0;     \
     } while (0)
 
 int fc_ukernel_get(int index, fc_ukernel_info *info) {

@@ -138,9 +138,15 @@ typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t 
 static inline int fc_act_in_ukernel(int act) { return act == FC_ACT_NONE || act == FC_ACT_RELU; }
 
 /* A micro-kernel with its cache blocks (derived at first use, dispatch.c);
- * nc_direct is the column block when B is read in place. */
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f32 run; } fc_gemm_kernel_f32;
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f64 run; } fc_gemm_kernel_f64;
+ * nc_direct is the column block when B is read in place; run_half, where
+ * there is one, the same tile with mr / 2 rows. */
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f32 run, run_half; } fc_gemm_kernel_f32;
+typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f64 run, run_half; } fc_gemm_kernel_f64;
+
+/* The kernel for an edge tile of `rows` valid rows written to a scratch
+ * tile: the half-height one where they fit (the same sums, element by
+ * element, as the full tile's). */
+#define FC_EDGE_RUN(kd, rows) ((kd)->run_half && 2 * (rows) <= (kd)->mr ? (kd)->run_half : (kd)->run)
 
 #define FC_DECLARE_SGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \
@@ -150,8 +156,19 @@ typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narro
     void fc_uk_##name(int64_t k, const double *a, int64_t lda, int64_t ksa,              \
                       const double *b, int64_t ldb, double *c, int64_t ldc, double alpha, \
                       double beta, int64_t seg, int64_t sga, const double *bias, int relu);
+/* and the half-height twins: X(name, isa, mr, nr, narrow, half) */
+#define FC_DECLARE_HALF_0(decl, name)
+#define FC_DECLARE_HALF_1(decl, name) decl(name##_half)
+#define FC_DECLARE_SGEMM_HALF(name, isa, mr, nr, narrow, half) FC_DECLARE_HALF_##half(FC_DECLARE_SGEMM, name)
+#define FC_DECLARE_DGEMM_HALF(name, isa, mr, nr, narrow, half) FC_DECLARE_HALF_##half(FC_DECLARE_DGEMM, name)
 FC_SGEMM_UKERNELS(FC_DECLARE_SGEMM)
 FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM)
+FC_SGEMM_UKERNELS(FC_DECLARE_SGEMM_HALF)
+FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM_HALF)
+#undef FC_DECLARE_SGEMM_HALF
+#undef FC_DECLARE_DGEMM_HALF
+#undef FC_DECLARE_HALF_0
+#undef FC_DECLARE_HALF_1
 #undef FC_DECLARE_SGEMM
 #undef FC_DECLARE_DGEMM
 

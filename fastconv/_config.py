@@ -194,7 +194,8 @@ def show_config(mode="stdout"):
     print(f"  caches:   L1d {caches['l1d'] // 1024} KiB, L2 {caches['l2'] // 1024} KiB{l3} "
           f"(from {caches['source']}); GEMM blocks derived from them:")
     for k in active_ukernels():
-        blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place)"
+        edge = f"; {k['edge_mr']}-row twin for edge tiles" if k.get("edge_mr") else ""
+        blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place){edge}"
                   if k["kind"] == "gemm" else "")
         print(f"    {k['title']:32s} {blocks}")
     forked = ("; a forked child: one thread" if forked_serial() else "")

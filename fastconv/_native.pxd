@@ -59,7 +59,7 @@ cdef extern from "fastconv/fastconv.h":
         const char *name
         const char *kind
         const char *dtype
-        int isa, mr, nr, mc, kc, nc, nc_direct, narrow, lanes, supported, active
+        int isa, mr, nr, mc, kc, nc, nc_direct, edge_mr, narrow, lanes, supported, active
     int fc_ukernel_count()
     int fc_ukernel_get(int index, fc_ukernel_info *info)
     int64_t fc_workspace_in_use()

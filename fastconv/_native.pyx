@@ -88,7 +88,7 @@ def ukernels():
         out.append(dict(index=i, name=info.name.decode(), kind=info.kind.decode(),
                         dtype=info.dtype.decode(), isa=info.isa, mr=info.mr, nr=info.nr,
                         mc=info.mc, kc=info.kc, nc=info.nc, nc_direct=info.nc_direct,
-                        narrow=bool(info.narrow),
+                        edge_mr=info.edge_mr, narrow=bool(info.narrow),
                         lanes=info.lanes, supported=bool(info.supported),
                         active=bool(info.active)))
     return out

@@ -26,7 +26,10 @@ def test_gemm_ukernel_edge_tiles(k, rng):
         pytest.skip(f"this CPU cannot run {k['name']}")
     dtype = DTYPE[k["dtype"]]
     mr, nr, kc = k["mr"], k["nr"], k["kc"]
-    for m in sorted({1, mr - 1, mr + 1}):
+    # rows on both sides of the half-height twin's reach (edge_mr: AVX-512's 12-row tiles)
+    half = k["edge_mr"] or mr // 2
+    assert k["edge_mr"] in (0, mr // 2)
+    for m in sorted({1, half, half + 1, mr - 1, mr + 1}):
         for n in sorted({1, nr - 1, nr + 1}):
             for depth in (1, kc - 1, kc + 1):
                 a = rng.standard_normal((m, depth)).astype(dtype)

@@ -8,6 +8,9 @@
  *   isa     FC_ISA_<isa> must be supported to run it
  *   mr, nr  the register tile (rows of A, columns of B)
  *   narrow  1: the half-width tile the dispatcher picks when C has at most nr columns
+ *   half    1: fc_uk_<name>_half, the same tile with mr / 2 rows, runs the edge
+ *           tiles of at most that many rows (a 12-row tile of 1 valid row costs
+ *           as much as a full one: 49 pixels are 5 tiles, now 4 and a half)
  * The cache blocks (mc, kc, nc) are not listed: dispatch.c derives them from
  * the caches detected at run time (cpuinfo.c). */
 #ifndef FASTCONV_UKERNELS_REGISTRY_H
@@ -22,20 +25,24 @@
 #define FC_X86(row)
 #endif
 
-/*  X(name,               isa,     mr, nr, narrow) */
-#define FC_SGEMM_UKERNELS(X)                            \
-    X(sgemm_generic_4x8,   GENERIC,  4,  8, 0)          \
-    FC_X86(X(sgemm_avx2_6x16,     AVX2,     6, 16, 0))  \
-    FC_X86(X(sgemm_avx2_6x8,      AVX2,     6,  8, 1))  \
-    FC_X86(X(sgemm_avx512_12x32,  AVX512,  12, 32, 0))  \
-    FC_X86(X(sgemm_avx512_12x16,  AVX512,  12, 16, 1))
+/*  X(name,               isa,     mr, nr, narrow, half) */
+#define FC_SGEMM_UKERNELS(X)                               \
+    X(sgemm_generic_4x8,   GENERIC,  4,  8, 0, 0)          \
+    FC_X86(X(sgemm_avx2_6x16,     AVX2,     6, 16, 0, 0))  \
+    FC_X86(X(sgemm_avx2_6x8,      AVX2,     6,  8, 1, 0))  \
+    FC_X86(X(sgemm_avx512_12x32,  AVX512,  12, 32, 0, 1))  \
+    FC_X86(X(sgemm_avx512_12x16,  AVX512,  12, 16, 1, 1))
 
-#define FC_DGEMM_UKERNELS(X)                            \
-    X(dgemm_generic_4x8,   GENERIC,  4,  8, 0)          \
-    FC_X86(X(dgemm_avx2_6x8,      AVX2,     6,  8, 0))  \
-    FC_X86(X(dgemm_avx2_6x4,      AVX2,     6,  4, 1))  \
-    FC_X86(X(dgemm_avx512_12x16,  AVX512,  12, 16, 0))  \
-    FC_X86(X(dgemm_avx512_12x8,   AVX512,  12,  8, 1))
+#define FC_DGEMM_UKERNELS(X)                               \
+    X(dgemm_generic_4x8,   GENERIC,  4,  8, 0, 0)          \
+    FC_X86(X(dgemm_avx2_6x8,      AVX2,     6,  8, 0, 0))  \
+    FC_X86(X(dgemm_avx2_6x4,      AVX2,     6,  4, 1, 0))  \
+    FC_X86(X(dgemm_avx512_12x16,  AVX512,  12, 16, 0, 1))  \
+    FC_X86(X(dgemm_avx512_12x8,   AVX512,  12,  8, 1, 1))
+
+/* fc_uk_<name>_half where the row's half column is 1, else none. */
+#define FC_UK_HALF_0(name) NULL
+#define FC_UK_HALF_1(name) fc_uk_##name##_half
 
 /* Convolution kernel tables (direct kernels for few output channels and the
  * Winograd transforms, ukernels/conv_simd.tmpl.h): X(name, isa, dtype); the

@@ -60,6 +60,7 @@ typedef struct {
     int isa;               /* FC_ISA_* it needs */
     int mr, nr, mc, kc, nc, narrow;   /* GEMM: tile, and cache blocks derived from fc_cpu_caches */
     int nc_direct;         /* GEMM: the column block when B is read in place */
+    int edge_mr;           /* GEMM: rows of the twin that runs edge tiles of at most that many (0: none) */
     int lanes;             /* conv: pixels per vector */
     int supported;         /* this CPU can run it */
     int active;            /* the active kernel set uses it */
