@@ -147,6 +147,13 @@ static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *
         for (int64_t iw = iw0; rows[r] && iw < iw1; iw++) fc_prefetch(rows[r] + iw * g->in_ps + k);
 }
 
+/* The lines of a pixel: dw_prefetch for the channel vector at k where it
+ * starts one. */
+static inline void FC_DIRECT_FN(dw_prefetch_line, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                                     int64_t wo, int64_t k) {
+    if (k % (64 / (int64_t)sizeof(FC_T)) == 0) FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo, k);
+}
+
 #ifndef FC_DW_CHUNK_VECS
 #define FC_DW_CHUNK_VECS 8
 #endif
@@ -156,6 +163,11 @@ static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *
  * 5.3-6.0 three blocks ahead; a standalone loop of the kernel ran best 1.5 KiB
  * ahead, worse from 3 on). */
 #define FC_DW_PF_BYTES 2048
+
+/* How far ahead (output pixels, each step input pixels on) FC_DW_PF_BYTES of the row lie. */
+static inline int64_t FC_DIRECT_FN(dw_prefetch_px, _)(const fc_dw_row *g, int64_t step) {
+    return FC_CEIL_DIV(FC_DW_PF_BYTES, step * g->in_ps * (int64_t)sizeof(FC_T));
+}
 
 /* Whether a row's vectors are stored non-temporally: asked for, and every
  * vector on whole cache lines (out and its pixel stride 64-byte aligned; the
@@ -182,7 +194,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     const int64_t block_bytes = (FC_DW_PX + 2) * g->r * g->k * (int64_t)sizeof(FC_T);
     const int chunked = block_bytes > g->l1 && kv > FC_DW_CHUNK_VECS * FC_VL;
     const int nt = FC_DIRECT_FN(dw_streams, _)(g, out), pf = g->pf_hi > g->pf_lo;
-    const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->stride * g->in_ps * (int64_t)sizeof(FC_T));
+    const int64_t pf_px = FC_DIRECT_FN(dw_prefetch_px, _)(g, g->stride);
     for (int64_t k0 = 0; chunked && k0 < kv; k0 += FC_DW_CHUNK_VECS * FC_VL) {
         const int64_t k1 = FC_MIN(kv, k0 + FC_DW_CHUNK_VECS * FC_VL);
         for (int64_t wo = lo; wo < bhi; wo += FC_DW_PX) {
@@ -199,8 +211,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
         }
         if (!chunked)   /* the block's channels in whole vectors, here */
             for (int64_t k = 0; k < kv; k += FC_VL) {
-                if (pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
-                    FC_DIRECT_FN(dw_prefetch, _)(g, rows, wo + pf_px, k);
+                if (pf) FC_DIRECT_FN(dw_prefetch_line, _)(g, rows, wo + pf_px, k);
                 FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt);
             }
         for (int64_t p = 0; p < FC_DW_PX && kv < g->k; p++)   /* the channel tail of its pixels */
@@ -262,12 +273,11 @@ static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, 
     /* dy's rows from memory, fetched ahead as in dw_fwd (dx pixels [iw, iw + PX)
      * read dy pixels [iw + pad - (S - 1) dil, iw + PX + pad), which are
      * dw_prefetch's pixels at iw where the padding is "same") */
-    const int64_t pf_px = FC_CEIL_DIV(FC_DW_PF_BYTES, g->in_ps * (int64_t)sizeof(FC_T));
+    const int64_t pf_px = FC_DIRECT_FN(dw_prefetch_px, _)(g, 1);
     for (int64_t iw = 0; iw < g->out_w; iw++) {
         if (g->stride == 1 && iw >= lo && iw + FC_DW_PX <= hi && kv == g->k) {
             for (int64_t k = 0; k < kv; k += FC_VL) {
-                if (pf && k % (64 / (int64_t)sizeof(FC_T)) == 0)   /* a line per pixel */
-                    FC_DIRECT_FN(dw_prefetch, _)(g, rows, iw + pf_px, k);
+                if (pf) FC_DIRECT_FN(dw_prefetch_line, _)(g, rows, iw + pf_px, k);
                 FC_DIRECT_FN(dwx_px, _)(g, rows, w, out, iw, k, nt);
             }
             iw += FC_DW_PX - 1;
