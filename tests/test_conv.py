@@ -422,6 +422,7 @@ def test_no_channels(c, k, algorithm):
     (0, 6, 7, 8, 1, 3, 3, 1, 1, 1),              # empty batch
     (1, 5, 19, 604, 1, 3, 3, 1, 1, 1),           # blocks past L1: channel chunks, a vector tail
     (2, 5, 15, 604, 1, 3, 3, 2, 1, 1),           # the same at stride 2
+    (1, 4, 14, 520, 1, 3, 3, 1, 1, 1),           # 12 interior pixels: a block of 8, then of 4
 ], ids=lambda v: str(v).replace(" ", ""))
 def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype, rng):
     """The depthwise algorithm, which "auto" takes for groups = C: forward with
