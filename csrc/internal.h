@@ -203,7 +203,7 @@ typedef struct {
     int64_t l1;              /* L1d bytes: whether the forward pass runs channel chunks */
     int64_t pf_lo, pf_hi;    /* forward, dx: rows [pf_lo, pf_hi) come from memory (fetched ahead) */
     int relu;                /* forward: ReLU applied in the store */
-    int nt;                  /* forward, dx: non-temporal stores (where out is 16-byte aligned) */
+    int nt;                  /* forward, dx: non-temporal stores (where they fill whole lines) */
 } fc_dw_row;
 
 #define FC_DECLARE_CONV_KERNELS(T, SFX)                                                  \

@@ -19,8 +19,8 @@
 #define FC_DW_BLOCK static inline __attribute__((always_inline))
 
 /* Stores an output vector (forward, dx): ReLU'd when the driver fused it
- * (g->relu), non-temporal when nt (asked for by g->nt, out aligned to 16
- * bytes: dw_streams). */
+ * (g->relu), non-temporal when nt (asked for by g->nt, every vector on whole
+ * cache lines: dw_streams). */
 static inline __attribute__((always_inline)) void FC_DIRECT_FN(dw_put, _)(
         const fc_dw_row *g, int nt, FC_T *p, FC_VEC v) {
     if (g->relu) v = FC_VMAX(FC_ZERO(), v);
