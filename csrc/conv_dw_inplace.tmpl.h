@@ -36,7 +36,7 @@ static void FN(inplace_dw_tile)(const fc_conv_desc *d, const FN(fc_gemm_kernel) 
         return;
     }
     T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-    FC_EDGE_RUN(kd, rows)(kc, a, 1, d->c, b, d->k, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
+    FC_EDGE_RUN(kd, rows, cols)(kc, a, 1, d->c, b, d->k, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) c[i * d->k + j] += tile[i * kd->nr + j];
 }

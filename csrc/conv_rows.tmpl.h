@@ -39,7 +39,7 @@ static void FN(rows_tile)(const FN(fc_gemm_kernel) *kd, int64_t k, const T *a, i
         return;
     }
     T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-    FC_EDGE_RUN(kd, rows)(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga, NULL, 0);
+    FC_EDGE_RUN(kd, rows, cols)(k, a, lda, 1, b, kd->nr, tile, kd->nr, 1, 0, seg, sga, NULL, 0);
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     (accumulate ? kern->bias_add_act : kern->bias_act)(tile, kd->nr, c, ldc, rows, cols, bias, act,
                                                        act_alpha);

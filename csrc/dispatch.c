@@ -81,6 +81,17 @@ static int fit_block(int64_t budget, int64_t unit, int step, int lo, int hi) {
                             40 * (k)->mr);                                                     \
     } while (0)
 
+/* Each wide kernel's narrow twin: the narrow kernel of its ISA with its rows
+ * and half its columns (it reads the wide kernel's packed panels as they are). */
+#define FC_LINK_NARROW(list)                                                                   \
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++)                                     \
+        for (size_t j = 0; j < sizeof list / sizeof *list; j++)                                 \
+            if (!list[i].narrow && list[j].narrow && list[j].isa == list[i].isa &&              \
+                list[j].mr == list[i].mr && 2 * list[j].nr == list[i].nr) {                    \
+                list[i].run_narrow = list[j].run;                                               \
+                list[i].run_narrow_half = list[j].run_half;                                     \
+            }
+
 static void derive_blocks(void) {
     fc_cpu_caches caches;
     fc_cpu_caches_get(&caches);
@@ -88,6 +99,8 @@ static void derive_blocks(void) {
         FC_DERIVE_BLOCKS(&sgemm_kernels[i], (int64_t)sizeof(float), &caches);
     for (size_t i = 0; i < sizeof dgemm_kernels / sizeof *dgemm_kernels; i++)
         FC_DERIVE_BLOCKS(&dgemm_kernels[i], (int64_t)sizeof(double), &caches);
+    FC_LINK_NARROW(sgemm_kernels)
+    FC_LINK_NARROW(dgemm_kernels)
 }
 
 typedef struct { const char *name, *dtype; int is_f64, isa; const void *table; } conv_entry;

@@ -110,7 +110,7 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
         if (in_kernel) return;
     } else {
         T tile[FC_MAX_MR * FC_MAX_NR] __attribute__((aligned(64)));
-        FC_EDGE_RUN(kd, rows)(kc, ap, lda, ksa, bp, ldb, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
+        FC_EDGE_RUN(kd, rows, cols)(kc, ap, lda, ksa, bp, ldb, tile, kd->nr, 1, 0, kc, 0, NULL, 0);
         const int64_t cs = pl->csc;
         for (int64_t i = 0; i < rows; i++) {
             T *ci = c + i * pl->rsc;

@@ -138,15 +138,29 @@ typedef void (*fc_ukernel_f64)(int64_t k, const double *a, int64_t lda, int64_t 
 static inline int fc_act_in_ukernel(int act) { return act == FC_ACT_NONE || act == FC_ACT_RELU; }
 
 /* A micro-kernel with its cache blocks (derived at first use, dispatch.c);
- * nc_direct is the column block when B is read in place; run_half, where
- * there is one, the same tile with mr / 2 rows. */
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f32 run, run_half; } fc_gemm_kernel_f32;
-typedef struct { const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow; fc_ukernel_f64 run, run_half; } fc_gemm_kernel_f64;
+ * nc_direct is the column block when B is read in place.  Its twins, where
+ * it has them: run_half the same tile with mr / 2 rows; run_narrow (and
+ * run_narrow_half) the narrow kernel of its ISA, nr / 2 columns (dispatch.c
+ * links them). */
+typedef struct {
+    const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow;
+    fc_ukernel_f32 run, run_half, run_narrow, run_narrow_half;
+} fc_gemm_kernel_f32;
+typedef struct {
+    const char *name; int isa, mr, nr, mc, kc, nc, nc_direct, narrow;
+    fc_ukernel_f64 run, run_half, run_narrow, run_narrow_half;
+} fc_gemm_kernel_f64;
 
-/* The kernel for an edge tile of `rows` valid rows written to a scratch
- * tile: the half-height one where they fit (the same sums, element by
- * element, as the full tile's). */
-#define FC_EDGE_RUN(kd, rows) ((kd)->run_half && 2 * (rows) <= (kd)->mr ? (kd)->run_half : (kd)->run)
+/* The kernel for an edge tile of rows x cols valid, written to a scratch
+ * tile: the half-height and half-width twins where they fit (they run the
+ * same sums, element by element, as the full tile, reading its packed
+ * panels: the same bits).  A 12x32 tile of 16 valid columns did twice the
+ * FMAs it needed: 48 output channels ran 2 calls where 1.5 do. */
+#define FC_EDGE_RUN_ROWS(run, half, kd, rows) ((half) && 2 * (rows) <= (kd)->mr ? (half) : (run))
+#define FC_EDGE_RUN(kd, rows, cols)                                                        \
+    ((kd)->run_narrow && 2 * (cols) <= (kd)->nr                                            \
+         ? FC_EDGE_RUN_ROWS((kd)->run_narrow, (kd)->run_narrow_half, kd, rows)             \
+         : FC_EDGE_RUN_ROWS((kd)->run, (kd)->run_half, kd, rows))
 
 #define FC_DECLARE_SGEMM(name, ...)                                                    \
     void fc_uk_##name(int64_t k, const float *a, int64_t lda, int64_t ksa, const float *b, \
