@@ -141,17 +141,6 @@ FC_DW_BLOCK void FC_DIRECT_FN(dwf_block, _)(const fc_dw_row *g, const FC_T *cons
         FC_DIRECT_FN(dwf_px, _)(g, rows, w, bias, out, wo, k, nt, px);
 }
 
-/* A block of 4 pixels, all channels (the rest of an interior after blocks of 8). */
-static void FC_DIRECT_FN(dwf_block4, _)(const fc_dw_row *g, const FC_T *const *rows,
-                                        const FC_T *w, const FC_T *bias, FC_T *out, int64_t wo,
-                                        int slide3, int nt) {
-    const int64_t kv = g->k / FC_VL * FC_VL;
-    for (int64_t k = 0; k < kv; k += FC_VL)
-        FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt, 4);
-    for (int64_t p = 0; p < 4 && kv < g->k; p++)
-        FC_DIRECT_FN(dwf_pixel, _)(g, rows, w, bias, out, wo + p, kv);
-}
-
 /* Asks for the input pixels that the block at output pixel wo reads from the
  * rows [g->pf_lo, g->pf_hi) (those not yet in cache), at channel k's cache line. */
 static inline void FC_DIRECT_FN(dw_prefetch, _)(const fc_dw_row *g, const FC_T *const *rows,
@@ -178,6 +167,23 @@ static inline void FC_DIRECT_FN(dw_prefetch_line, _)(const fc_dw_row *g, const F
  * 5.3-6.0 three blocks ahead; a standalone loop of the kernel ran best 1.5 KiB
  * ahead, worse from 3 on). */
 #define FC_DW_PF_BYTES 2048
+
+/* Interior pixels wo .. wo + px - 1 (px a constant at each call): their
+ * channels in whole vectors, unless a channel-chunk pass did them already
+ * (done), each vector's line of the pixel pf_px ahead fetched where pf; then
+ * the channels past the last whole vector, pixel by pixel. */
+FC_DW_BLOCK void FC_DIRECT_FN(dwf_pixels, _)(const fc_dw_row *g, const FC_T *const *rows,
+                                             const FC_T *w, const FC_T *bias, FC_T *out,
+                                             int64_t wo, int slide3, int nt, int px, int done,
+                                             int pf, int64_t pf_px) {
+    const int64_t kv = g->k / FC_VL * FC_VL;
+    for (int64_t k = 0; !done && k < kv; k += FC_VL) {
+        if (pf) FC_DIRECT_FN(dw_prefetch_line, _)(g, rows, wo + pf_px, k);
+        FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt, px);
+    }
+    for (int64_t p = 0; p < px && kv < g->k; p++)
+        FC_DIRECT_FN(dwf_pixel, _)(g, rows, w, bias, out, wo + p, kv);
+}
 
 /* How far ahead (output pixels, each step input pixels on) FC_DW_PF_BYTES of the row lie. */
 static inline int64_t FC_DIRECT_FN(dw_prefetch_px, _)(const fc_dw_row *g, int64_t step) {
@@ -208,8 +214,8 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     /* blocked: [lo, bhi) in blocks of FC_DW_PX, then [bhi, bhi4) in blocks of 4
      * (unchunked, not fetching ahead: a row's last pixels).  Zen 4, AVX-512, 1
      * thread, batch 8: 14x14x512 0.51 -> 0.41 ms (A/B of builds, 3 runs);
-     * 7x7x1024 0.41 -> 0.45-0.49, within what unchanged code paths moved
-     * between builds in the same runs (+-20 %). */
+     * 7x7x1024 0.41 -> 0.45-0.49, as in an A/B of a commit against itself
+     * (0.43 -> 0.48: bench/ab_builds.py's two builds differ by that much). */
     const int64_t bhi = kv > 0 ? lo + (hi - lo) / FC_DW_PX * FC_DW_PX : lo;
     const int64_t bhi4 = kv > 0 ? bhi + (hi - bhi) / 4 * 4 : bhi;
     const int64_t block_bytes = (FC_DW_PX + 2) * g->r * g->k * (int64_t)sizeof(FC_T);
@@ -227,7 +233,7 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
     }
     for (int64_t wo = 0; wo < g->out_w; wo++) {
         if (wo >= bhi && wo < bhi4) {
-            FC_DIRECT_FN(dwf_block4, _)(g, rows, w, bias, out, wo, slide3, nt);
+            FC_DIRECT_FN(dwf_pixels, _)(g, rows, w, bias, out, wo, slide3, nt, 4, 0, 0, 0);
             wo += 3;
             continue;
         }
@@ -235,13 +241,8 @@ static void FC_DIRECT_FN(dw_fwd, _)(const fc_dw_row *g, const FC_T *const *rows,
             FC_DIRECT_FN(dwf_pixel, _)(g, rows, w, bias, out, wo, 0);
             continue;
         }
-        if (!chunked)   /* the block's channels in whole vectors, here */
-            for (int64_t k = 0; k < kv; k += FC_VL) {
-                if (pf) FC_DIRECT_FN(dw_prefetch_line, _)(g, rows, wo + pf_px, k);
-                FC_DIRECT_FN(dwf_block, _)(g, rows, w, bias, out, wo, k, slide3, nt, FC_DW_PX);
-            }
-        for (int64_t p = 0; p < FC_DW_PX && kv < g->k; p++)   /* the channel tail of its pixels */
-            FC_DIRECT_FN(dwf_pixel, _)(g, rows, w, bias, out, wo + p, kv);
+        FC_DIRECT_FN(dwf_pixels, _)(g, rows, w, bias, out, wo, slide3, nt, FC_DW_PX, chunked, pf,
+                                    pf_px);
         wo += FC_DW_PX - 1;
     }
     if (nt) FC_STREAM_FENCE();   /* before other threads read the row */
