@@ -10,7 +10,7 @@ import pytest
 
 import fastconv
 from fastconv import detect, models, nn, reference
-from fastconv.nn.inference import Arena, InferencePlan
+from fastconv.nn.inference import InferencePlan
 
 BUILDERS = {
     "lenet5": lambda: models.lenet5(),
@@ -297,24 +297,6 @@ def test_pickled_model_leaves_the_plan_out():
     copy = pickle.loads(pickle.dumps(model))
     assert getattr(copy, "_inference", None) is None
     np.testing.assert_array_equal(copy.predict(x), want)
-
-
-def test_arena_reuses_the_smallest_fitting_buffer():
-    arena = Arena()
-    a = arena.take((10, 10), np.float32)
-    b = arena.take((100,), np.float64)
-    arena.release(a)
-    arena.release(b)
-    c = arena.take((5, 5), np.float32)                # fits in a's 400 bytes
-    assert np.shares_memory(c, a) and not np.shares_memory(c, b)
-    view = c.reshape(-1)
-    arena.release(view)                               # a view releases its buffer
-    assert not arena.owns(c)
-    d = arena.take((3,), np.float32)
-    arena.release(d, keep=d)                          # kept: it shares memory with keep
-    assert arena.owns(d)
-    arena.release_all()
-    assert not arena.owns(d)
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "sigmoid", "tanh"])

@@ -13,10 +13,11 @@ What an inference engine does, on fastconv's kernels:
 - a Concat's branches write their channels of the joined output in place (the
   kernels take a channel slice as out), so no branch output is kept apart and
   nothing is copied;
-- activations live in an arena of reused buffers (one per calling thread, kept
-  between calls): a buffer goes back as soon as its reader has run, so the peak
-  is the live set, not the sum of every layer's output, and a batch after the
-  first allocates nothing;
+- activations live in an arena (arena.py; one per calling thread, kept
+  between calls): a buffer goes back as soon as its reader has run, and after
+  the first call for an input shape every buffer has a planned place in one
+  slab the size of the live set's peak, so a batch after the first allocates
+  nothing;
 - each convolution and pooling step checks its arguments and works out its
   geometry once per input shape (conv2d_runner, pool2d_runner), not per call;
   a GEMM convolution with few output pixels (7x7 maps at batch 1) also packs
@@ -30,7 +31,6 @@ layer).  Writing into a parameter array by hand needs
 Model.clear_inference_cache().  Layers it does not know run their own
 forward(x, training=False).
 """
-import math
 import threading
 
 import numpy as np
@@ -41,63 +41,12 @@ from ..batchnorm import batch_norm
 from ..conv import conv2d, conv2d_runner
 from ..linear import linear
 from ..pool import avg_pool2d, global_avg_pool2d, max_pool2d, pool2d_runner
+from .arena import Arena
 from .layers import (_ACTIVATIONS, AvgPool2D, BatchNorm2D, Concat, Conv2D, Dense, Dropout, Flatten,
                      GlobalAvgPool2D, LeakyReLU, MaxPool2D, ReLU, Residual, Sequential, Sigmoid,
                      Tanh)
 
 _KERNEL_LEAKY_ALPHA = 0.01     # the slope conv2d's and linear's fused leaky_relu use
-
-
-def _address(a):
-    return a.ctypes.data   # (__array_interface__ built a dict: 1.3 against 0.8 us)
-
-
-class Arena:
-    """Reused activation buffers: take() hands out the smallest free buffer that
-    fits (or a new one), release() takes it back.  Buffers are found by the
-    address of their first byte, so a reshaped view releases its buffer too."""
-
-    def __init__(self):
-        self._free = []        # byte buffers not in use, smallest first
-        self._used = {}        # first byte's address -> byte buffer
-
-    def take(self, shape, dtype):
-        dtype = np.dtype(dtype)
-        nbytes = math.prod(shape) * dtype.itemsize
-        for i, buf in enumerate(self._free):
-            if buf.nbytes >= nbytes:
-                del self._free[i]
-                break
-        else:
-            buf = _args.empty_aligned((max(nbytes, 64),), np.uint8)
-        self._used[_address(buf)] = buf
-        return buf[:nbytes].view(dtype).reshape(shape)
-
-    def owns(self, a):
-        """a starts at a buffer handed out and not yet released."""
-        return isinstance(a, np.ndarray) and _address(a) in self._used
-
-    def holds(self, a):
-        """a may share memory with a buffer of the arena, in use or free."""
-        return any(np.may_share_memory(a, b) for b in (*self._free, *self._used.values()))
-
-    def release(self, a, keep=None):
-        """Give a's buffer back, unless a may share memory with keep (the caller's input)."""
-        if not self.owns(a) or (keep is not None and np.may_share_memory(a, keep)):
-            return
-        buf = self._used.pop(_address(a))
-        self._free.append(buf)
-        self._free.sort(key=lambda b: b.nbytes)
-
-    def release_all(self):
-        for buf in self._used.values():
-            self._free.append(buf)
-        self._used.clear()
-        self._free.sort(key=lambda b: b.nbytes)
-
-    @property
-    def nbytes(self):
-        return sum(b.nbytes for b in self._free) + sum(b.nbytes for b in self._used.values())
 
 
 # ---- the compiled steps: run(x, arena, consumable) -> y --------------------------------
@@ -414,10 +363,13 @@ class InferencePlan:
 
     def run(self, x):
         arena = self.arena()
+        arena.begin((np.shape(x), getattr(x, "dtype", None)))
+        completed = False
         try:
             y = self.root.run(x, arena)
             if arena.holds(y) or np.may_share_memory(y, x):
                 y = np.array(y, copy=True)
+            completed = True
         finally:
-            arena.release_all()
+            arena.end(completed)
         return y
