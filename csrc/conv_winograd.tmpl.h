@@ -65,16 +65,19 @@ static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(win
     c->nkb = FC_CEIL_DIV(panels, max_panels);
     c->kb = FC_CEIL_DIV(panels, c->nkb) * nr;   /* balanced blocks */
     c->nkb = FC_CEIL_DIV(g->k, c->kb);
-    /* tile blocks: V about the size of L2, at least four row panels (the
-     * GEMMs' rows), and one per thread where there are enough tiles (V of
-     * 1-8 MiB measured within 5-15 % of each other on Zen 5, 1-2 MiB best) */
-    int64_t tb = caches.l2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * g->c);
-    tb = FC_MAX(4 * mr, tb / mr * mr);
-    /* an even share per thread, not rounded up to whole row panels: 32 tiles
-     * on 2 threads as 24 + 8 took 1.3x as long as 16 + 16 (8x7x7x256) */
-    tb = FC_MIN(tb, FC_CEIL_DIV(c->tiles, nthreads));
-    c->tb = FC_MIN(tb, c->tiles);
     c->ldv = g->c + ((g->c * (int64_t)sizeof(T)) % 4096 == 0 ? 64 / (int64_t)sizeof(T) : 0);
+    /* tile blocks: V and M together about the size of L2 (V alone was, with
+     * M on top: 1.8 MiB a thread for 8x32x32x16 -> 32 on a 1 MiB L2; the same
+     * speed within this host's noise, 5-10 % faster on 32x32x32x16 and
+     * 8x56x56x64), at least four row panels (the GEMMs' rows), and the blocks
+     * a multiple of the thread count: 32 tiles on 2 threads as 24 + 8 took
+     * 1.3x as long as 16 + 16 (8x7x7x256), and 196 tiles as 48-tile blocks
+     * 1.4x as long as 98 + 98 (1x56x56x64) */
+    int64_t tb = caches.l2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * (c->ldv + c->kb));
+    tb = FC_MAX(4 * mr, tb / mr * mr);
+    const int64_t nblocks = FC_MAX(1, FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, tb), nthreads) * nthreads);
+    tb = FC_CEIL_DIV(c->tiles, nblocks);
+    c->tb = FC_MIN(tb, c->tiles);
 }
 
 /* U for output channels [k0, k0 + kb) and input channels [c0, c1): point xi
