@@ -75,3 +75,24 @@ def test_thread_invariance_on_uneven_blocks(name, rng):
         with threads(2):
             two = fastconv.matmul(a, b)
     np.testing.assert_array_equal(one, two)
+
+
+@requires_openmp
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_few_row_products_whose_threads_pack_their_own_panels(name, dtype, rng):
+    # One row block: each thread packs the panels it runs and moves on to the
+    # next depth block without waiting; a short last depth block, several
+    # column blocks (the last narrower: its panels split differently), B
+    # packed (rows a multiple of 512 bytes apart) and read in place with a
+    # partial last panel (n = 1000).  Repeated: a thread that wrote where
+    # another still read showed in about one call in ten.
+    for m, k, n in ((30, 1100, 1024), (30, 1100, 1000), (30, 700, 1600), (3, 512, 4096)):
+        a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+        with isa(name):
+            with threads(1):
+                one = fastconv.matmul(a, b)
+            check(a, b)
+            with threads(2):
+                for _ in range(20):
+                    np.testing.assert_array_equal(fastconv.matmul(a, b), one)
