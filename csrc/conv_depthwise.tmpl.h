@@ -227,10 +227,17 @@ static void FN(prefetch_next)(const fc_conv_desc *d, const T *x, int x_in_place,
 }
 
 /* Channels-first (NCHW) depthwise forward: each output channel is a 2-D
- * correlation of one input plane, so each output row is computed from the
- * plane's rows (copied into zero-padded lines) with output pixels on the
- * vector lanes (kernels' dw_plane_row), instead of gathering channels for the
- * kernels above.  Each output sums its taps in (r, s) order on one thread.
+ * correlation of one input plane, computed from the plane copied into
+ * zero-padded lines with output pixels on the vector lanes (kernels'
+ * dw_plane_row), instead of gathering channels for the kernels above.  Each
+ * output sums its taps in (r, s) order on one thread.
+ * At row stride 1 the padded plane is one flat array (rows len = the padded
+ * width apart, padding rows included) and the whole plane is one call: output
+ * (ho, wo) at flat ho * len + wo reads tap (a, b) at that + a * dil_h * len +
+ * b * dil_w, so a narrow plane's rows fill whole vectors together (14x14x512,
+ * 1 thread: 0.16 ms a row at a time, against 0.08 for the channels-last
+ * kernels); the len - wo padding columns are computed and dropped as the rows
+ * are copied out.  Otherwise one call per output row.
  * Strides of length-1 axes are not asked about (see nchw_applies). */
 static int FN(depthwise_planes_applies)(const fc_conv_desc *d) {
     /* column stride 1: at stride 2 the gathers of the channels-last kernels
@@ -239,45 +246,73 @@ static int FN(depthwise_planes_applies)(const fc_conv_desc *d) {
            d->xs[3] != 1 && (d->w == 1 || d->xs[2] == 1) && (d->wo == 1 || d->ys[2] == 1);
 }
 
+/* One plane's output rows: the whole flat plane in one call into out_flat,
+ * then its rows copied out (flat), or a row at a time from the plane's lines. */
+static void FN(depthwise_plane)(const fc_conv_desc *d, const T *buf, int64_t len, int flat,
+                                const T *zero, const T *taps, T bias, T *out_flat, T *y) {
+    const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
+    const T *lines[FC_DW_MAX_TAPS_R];
+    if (flat) {
+        for (int64_t a = 0; a < d->r; a++) lines[a] = buf + a * d->dil_h * len;
+        kern->dw_plane_row(lines, taps, d->r, d->s, d->dil_w, 1, (d->ho - 1) * len + d->wo, bias,
+                           out_flat);
+        for (int64_t ho = 0; ho < d->ho; ho++)
+            memcpy(y + ho * d->ys[1], out_flat + ho * len, (size_t)d->wo * sizeof(T));
+        return;
+    }
+    for (int64_t ho = 0; ho < d->ho; ho++) {
+        for (int64_t a = 0; a < d->r; a++) {
+            const int64_t h = ho * d->stride_h - d->pad_top + a * d->dil_h;
+            lines[a] = h < 0 || h >= d->h ? zero : buf + h * len;
+        }
+        kern->dw_plane_row(lines, taps, d->r, d->s, d->dil_w, d->stride_w, d->wo, bias,
+                           y + ho * d->ys[1]);
+    }
+}
+
 static int FN(depthwise_planes_forward)(const fc_conv_desc *d, const T *x, const T *w,
                                         const T *bias, int act, T act_alpha, T *y, int nthreads) {
     const FN(fc_conv_kernels) *kern = FN(fc_conv_kernels_for)();
     const int64_t K = d->k, kg = d->kg, R = d->r, S = d->s, planes = d->n * K;
-    /* a padded input line holds every column the row's windows read, and a
-     * vector more (dw_plane_row computes the last vector whole) */
+    /* a padded input line holds every column the row's windows read (and, a
+     * line at a time, a vector more: dw_plane_row computes the last vector
+     * whole); flat, the padding rows are lines too and one vector follows
+     * the last line */
     const int64_t span = (d->wo - 1) * d->stride_w + (S - 1) * d->dil_w + 1;
-    const int64_t len = FC_MAX(span, d->pad_left + d->w) + kern->lanes;
+    const int flat = d->stride_h == 1 && d->ho > 0;
+    const int64_t len = flat ? FC_MAX(span, d->pad_left + d->w)
+                             : FC_MAX(span, d->pad_left + d->w) + kern->lanes;
+    const int64_t top = flat ? d->pad_top : 0;   /* the padding rows above the plane's first */
+    const int64_t lines = flat ? FC_MAX(d->ho + (R - 1) * d->dil_h, top + d->h) : d->h + 1;
+    const int64_t plane_len = lines * len + kern->lanes, out_len = flat ? d->ho * len : 0;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && planes > 1)
     {
-        /* the padded plane (h rows), one zero line (rows in the padding), the taps */
-        T *buf = (T *)fc_alloc((d->h + 1) * len + R * S, sizeof(T));
+        /* the padded plane (and a line of zeros, a line at a time), the flat
+         * outputs, the taps */
+        T *buf = (T *)fc_alloc(plane_len + out_len + R * S, sizeof(T));
         if (!buf) {
 #pragma omp atomic write
             status = FC_ENOMEM;
         } else {
-            memset(buf, 0, (size_t)((d->h + 1) * len) * sizeof(T));
+            memset(buf, 0, (size_t)plane_len * sizeof(T));
         }
-        T *zero = buf + d->h * len, *taps = zero + len;
-        const T *lines[FC_DW_MAX_TAPS_R];
+        T *zero = buf + d->h * len, *out_flat = buf + plane_len, *taps = out_flat + out_len;
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < planes; item++) {
             if (!buf) continue;
             const int64_t n = item / K, k = item % K;
             const T *plane = x + n * d->xs[0] + (k / kg) * d->xs[3];
-            for (int64_t h = 0; h < d->h; h++)   /* its padding columns stay 0 */
-                memcpy(buf + h * len + d->pad_left, plane + h * d->xs[1], (size_t)d->w * sizeof(T));
+            for (int64_t h = 0; h < d->h; h++)   /* its padding stays 0 */
+                memcpy(buf + (top + h) * len + d->pad_left, plane + h * d->xs[1],
+                       (size_t)d->w * sizeof(T));
             for (int64_t t = 0; t < R * S; t++) taps[t] = w[t * K + k];
-            const T b = bias ? bias[k] : 0;
-            for (int64_t ho = 0; ho < d->ho; ho++) {
-                for (int64_t a = 0; a < R; a++) {
-                    const int64_t h = ho * d->stride_h - d->pad_top + a * d->dil_h;
-                    lines[a] = h < 0 || h >= d->h ? zero : buf + h * len;
-                }
-                T *out = y + n * d->ys[0] + k * d->ys[3] + ho * d->ys[1];
-                kern->dw_plane_row(lines, taps, R, S, d->dil_w, d->stride_w, d->wo, b, out);
-                if (act != FC_ACT_NONE) kern->bias_act(out, 0, out, 0, 1, d->wo, NULL, act, act_alpha);
-            }
+            T *out = y + n * d->ys[0] + k * d->ys[3];
+            FN(depthwise_plane)(d, buf, len, flat, zero, taps, bias ? bias[k] : 0, out_flat, out);
+            if (act != FC_ACT_NONE)
+                for (int64_t ho = 0; ho < d->ho; ho++)
+                    kern->bias_act(out + ho * d->ys[1], 0, out + ho * d->ys[1], 0, 1, d->wo, NULL,
+                                   act, act_alpha);
         }
         fc_free(buf);
     }

@@ -757,15 +757,18 @@ def test_nchw_forward_gemm_runs_transposed(shape, kw, rng):
                  magnitude(x, w, kw, "NCHW", b))
 
 
-@pytest.mark.parametrize("c, k, kw", [
-    (24, 24, dict(padding=1)),
-    (16, 32, dict(padding=(2, 1), dilation=(1, 2))),        # channel multiplier 2, dilation
-    (8, 8, dict(padding=((0, 3), (2, 0)))),                 # asymmetric padding
+@pytest.mark.parametrize("c, k, hw, kw", [
+    (24, 24, (21, 37), dict(padding=1)),
+    (16, 32, (21, 37), dict(padding=(2, 1), dilation=(1, 2))),   # channel multiplier 2, dilation
+    (8, 8, (21, 37), dict(padding=((0, 3), (2, 0)))),            # asymmetric padding
+    (8, 8, (13, 5), dict(padding=(2, 1), dilation=(2, 1))),      # rows dilated, shorter than a vector
+    (8, 8, (21, 37), dict(stride=(2, 1), padding=1)),            # row stride 2: a row at a time
 ])
-def test_nchw_depthwise_runs_on_planes(c, k, kw, rng):
-    """Channels-first depthwise convolutions at stride 1 run on the channel
-    planes: right, and the same bits on 1 and 2 threads."""
-    x = rand(rng, (2, c, 21, 37), np.float32)
+def test_nchw_depthwise_runs_on_planes(c, k, hw, kw, rng):
+    """Channels-first depthwise convolutions at column stride 1 run on the
+    channel planes (row stride 1: the whole padded plane as one flat array):
+    right, and the same bits on 1 and 2 threads."""
+    x = rand(rng, (2, c) + hw, np.float32)
     w = rand(rng, (k, 1, 3, 3), np.float32)
     b = rand(rng, (k,), np.float32)
     plan = fastconv.conv2d_plan(x.shape, w.shape, layout="NCHW", groups=c, **kw)
