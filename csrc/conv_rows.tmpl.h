@@ -5,10 +5,12 @@
  * stride_w*C values apart: the micro-kernel reads those rows as its A panel
  * (lda = stride_w*C), one segment per kernel row, against the packed weights,
  * so each output tile is stored once and no im2col packing exists (for a few
- * channels it cost as much as the products).  The input rows of an output row
- * are first copied between zero columns (rows_buffer), so the blocks at the
- * padding and the last, partial block read in place too (packing those per
- * block cost 20 % of YOLO-tiny's stem).  Each output sums its kernel rows in
+ * channels it cost as much as the products).  The blocks whose pixels lie
+ * inside the image read x itself; for those at the padding and the last,
+ * partial block their pixels are first copied between zero columns
+ * (rows_buffer) and read there (packing those per block cost 20 % of
+ * YOLO-tiny's stem; copying every input row of every output row, 20 % of
+ * MobileNet's 3x3/2 stem, each row copied 1.5 times).  Each output sums its kernel rows in
  * order r = 0, 1, ... in one micro-kernel call, so the bits do not depend on
  * the blocks or the threads. */
 #ifndef FC_INSTANTIATING
@@ -92,9 +94,7 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
             int64_t r0 = 0, r1 = d->r;
             while (r0 < r1 && hb + r0 * d->dil_h < 0) r0++;
             while (r1 > r0 && hb + (r1 - 1) * d->dil_h >= d->h) r1--;
-            for (int64_t r = r0; r < r1; r++)
-                memcpy(rows_in + (r - r0) * rb.ld + rb.left,
-                       x + n * xs[0] + (hb + r * d->dil_h) * xs[1], (size_t)(d->w * c) * sizeof(T));
+            const T *xrow = x + n * xs[0] + (hb + r0 * d->dil_h) * xs[1];   /* kernel row r0's */
             T *yrow = y + n * ys[0] + ho * ys[1];
             for (int64_t wo0 = 0; wo0 < d->wo; wo0 += mr) {
                 const int64_t rows = FC_MIN(mr, d->wo - wo0);
@@ -106,10 +106,23 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
                                                         act_alpha);
                     continue;
                 }
-                /* A: one segment per kernel row, read in place from the copied rows */
-                const T *a = rows_in + wo0 * d->stride_w * c;
+                /* A: one segment per kernel row, read in place from x where the
+                 * block's pixels [p0, p1] lie inside the image, else from the
+                 * copied rows, into which just those pixels are copied first */
+                const int64_t p0 = wo0 * d->stride_w - d->pad_left;
+                const int64_t p1 = p0 + (rows - 1) * d->stride_w + d->s - 1;
+                const T *a = xrow + p0 * c;
+                int64_t sga = d->dil_h * xs[1];
+                if (rows < mr || p0 < 0 || p1 >= d->w) {
+                    const int64_t lo = FC_MAX(p0, 0), hi = FC_MIN(p1, d->w - 1);
+                    for (int64_t r = r0; r < r1 && lo <= hi; r++)
+                        memcpy(rows_in + (r - r0) * rb.ld + rb.left + lo * c,
+                               xrow + (r - r0) * sga + lo * c, (size_t)((hi - lo + 1) * c) * sizeof(T));
+                    a = rows_in + wo0 * d->stride_w * c;
+                    sga = rb.ld;
+                }
                 for (int64_t q = 0; q < panels; q++)
-                    FN(rows_tile)(kd, (r1 - r0) * rowk, a, d->stride_w * c, rowk, rb.ld,
+                    FN(rows_tile)(kd, (r1 - r0) * rowk, a, d->stride_w * c, rowk, sga,
                                   bpack + q * depth * nr + r0 * rowk * nr, cblk + q * nr, ys[2], rows,
                                   FC_MIN(nr, k - q * nr), bias ? bias + q * nr : NULL, act, act_alpha,
                                   d->accumulate);

@@ -694,10 +694,10 @@ def test_grouped_gemm_runs_every_group_in_one_pass(n, h, w, groups, cg, kg, r, s
 ], ids=lambda v: str(v).replace(" ", ""))
 def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, padding, dtype, rng):
     """The GEMM's "rows" variant for few input channels: each kernel row's
-    receptive field read in place from the output row's input rows copied
-    between zero columns (blocks inside the image, at the padding, ending a
-    row), summed over kernel rows; bias, activation, the same bits with 1 and
-    2 threads."""
+    receptive field read in place, from x for blocks inside the image, from
+    their pixels copied between zero columns for blocks at the padding and
+    ending a row (the copies of earlier rows' blocks left behind), summed over
+    kernel rows; bias, activation, the same bits with 1 and 2 threads."""
     x = rand(rng, (n, h, w, c), dtype)
     wt = rand(rng, (r, s, c, k), dtype)
     b = rand(rng, (k,), dtype)
