@@ -66,14 +66,15 @@ static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(win
     c->kb = FC_CEIL_DIV(panels, c->nkb) * nr;   /* balanced blocks */
     c->nkb = FC_CEIL_DIV(g->k, c->kb);
     c->ldv = g->c + ((g->c * (int64_t)sizeof(T)) % 4096 == 0 ? 64 / (int64_t)sizeof(T) : 0);
-    /* tile blocks: V and M together about the size of L2 (V alone was, with
-     * M on top: 1.8 MiB a thread for 8x32x32x16 -> 32 on a 1 MiB L2; the same
-     * speed within this host's noise, 5-10 % faster on 32x32x32x16 and
-     * 8x56x56x64), at least four row panels (the GEMMs' rows), and the blocks
-     * a multiple of the thread count: 32 tiles on 2 threads as 24 + 8 took
+    /* tile blocks: V and M together in half of L2, the rest for U's panels
+     * and the GEMM's (V alone about L2, with M on top, was 1.8 MiB a thread
+     * for 8x32x32x16 -> 32 on a 1 MiB L2: the same speed within this host's
+     * noise, the workspace halved, tiny YOLO's inference under PyTorch's
+     * memory), at least four row panels (the GEMMs' rows), and the blocks a
+     * multiple of the thread count: 32 tiles on 2 threads as 24 + 8 took
      * 1.3x as long as 16 + 16 (8x7x7x256), and 196 tiles as 48-tile blocks
      * 1.4x as long as 98 + 98 (1x56x56x64) */
-    int64_t tb = caches.l2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * (c->ldv + c->kb));
+    int64_t tb = caches.l2 / 2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * (c->ldv + c->kb));
     tb = FC_MAX(4 * mr, tb / mr * mr);
     const int64_t nblocks = FC_MAX(1, FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, tb), nthreads) * nthreads);
     tb = FC_CEIL_DIV(c->tiles, nblocks);
