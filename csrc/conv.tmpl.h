@@ -172,7 +172,8 @@ static int FN(run_dx)(const fc_conv_desc *d, const FN(pass_plan) *p, const T *dy
     if (p->algo == FC_CONV_DEPTHWISE)
         return p->variant == FC_VARIANT_LANES
                    ? FN(group_lanes_rows_pass)(d, 1, dy, w, NULL, FC_ACT_NONE, 0, dx, nthreads)
-                   : FN(depthwise_dx)(d, dy, w, dx, nthreads);
+               : p->variant == FC_VARIANT_PLANES ? FN(depthwise_planes_dx)(d, dy, w, dx, nthreads)
+                                                 : FN(depthwise_dx)(d, dy, w, dx, nthreads);
     switch (p->variant) {
     case FC_VARIANT_FLIPPED: return FN(dx_as_forward)(d, p->algo, &p->geo, dy, w, dx, nthreads);
     case FC_VARIANT_COL2IM: return FN(dx_col2im)(d, dy, w, dx, nthreads);
@@ -241,9 +242,15 @@ int FN(fc_conv2d_backward)(const fc_conv_desc *d, const T *dy, const T *x, const
     if ((dw && FN(plan_pass)(d, FC_PASS_DW, &pdw, NULL, 0) == FC_EINVAL) ||
         (dx && FN(plan_pass)(d, FC_PASS_DX, &pdx, NULL, 0) == FC_EINVAL))
         return FC_EINVAL;
+    /* a dx on the channel planes runs apart from the passes on NHWC copies */
+    const int dx_apart = dx && !pdx.nhwc_chunk && pdx.variant == FC_VARIANT_PLANES;
     const int64_t chunk = dw ? pdw.nhwc_chunk : dx ? pdx.nhwc_chunk : 0;
-    if (chunk)
-        return FN(backward_by_nhwc_chunks)(d, chunk, &pdw, &pdx, dy, x, w, dx, dw, db, nthreads);
+    if (chunk) {
+        int status = FN(backward_by_nhwc_chunks)(d, chunk, &pdw, &pdx, dy, x, w,
+                                                  dx_apart ? NULL : dx, dw, db, nthreads);
+        if (status == FC_OK && dx_apart) status = FN(run_dx)(d, &pdx, dy, w, dx, nthreads);
+        return status;
+    }
     return FN(backward_planned)(d, &pdw, &pdx, dy, x, w, dx, dw, db, nthreads);
 }
 

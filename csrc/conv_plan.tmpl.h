@@ -256,6 +256,16 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                d->algo == FC_CONV_AUTO ? "auto: " : "asked for; ");
         return p->algo;
     }
+    if (pass == FC_PASS_DX && (d->algo == FC_CONV_AUTO || d->algo == FC_CONV_DEPTHWISE) &&
+        d->n > 0 && FN(backward_channels_first)(d) && FN(depthwise_planes_dx_applies)(d)) {
+        p->geo = FN(direct_geom_dx)(d);
+        p->algo = FC_CONV_DEPTHWISE;
+        p->variant = FC_VARIANT_PLANES;
+        FC_SAY("%sdepthwise on channels-first tensors at stride 1: dx as the depthwise forward "
+               "of dy's planes with the flipped kernel, read in place",
+               d->algo == FC_CONV_AUTO ? "auto: " : "asked for; ");
+        return p->algo;
+    }
     const int64_t chunk = pass == FC_PASS_FORWARD ? 0 : FN(backward_nhwc_chunk)(d);
     if (chunk) {   /* plan the twin; its reason goes after ours */
         const fc_conv_desc twin = FN(nhwc_twin)(d, chunk);

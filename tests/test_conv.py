@@ -423,10 +423,12 @@ def test_no_channels(c, k, algorithm):
     (1, 5, 19, 604, 1, 3, 3, 1, 1, 1),           # blocks past L1: channel chunks, a vector tail
     (2, 5, 15, 604, 1, 3, 3, 2, 1, 1),           # the same at stride 2
     (1, 4, 14, 520, 1, 3, 3, 1, 1, 1),           # 12 interior pixels: a block of 8, then of 4
+    (2, 6, 15, 16, 1, 3, 3, 1, 3, 1),            # padding past the kernel: dx blocks end in the row
 ], ids=lambda v: str(v).replace(" ", ""))
 def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype, rng):
     """The depthwise algorithm, which "auto" takes for groups = C: forward with
-    bias and activation, dx, dw and db against the reference."""
+    bias and activation, dx, dw and db against the reference (dx also on 2
+    threads: a block that wrote past its row clobbered the next one's)."""
     x = rand(rng, (n, h, w, c), dtype)
     wt = rand(rng, (r, s, 1, c * m), dtype)
     b = rand(rng, (c * m,), dtype)
@@ -437,6 +439,8 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
     assert_close(y, ref.conv2d(x, wt, b, activation="leaky_relu", **kw), magnitude(x, wt, kw, "NHWC", b))
     dy = rand(rng, y.shape, dtype)
     assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
+    with threads(2):
+        assert_conv_backward_close(fastconv.conv2d_backward(dy, x, wt, **kw), dy, x, wt, **kw)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -887,6 +891,34 @@ def test_nchw_backward_runs_on_nhwc_chunks_or_planes(n, c, hw, k, r, kw, channel
     assert dx is None
     np.testing.assert_array_equal(dw, got[1])
     np.testing.assert_array_equal(db, got[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c, hw, r, kw, dx_variant", [
+    (24, (21, 37), 3, dict(padding=1), "planes"),
+    (16, (13, 5), 3, dict(padding=(2, 1), dilation=(2, 1)), "planes"),     # rows dilated, narrow
+    (8, (12, 19), 5, dict(padding=((0, 4), (3, 1))), "planes"),             # asymmetric, 5x5
+    (8, (9, 11), 3, dict(), "planes"),                                      # no padding: dx's is 2
+    (8, (9, 11), 3, dict(padding=3), "nhwc_chunks"),                        # padding past the kernel
+])
+def test_nchw_depthwise_dx_runs_on_planes(c, hw, r, kw, dx_variant, dtype, rng):
+    """dx of a channels-first depthwise layer at stride 1: the depthwise
+    forward of dy's planes with the flipped kernel (dw stays on NHWC copies):
+    right, the same bits on 1 and 2 threads, and dw's with and without dx."""
+    x = rand(rng, (2, c, *hw), dtype)
+    w = rand(rng, (c, 1, r, r), dtype)
+    y = ref.conv2d(x, w, layout="NCHW", groups=c, **kw)
+    dy = rand(rng, y.shape, dtype)
+    plan = fastconv.conv2d_plan(x.shape, w.shape, dtype=dtype, layout="NCHW", groups=c, **kw)
+    assert (plan["dx"]["algorithm"], plan["dx"]["variant"]) == ("depthwise", dx_variant), plan
+    assert plan["dw"]["variant"] == "nhwc_chunks", plan
+    got = same_bits_on_1_and_2_threads(lambda: np.concatenate(
+        [a.ravel() for a in fastconv.conv2d_backward(dy, x, w, layout="NCHW", groups=c, **kw)]))
+    assert_conv_backward_close(fastconv.conv2d_backward(dy, x, w, layout="NCHW", groups=c, **kw),
+                               dy, x, w, layout="NCHW", groups=c, **kw)
+    dx, dw, db = fastconv.conv2d_backward(dy, x, w, layout="NCHW", groups=c, need_dx=False, **kw)
+    assert dx is None
+    np.testing.assert_array_equal(np.concatenate([dw.ravel(), db.ravel()]), got[x.size:])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

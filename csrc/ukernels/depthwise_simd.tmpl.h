@@ -293,8 +293,10 @@ FC_DW_BLOCK void FC_DIRECT_FN(dwx_px, _)(const fc_dw_row *g, const FC_T *const *
 
 static void FC_DIRECT_FN(dw_dx, _)(const fc_dw_row *g, const FC_T *const *rows, const FC_T *w,
                                    FC_T *out) {
-    /* stride 1: [lo, hi) are the dx pixels whose every tap meets a dy pixel */
-    const int64_t lo = (g->s - 1) * g->dil - g->pad, hi = g->in_w - g->pad;
+    /* stride 1: [lo, hi) are the dx pixels whose every tap meets a dy pixel
+     * (and that lie in the row: with padding past the kernel, in_w - pad is
+     * past its end, and blocks there wrote beyond it) */
+    const int64_t lo = (g->s - 1) * g->dil - g->pad, hi = FC_MIN(g->in_w - g->pad, g->out_w);
     const int64_t kv = g->k / FC_VL * FC_VL;
     const int nt = FC_DIRECT_FN(dw_streams, _)(g, out), pf = g->pf_hi > g->pf_lo;
     /* dy's rows from memory, fetched ahead as in dw_fwd (dx pixels [iw, iw + PX)

@@ -130,7 +130,7 @@ enum {
     FC_VARIANT_FLIPPED,    /* dx as a forward convolution of dy with the flipped kernel */
     FC_VARIANT_GROUPED,    /* depthwise kernels on a grouped convolution (cg > 1 input planes) */
     FC_VARIANT_NCHW,       /* GEMM on channels-first tensors: y^T = W^T col^T, per image */
-    FC_VARIANT_PLANES,     /* depthwise forward on channels-first planes, pixels on the lanes */
+    FC_VARIANT_PLANES,     /* depthwise forward (and stride-1 dx) on channels-first planes */
     FC_VARIANT_LANES,      /* depthwise kernels, whole groups on the lanes (cg = kg = 2..16) */
     FC_VARIANT_NHWC_CHUNKS, /* channels-first forward on NHWC copies of a few images at a time */
     FC_NUM_VARIANTS
