@@ -132,7 +132,7 @@ static void FN(macro_tile)(const PLAN *pl, const KERNEL_TYPE *kd, int64_t kc, co
  * fewer row blocks than threads. */
 typedef struct {
     int64_t nc_blk, mc_blk, nsplit, items, kc_max;
-    int own_panels;   /* one row block: each thread packs the B panels it runs */
+    int own_panels;   /* one row block: each thread packs the B panels it runs (split_product) */
 } FN(gemm_split);
 
 /* B packed into bbuf by thread tid of nth, or read in place when the plan
@@ -268,13 +268,14 @@ static int FN(split_product)(const PLAN *pl, const KERNEL_TYPE *kd, int nthreads
     sp->nsplit = mblocks >= nthreads ? 1 : FC_MIN(sp->nc_blk / NR, FC_CEIL_DIV(nthreads, mblocks));
     sp->items = mblocks * sp->nsplit;
     if (nthreads > sp->items) nthreads = (int)sp->items;
-    /* One row block (few rows: fc layers, 7x7 and 14x14 maps at batch 1): the
-     * threads split the columns, so each packs the panels it runs, with no
-     * barrier, instead of half the rows of every panel after which each read
-     * half its panels from the other core's cache.  Zen 4, 2 threads, 1x1
-     * convolutions at batch 1: 7x7 2048 -> 512 0.81 -> 0.68 ms, 14x14/2 1024
-     * -> 2048 1.55 -> 1.38, 7x7 512 -> 512 0.21 -> 0.17, 8 x 1024 x 1024
-     * 0.36 -> 0.25; 1 thread unchanged (the same loops). */
+    /* One row block (at most mc rows: fc layers, convolutions with 7x7
+     * outputs at batch 1): the threads split the columns, so each packs the
+     * panels it runs, with a barrier per column block only, instead of half
+     * the rows of every panel behind two barriers per depth block, after
+     * which each read half its panels from the other core's cache.  Zen 4, 2
+     * threads, 1x1 convolutions at batch 1: 7x7 2048 -> 512 0.81 -> 0.68 ms,
+     * 14x14/2 1024 -> 2048 1.55 -> 1.38, 7x7 512 -> 512 0.21 -> 0.17, 8 x
+     * 1024 x 1024 0.36 -> 0.25; 1 thread unchanged (the same loops). */
     sp->own_panels = mblocks == 1;
     return nthreads < 1 ? 1 : nthreads;
 }
