@@ -324,25 +324,28 @@ static int FN(depthwise_planes_forward)(const fc_conv_desc *d, const T *x, const
  * complementary padding, on the planes as above, instead of NHWC copies of
  * dy and dx (the copies and their transposes cost the layer 1.3-1.5x at
  * batch 1, 56x56x128). */
-static int FN(depthwise_planes_dx_applies)(const fc_conv_desc *d) {
-    return d->cg == 1 && d->kg == 1 && d->c > 1 && d->stride_h == 1 && d->stride_w == 1 &&
-           d->r <= FC_DW_MAX_TAPS_R && d->pad_top <= (d->r - 1) * d->dil_h &&
-           d->pad_left <= (d->s - 1) * d->dil_w && d->pad_bottom <= (d->r - 1) * d->dil_h &&
-           d->pad_right <= (d->s - 1) * d->dil_w && d->ys[3] != 1 && d->dxs[3] != 1 &&
-           (d->wo == 1 || d->ys[2] == 1) && (d->w == 1 || d->dxs[2] == 1);
-}
-
-static int FN(depthwise_planes_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
-                                   int nthreads) {
+static fc_conv_desc FN(planes_dx_desc)(const fc_conv_desc *d) {
     fc_conv_desc f = *d;   /* dx = conv(dy, flipped w): dy's planes in, dx's out */
     f.h = d->ho; f.w = d->wo; f.ho = d->h; f.wo = d->w;
-    f.pad_top = (d->r - 1) * d->dil_h - d->pad_top;
+    f.pad_top = (d->r - 1) * d->dil_h - d->pad_top;   /* negative: padding past the kernel */
     f.pad_bottom = (d->r - 1) * d->dil_h - d->pad_bottom;
     f.pad_left = (d->s - 1) * d->dil_w - d->pad_left;
     f.pad_right = (d->s - 1) * d->dil_w - d->pad_right;
     memcpy(f.xs, d->ys, sizeof f.xs);
     memcpy(f.ys, d->dxs, sizeof f.ys);
     f.accumulate = 0;
+    return f;
+}
+
+static int FN(depthwise_planes_dx_applies)(const fc_conv_desc *d) {
+    const fc_conv_desc f = FN(planes_dx_desc)(d);
+    return d->kg == 1 && d->stride_h == 1 && f.pad_top >= 0 && f.pad_bottom >= 0 &&
+           f.pad_left >= 0 && f.pad_right >= 0 && FN(depthwise_planes_applies)(&f);
+}
+
+static int FN(depthwise_planes_dx)(const fc_conv_desc *d, const T *dy, const T *w, T *dx,
+                                   int nthreads) {
+    const fc_conv_desc f = FN(planes_dx_desc)(d);
     T *wf = FN(flipped_kernel)(d, w);
     if (!wf) return FC_ENOMEM;
     const int status = FN(depthwise_planes_forward)(&f, dy, wf, NULL, FC_ACT_NONE, 0, dx, nthreads);

@@ -130,7 +130,7 @@ class Arena:
         if self._record is not None:
             self._record[self._index.pop(address)][1] = self._event
         self._event += 1
-        if not (self._slab is not None and np.may_share_memory(buf, self._slab)):
+        if not self._in_slab(buf):
             self._free.append(buf)
             self._free.sort(key=lambda b: b.nbytes)
 
@@ -141,9 +141,11 @@ class Arena:
     @property
     def nbytes(self):
         pool = sum(b.nbytes for b in self._free) + sum(
-            b.nbytes for b in self._used.values()
-            if self._slab is None or not np.may_share_memory(b, self._slab))
+            b.nbytes for b in self._used.values() if not self._in_slab(b))
         return pool + (0 if self._slab is None else self._slab.nbytes)
+
+    def _in_slab(self, buf):
+        return self._slab is not None and np.may_share_memory(buf, self._slab)
 
     def _from_plan(self, nbytes):
         """The next planned buffer, or None (and the plan dropped) if the call
