@@ -370,47 +370,54 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
 }
 
 /* Products of at most FC_B_ROWS_MAX_M rows with row-major B (fully
- * connected layers at batch 1) stream B row by row, in order: the
+ * connected layers at small batch) stream B row by row, in order, through
+ * the gemm_rows kernel of the ISA (ukernels/gemm_rows_simd.tmpl.h): the
  * micro-kernels walk B NR columns at a time down its rows, a page or more
  * apart for wide B, which no prefetcher follows (VGG-16's fc6 at batch 1,
  * 25088 x 4096: 42.8 ms, 9.6 GB/s, against NumPy's 14.3 ms).  Whole rows:
- * threads that split the columns read half rows and were as slow, so the
- * threads take chunks of B's rows, up to eight of at least 256 rows (set by
- * k alone), whose partial sums are added in chunk order: the same sums
- * whatever the thread count.  More rows of A made the portable loop
- * compute-bound (2 rows, 2048 x 1000 B in cache: 0.8x the micro-kernels;
- * 4 rows from memory: 8 GB/s). */
-#define FC_B_ROWS_MAX_M 1
+ * threads that split the columns read half rows and were as slow, so B's
+ * rows are cut into chunks, a power of two of them (up to eight of at least
+ * 256 rows, set by k alone), whose partial sums are added in chunk order:
+ * the same sums whatever the thread count. */
+#define FC_B_ROWS_MAX_M FC_GEMM_ROWS_MAX_M
 #define FC_B_ROWS_CHUNKS 8
 #define FC_B_ROWS_MIN_CHUNK 256
 #define FC_B_ROWS_MAX_BYTES (64 << 20)   /* partial sums beyond this: the micro-kernels */
-static int64_t FN(b_rows_chunk)(int64_t k) {
-    return FC_MAX(FC_B_ROWS_MIN_CHUNK, FC_CEIL_DIV(k, FC_B_ROWS_CHUNKS));
+/* B smaller than this, or rows narrower, stays with the micro-kernels: in
+ * cache they lose nothing, and a narrow row is mostly the kernel's scalar
+ * tail (8 x 512 x 10: 19 us against their 6). */
+#define FC_B_ROWS_MIN_B_BYTES (128 << 10)
+#define FC_B_ROWS_MIN_ROW_BYTES 256
+static int64_t FN(b_rows_chunks)(int64_t k) {
+    int64_t chunks = 1;
+    while (2 * chunks <= FC_B_ROWS_CHUNKS && 2 * chunks * FC_B_ROWS_MIN_CHUNK <= k) chunks *= 2;
+    return chunks;
 }
 
 static int FN(b_rows_pay)(const fc_gemm_args *g) {
-    return g->csb == 1 && g->m >= 1 && g->m <= FC_B_ROWS_MAX_M && g->n >= 1 && g->k >= 1 &&
-           FC_B_ROWS_CHUNKS * g->m * g->n * (int64_t)sizeof(T) <= FC_B_ROWS_MAX_BYTES;
+    const int64_t row_bytes = g->n * (int64_t)sizeof(T);
+    return g->csb == 1 && g->m >= 1 && g->m <= FC_B_ROWS_MAX_M && g->k >= 1 &&
+           row_bytes >= FC_B_ROWS_MIN_ROW_BYTES && g->k * row_bytes >= FC_B_ROWS_MIN_B_BYTES &&
+           (FN(b_rows_chunks)(g->k) * g->m * g->n + g->m * g->k) * (int64_t)sizeof(T) <=
+               FC_B_ROWS_MAX_BYTES;
 }
 
 static int FN(gemm_b_rows)(const fc_gemm_args *g, int nthreads) {
     const T *a = (const T *)g->a, *b = (const T *)g->b;
-    const int64_t m = g->m, n = g->n, k = g->k, mn = m * n, chunk = FN(b_rows_chunk)(k);
-    const int64_t chunks = FC_CEIL_DIV(k, chunk);
-    T *part = (T *)fc_alloc(chunks * mn, sizeof(T));
+    const int64_t m = g->m, n = g->n, k = g->k, mn = m * n;
+    const int64_t chunks = FN(b_rows_chunks)(k), chunk = FC_CEIL_DIV(k, chunks);
+    const FN(fc_gemm_rows) rows_kernel = FN(fc_conv_kernels_for)()->gemm_rows;
+    T *part = (T *)fc_alloc(chunks * mn + m * k, sizeof(T));
     if (!part) return FC_ENOMEM;
+    T *at = part + chunks * mn;   /* A transposed: at[p * m + i] = a[i][p] */
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && chunks > 1)
     for (int64_t q = 0; q < chunks; q++) {
-        T *restrict sum = part + q * mn;
-        for (int64_t i = 0; i < mn; i++) sum[i] = 0;
-        for (int64_t p = q * chunk; p < FC_MIN(k, (q + 1) * chunk); p++) {
-            const T *restrict row = b + p * g->rsb;
-            for (int64_t i = 0; i < m; i++) {
-                const T ai = a[i * g->rsa + p * g->csa];
-                T *restrict si = sum + i * n;
-                for (int64_t j = 0; j < n; j++) si[j] += ai * row[j];
-            }
-        }
+        const int64_t p0 = q * chunk, p1 = FC_MIN(k, p0 + chunk);
+        T *sum = part + q * mn;
+        for (int64_t p = p0; p < p1; p++)
+            for (int64_t i = 0; i < m; i++) at[p * m + i] = a[i * g->rsa + p * g->csa];
+        memset(sum, 0, (size_t)mn * sizeof(T));
+        rows_kernel(m, n, p1 - p0, at + p0 * m, b + p0 * g->rsb, g->rsb, sum);
     }
     T *c = (T *)g->c;
     for (int64_t i = 0; i < m; i++)

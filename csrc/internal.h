@@ -202,6 +202,7 @@ FC_DGEMM_UKERNELS(FC_DECLARE_DGEMM_HALF)
  *   gt: o[0..2] = G^T m[0..5]  (m0/4 - (m1 + m2)/6 + (m3 + m4)/24,
  *       (m3 - m4)/12 - (m1 - m2)/6, ((m3 + m4) - (m1 + m2))/6 + m5) */
 #define FC_DIRECT_MAX_KB 8
+#define FC_GEMM_ROWS_MAX_M 8   /* rows of A the gemm_rows kernels take */
 #define FC_GL_MAX_TAPS 64   /* taps the group-lanes row kernels take (stack arrays) */
 #define FC_DIRECT_DROP INT32_MIN   /* a pixel the store skips */
 /* One row of a depthwise convolution as its row kernels see it (see
@@ -253,6 +254,8 @@ typedef struct {
                                       T *acc);                                           \
     typedef void (*fc_transpose_##SFX)(const T *src, int64_t src_rs, int64_t rows,        \
                                        int64_t cols, T *dst, int64_t dst_rs);            \
+    typedef void (*fc_gemm_rows_##SFX)(int64_t m, int64_t n, int64_t kc, const T *at,     \
+                                       const T *b, int64_t rsb, T *sum);                 \
     typedef struct {                                                                     \
         int lanes;                                                                       \
         int width[FC_DIRECT_MAX_KB + 1];                                                 \
@@ -273,6 +276,7 @@ typedef struct {
         fc_gl_row_##SFX gl_row;      /* groups on the lanes (NULL: no permutes) */        \
         fc_gl_wgrad_##SFX gl_wgrad;                                                      \
         fc_transpose_##SFX transpose;                                                    \
+        fc_gemm_rows_##SFX gemm_rows;  /* few-row products streaming B's rows */          \
     } fc_conv_kernels_##SFX;                                                             \
     const fc_conv_kernels_##SFX *fc_conv_kernels_for_##SFX(void);
 FC_DECLARE_CONV_KERNELS(float, f32)

@@ -96,3 +96,28 @@ def test_few_row_products_whose_threads_pack_their_own_panels(name, dtype, rng):
             with threads(2):
                 for _ in range(20):
                     np.testing.assert_array_equal(fastconv.matmul(a, b), one)
+
+
+@requires_openmp
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_few_rows_streaming_b_rows(name, dtype, rng):
+    # At most 8 rows of A with row-major B of at least 128 KiB and rows of
+    # 256 bytes stream B's rows (gemm_rows): k around the 8-row passes and
+    # the chunks (1, 2, 4 and 8 of them), n around the vector width, A
+    # transposed, alpha/beta, bias and activation through linear; the same
+    # bits on 1 and 2 threads.  Small products stay with the micro-kernels.
+    with isa(name):
+        for m in (1, 2, 5, 8):
+            for k, n in ((7, 9), (255, 33), (333, 100), (520, 100), (1100, 1000), (2100, 64)):
+                a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+                with threads(1):
+                    one = fastconv.matmul(a, b)
+                check(a, b)
+                with threads(2):
+                    np.testing.assert_array_equal(fastconv.matmul(a, b), one)
+        a, b, c = rand(rng, (900, 6), dtype), rand(rng, (900, 70), dtype), rand(rng, (6, 70), dtype)
+        check(a, b, c=c, alpha=0.5, beta=-2.0, trans_a=True)
+        x, w, bias = rand(rng, (4, 600), dtype), rand(rng, (600, 80), dtype), rand(rng, (80,), dtype)
+        y = fastconv.linear(x, w, bias, activation="relu")
+        assert_close(y, np.maximum(ref.matmul(x, w) + bias, 0), np.abs(x) @ np.abs(w) + np.abs(bias))

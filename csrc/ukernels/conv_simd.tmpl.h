@@ -286,6 +286,7 @@ static void FC_DIRECT_FN(bias_add_act, _)(const FC_T *x, int64_t ldx, FC_T *y, i
 
 #include "depthwise_simd.tmpl.h"
 #include "transpose_simd.tmpl.h"
+#include "gemm_rows_simd.tmpl.h"
 #ifdef FC_PERMUTE2
 #include "group_lanes_simd.tmpl.h"
 #define FC_GL_ROW FC_DIRECT_FN(gl_row, _)
@@ -319,6 +320,7 @@ const FC_CONV_KERNELS_TYPE FC_CONV_KERNELS_TABLE = {
     FC_GL_ROW,
     FC_GL_WGRAD,
     FC_DIRECT_FN(transpose, _),
+    FC_DIRECT_FN(gemm_rows, _),
 };
 #undef FC_GL_ROW
 #undef FC_GL_WGRAD
