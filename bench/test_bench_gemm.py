@@ -11,6 +11,8 @@ from conftest import need_torch, rng, run
 CASES = [(f"square-{n}", n, n, n) for n in (64, 128, 256, 512, 1024, 2048)] + [
     ("conv-25088x576x64", 25088, 576, 64),
     ("fc-64x4096x1000", 64, 4096, 1000),
+    ("fc-8x2048x1000", 8, 2048, 1000),      # ResNet-50's classifier at batch 8
+    ("fc-1x25088x4096", 1, 25088, 4096),    # VGG-16's fc6 at batch 1
     ("tall-skinny-20000x64x16", 20000, 64, 16),
     ("small-8x8x8", 8, 8, 8),
     ("small-16x16x16", 16, 16, 16),
