@@ -143,7 +143,7 @@ static int FN(gemm_variant)(const fc_conv_desc *d, int pass, int64_t *lda) {
     switch (pass) {
     case FC_PASS_FORWARD:
         if (FN(pointwise_applies)(d, d->xs, d->ys, lda)) return FC_VARIANT_POINTWISE;
-        if (FN(rows_applies)(d)) return FC_VARIANT_ROWS;
+        if (FN(rows_forward_applies)(d)) return FC_VARIANT_ROWS;
         return FN(nchw_applies)(d) ? FC_VARIANT_NCHW : FC_VARIANT_IM2COL;
     case FC_PASS_DX:
         /* at most 4 input channels (a stem): dcol's GEMM would have that many

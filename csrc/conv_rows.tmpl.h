@@ -1,5 +1,6 @@
 /* The "rows" variant of the forward GEMM, for inputs with few channels (stems:
- * 1-8 channels, any stride, large kernels), for one dtype.  In NHWC the
+ * 1-8 channels, any stride, large kernels) and for wider layers whose weights
+ * fit in L2 (rows_forward_applies), for one dtype.  In NHWC the
  * receptive field of one kernel row (S taps x C channels) is S*C consecutive
  * values of x, and consecutive output pixels of an output row start
  * stride_w*C values apart: the micro-kernel reads those rows as its A panel
@@ -22,9 +23,37 @@
  * what one micro-panel should hold. */
 #define FC_ROWS_MAX_CHANNELS 8
 
+/* Kernel rows as S*C consecutive values of x, and y's channels at unit stride. */
+static int FN(rows_layout)(const fc_conv_desc *d) {
+    return d->groups == 1 && d->dil_w == 1 && d->xs[3] == 1 && d->xs[2] == d->c && d->ys[3] == 1;
+}
+
 static int FN(rows_applies)(const fc_conv_desc *d) {
-    return d->groups == 1 && d->c <= FC_ROWS_MAX_CHANNELS && d->dil_w == 1 && d->xs[3] == 1 &&
-           d->xs[2] == d->c && d->ys[3] == 1;
+    return FN(rows_layout)(d) && d->c <= FC_ROWS_MAX_CHANNELS;
+}
+
+/* The forward pass of a layer with more channels gains from reading x in
+ * place too (no im2col packing: at batch 8, x comes from memory and its
+ * packed copy went through the caches once more) when all of its packed
+ * weights stay in L2 while every block of pixels reads them, and its output
+ * rows are at least two MR-pixel tiles wide and fill 3/4 of their tiles
+ * (narrower maps stay with im2col, whose blocks span rows and images, and
+ * whose few-pixel inference steps pack their weights once).  Zen 4, batch 8, 1 and 2
+ * threads, against im2col: ResNet-50 layer2.0.conv2 (3x3/2, 128 -> 128,
+ * 590 KiB of weights) 1.10x and 1.18x, ResNet-18 layer2.0.conv1 (3x3/2,
+ * 64 -> 128) 1.08x and 1.13x, GoogLeNet 3b's 5x5 (32 -> 96) 1.07x and 1.02x;
+ * at batch 1 0.95-1.16x.  Weights past L2 are streamed again for each block
+ * (ResNet-18 layer3.0.conv1, 1.2 MiB: 0.85x and 0.48x), and a 1x1 layer's
+ * im2col GEMM already reads its rows in place (1x1/2: 0.76-1.18x). */
+static int FN(rows_forward_applies)(const fc_conv_desc *d) {
+    if (FN(rows_applies)(d)) return 1;
+    if (!FN(rows_layout)(d) || d->r * d->s < 2) return 0;
+    const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
+    const int64_t tiled = FC_CEIL_DIV(d->wo, kd->mr) * kd->mr;
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    const int64_t weights = d->r * d->s * d->c * FC_CEIL_DIV(d->k, kd->nr) * kd->nr * (int64_t)sizeof(T);
+    return weights <= caches.l2 && d->wo >= 2 * kd->mr && 4 * d->wo >= 3 * tiled;
 }
 
 /* c (rows x cols, row stride ldc) = act(the a-panel (segments of seg steps,

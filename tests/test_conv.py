@@ -85,7 +85,7 @@ def test_fused_activation(activation, dtype, rng):
 # and 21 output channels leave partial register tiles.
 EPILOGUE_CASES = [
     ((2, 7, 9, 20), (1, 1, 20, 37), 1, 0, 1, "gemm", ("pointwise",)),
-    ((2, 9, 8, 20), (3, 3, 20, 37), 2, 1, 1, "gemm", ("im2col",)),
+    ((2, 9, 8, 20), (1, 1, 20, 37), 2, 0, 1, "gemm", ("im2col",)),
     ((2, 11, 13, 3), (3, 3, 3, 21), 1, 1, 1, "gemm", ("rows",)),
     ((1, 4, 9, 3), (3, 3, 3, 21), 1, 3, 1, "gemm", ("rows",)),   # rows wholly in the padding
     ((2, 10, 11, 16), (3, 3, 16, 19), 1, 1, 1, "winograd", ("none",)),
@@ -695,9 +695,12 @@ def test_grouped_gemm_runs_every_group_in_one_pass(n, h, w, groups, cg, kg, r, s
     (1, 12, 50, 8, 33, 3, 5, 1, "same"),         # eight channels, odd sizes, 33 outputs
     (2, 6, 7, 2, 5, 3, 3, 1, 4),                 # padding past the kernel: rows all in the padding
     (1, 10, 41, 3, 16, 3, 3, 1, ((1, 2), (0, 3))),   # uneven padding, a partial last block
+    (2, 9, 48, 24, 40, 3, 3, 2, 1),              # wider: 3x3/2 whose weights fit in L2
+    (1, 7, 30, 16, 19, 5, 5, 1, 2),              # wider: 5x5, a partial column panel
 ], ids=lambda v: str(v).replace(" ", ""))
 def test_rows_variant_reads_kernel_rows_in_place(n, h, w, c, k, r, s, stride, padding, dtype, rng):
-    """The GEMM's "rows" variant for few input channels: each kernel row's
+    """The GEMM's "rows" variant for few input channels (and for wider
+    layers of several taps whose weights fit in L2): each kernel row's
     receptive field read in place, from x for blocks inside the image, from
     their pixels copied between zero columns for blocks at the padding and
     ending a row (the copies of earlier rows' blocks left behind), summed over

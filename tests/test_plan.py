@@ -66,7 +66,7 @@ PLAN_TABLE = {
     # (AVX-512); AVX2's one-vector tile loses the forward pass to the GEMM
     "inception-5x5": ((8, 28, 28, 16), (5, 5, 16, 32), {"padding": 2},
                       {"forward": ("direct" if _config.active_isa() != "avx2" else "gemm",
-                                   "none" if _config.active_isa() != "avx2" else "im2col"),
+                                   "none" if _config.active_isa() != "avx2" else "rows"),
                        "dx": ("direct", "flipped"), "dw": ("gemm", "dy_t_col")}),
     # 7x7 rows are too narrow for the direct kernels' lanes (four dropped columns
     # a row at 5x5): the GEMM, forward, and dx of the 14x14 layer's 32 channels;
@@ -75,7 +75,9 @@ PLAN_TABLE = {
                           {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                            "dw": ("gemm", "dy_t_col")}),
     "inception-5x5-dx-14x14": ((8, 14, 14, 32), (5, 5, 32, 128), {"padding": 2},
-                               {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
+                               # 14-pixel rows are two tiles of 6 (AVX2) or 4 rows: rows
+                               {"forward": ("gemm", "im2col" if _config.active_isa() == "avx512"
+                                            else "rows"), "dx": ("gemm", "dcol"),
                                 "dw": ("gemm", "dy_t_col")}),
     "narrow-to-8": ((8, 7, 7, 64), (3, 3, 64, 8), {"padding": 1},
                     {"forward": ("direct", "none"), "dx": ("gemm", "dcol"),
