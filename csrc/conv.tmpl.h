@@ -61,7 +61,8 @@ static int FN(forward_gemm)(const fc_conv_desc *d, const FN(pass_plan) *p, const
     if (d->w_packed && d->w_packed_nr == kd->nr) {   /* packed once, by fc_conv_pack_weights */
         pl.b_panels = (const T *)d->w_packed;
         pl.kernel = kd;
-    } else if (FC_B_IN_PLACE_PAYS(d->n * d->ho * d->wo, d->k * (int64_t)sizeof(T))) {   /* few pixels */
+    } else if (fc_b_in_place_pays(d->n * d->ho * d->wo, d->k * (int64_t)sizeof(T),
+                                  pl.k * d->k * (int64_t)sizeof(T))) {   /* few pixels */
         pl.b_direct = w;
         pl.ldb_direct = d->k;
     }

@@ -341,7 +341,8 @@ int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
 }
 
 static int FN(direct_b_pays)(const fc_gemm_args *g) {
-    return g->csb == 1 && FC_B_IN_PLACE_PAYS(g->m, g->rsb * (int64_t)sizeof(T));
+    return g->csb == 1 && fc_b_in_place_pays(g->m, g->rsb * (int64_t)sizeof(T),
+                                             g->k * g->rsb * (int64_t)sizeof(T));
 }
 
 /* Reading A in place saves packing it, which matters when each A element
