@@ -85,7 +85,7 @@ def test_fused_activation(activation, dtype, rng):
 # and 21 output channels leave partial register tiles.
 EPILOGUE_CASES = [
     ((2, 7, 9, 20), (1, 1, 20, 37), 1, 0, 1, "gemm", ("pointwise",)),
-    ((2, 9, 8, 20), (1, 1, 20, 37), 2, 0, 1, "gemm", ("im2col",)),
+    ((2, 9, 8, 20), (3, 3, 20, 37), 2, 1, 1, "gemm", ("im2col",)),   # rows of 4: not "rows"
     ((2, 11, 13, 3), (3, 3, 3, 21), 1, 1, 1, "gemm", ("rows",)),
     ((1, 4, 9, 3), (3, 3, 3, 21), 1, 3, 1, "gemm", ("rows",)),   # rows wholly in the padding
     ((2, 10, 11, 16), (3, 3, 16, 19), 1, 1, 1, "winograd", ("none",)),

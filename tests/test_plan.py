@@ -75,7 +75,8 @@ PLAN_TABLE = {
                           {"forward": ("gemm", "im2col"), "dx": ("gemm", "dcol"),
                            "dw": ("gemm", "dy_t_col")}),
     "inception-5x5-dx-14x14": ((8, 14, 14, 32), (5, 5, 32, 128), {"padding": 2},
-                               # 14-pixel rows are two tiles of 6 (AVX2) or 4 rows: rows
+                               # 14-pixel rows fill two tiles of 6 rows (AVX2) or more of 4
+                               # (portable): the rows variant; not two of AVX-512's 12
                                {"forward": ("gemm", "im2col" if _config.active_isa() == "avx512"
                                             else "rows"), "dx": ("gemm", "dcol"),
                                 "dw": ("gemm", "dy_t_col")}),
