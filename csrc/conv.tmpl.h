@@ -83,9 +83,12 @@ int64_t FN(fc_conv_pack_weights)(const fc_conv_desc *d, const T *w, T *out, int 
     FN(pass_plan) p;
     /* grouped GEMMs pack their weights once per call whatever the pixels
      * (forward_grouped): a plan's copy always saves that pass */
-    if (d->w_kcrs || (d->groups == 1 && d->n * d->ho * d->wo > FC_PACK_WEIGHTS_MAX_PIXELS) ||
-        FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0) != FC_CONV_GEMM ||
-        (p.variant != FC_VARIANT_IM2COL && p.variant != FC_VARIANT_POINTWISE))
+    if (d->w_kcrs || FN(plan_pass)(d, FC_PASS_FORWARD, &p, NULL, 0) != FC_CONV_GEMM) return 0;
+    /* the rows variant packs all its weights on every call, whatever the pixels */
+    const int few_pixels = d->n * d->ho * d->wo <= FC_PACK_WEIGHTS_MAX_PIXELS;
+    if (!(p.variant == FC_VARIANT_ROWS ||
+          ((d->groups > 1 || few_pixels) &&
+           (p.variant == FC_VARIANT_IM2COL || p.variant == FC_VARIANT_POINTWISE))))
         return 0;
     const int64_t NR = FN(fc_gemm_kernel_for)(d->kg)->nr;
     if (out) {

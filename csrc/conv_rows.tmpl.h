@@ -91,6 +91,10 @@ static FN(rows_buffer) FN(rows_buffer_of)(const fc_conv_desc *d, int64_t mr) {
     return b;
 }
 
+/* conv_grouped.tmpl.h: w's rows [p0, p1) as NR-column panels */
+static void FN(pack_weight_rows)(const fc_conv_desc *d, const T *w, int64_t nr, int64_t p0,
+                                 int64_t p1, T *out);
+
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                             T act_alpha, T *y, int nthreads) {
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
@@ -98,13 +102,13 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
     const int64_t depth = d->r * rowk, panels = FC_CEIL_DIV(k, nr);
     const int64_t *xs = d->xs, *ys = d->ys;
     const FN(rows_buffer) rb = FN(rows_buffer_of)(d, mr);
-    /* all of w as NR-column panels: panel q at bpack + q * depth * nr */
-    T *bpack = (T *)fc_alloc(panels * depth * nr, sizeof(T));
-    if (!bpack) return FC_ENOMEM;
-    const MATRIX wm = {w, k, 1};
-    for (int64_t q = 0; q < panels; q++)
-        FN(fc_pack_b_matrix)(&wm, 0, depth, q * nr, FC_MIN(nr, k - q * nr), (int)nr,
-                             bpack + q * depth * nr);
+    /* all of w as NR-column panels, panel q at bpack + q * depth * nr: packed
+     * once per plan (fc_conv_pack_weights) or here */
+    const int packed = d->w_packed && d->w_packed_nr == nr;
+    T *own = packed ? NULL : (T *)fc_alloc(panels * depth * nr, sizeof(T));
+    if (!packed && !own) return FC_ENOMEM;
+    if (own) FN(pack_weight_rows)(d, w, nr, 0, depth, own);
+    const T *bpack = packed ? (const T *)d->w_packed : own;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
@@ -159,7 +163,7 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
         }
         fc_free(rows_in);
     }
-    fc_free(bpack);
+    fc_free(own);
     return status;
 }
 

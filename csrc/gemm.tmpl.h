@@ -310,8 +310,6 @@ int64_t FN(fc_gemm_scratch_len)(const PLAN *pl, int nthreads) {
     return FN(scratch_elems)(pl, &sp, nthreads);
 }
 
-/* Products whose scratch fits here use the stack, not the allocator. */
-#define FC_GEMM_STACK_SCRATCH 8192
 
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
@@ -370,7 +368,7 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
     pl->act = g->act; pl->act_alpha = (T)g->act_alpha;
 }
 
-/* Products of at most FC_B_ROWS_MAX_M rows with row-major B (fully
+/* Products of at most FC_GEMM_ROWS_MAX_M rows with row-major B (fully
  * connected layers at small batch) stream B row by row, in order, through
  * the gemm_rows kernel of the ISA (ukernels/gemm_rows_simd.tmpl.h): the
  * micro-kernels walk B NR columns at a time down its rows, a page or more
@@ -380,7 +378,6 @@ static void FN(plan_from_args)(const fc_gemm_args *g, const T *a, const T *b, T 
  * rows are cut into chunks, a power of two of them (up to eight of at least
  * 256 rows, set by k alone), whose partial sums are added in chunk order:
  * the same sums whatever the thread count. */
-#define FC_B_ROWS_MAX_M FC_GEMM_ROWS_MAX_M
 #define FC_B_ROWS_CHUNKS 8
 #define FC_B_ROWS_MIN_CHUNK 256
 #define FC_B_ROWS_MAX_BYTES (64 << 20)   /* partial sums beyond this: the micro-kernels */
@@ -397,7 +394,7 @@ static int64_t FN(b_rows_chunks)(int64_t k) {
 
 static int FN(b_rows_pay)(const fc_gemm_args *g) {
     const int64_t row_bytes = g->n * (int64_t)sizeof(T);
-    return g->csb == 1 && g->m >= 1 && g->m <= FC_B_ROWS_MAX_M && g->k >= 1 &&
+    return g->csb == 1 && g->m >= 1 && g->m <= FC_GEMM_ROWS_MAX_M && g->k >= 1 &&
            row_bytes >= FC_B_ROWS_MIN_ROW_BYTES && g->k * row_bytes >= FC_B_ROWS_MIN_B_BYTES &&
            (FN(b_rows_chunks)(g->k) * g->m * g->n + g->m * g->k) * (int64_t)sizeof(T) <=
                FC_B_ROWS_MAX_BYTES;

@@ -929,15 +929,17 @@ def test_nchw_depthwise_dx_runs_on_planes(c, hw, r, kw, dx_variant, dtype, rng):
     ((1, 7, 7, 48), (3, 3, 48, 40), dict(padding=1), True),          # 49 pixels: few rows
     ((2, 4, 5, 70), (1, 1, 70, 37), dict(), True),                    # 1x1, partial last panel
     ((1, 13, 13, 24), (3, 3, 24, 36), dict(stride=2, padding=1), True),
-    ((1, 14, 14, 32), (3, 3, 32, 32), dict(padding=1), False),        # Winograd
+    ((1, 28, 28, 32), (3, 3, 32, 32), dict(padding=1), False),        # Winograd
     ((4, 9, 9, 40), (1, 1, 40, 48), dict(), False),                   # 324 pixels: packed per call
     ((2, 9, 9, 128), (3, 3, 64, 128), dict(padding=1, groups=2), True),  # grouped GEMM: any pixels
     ((1, 6, 6, 96), (1, 1, 24, 96), dict(groups=4), True),            # grouped 1x1, partial panel
     ((1, 8, 8, 64), (3, 3, 4, 64), dict(padding=1, groups=16), False),  # groups on the lanes
+    ((2, 16, 101, 3), (7, 7, 3, 16), dict(stride=2, padding=3), True),   # rows variant: any pixels
+    ((1, 7, 30, 16), (5, 5, 16, 19), dict(padding=2), True),          # rows, a partial panel
 ])
 def test_runner_reads_weights_packed_once(shape, wshape, kw, packs, dtype, rng):
-    """An inference step (conv2d_runner) of a few-pixel or grouped GEMM layer
-    packs its weights once (conv_pack_weights): the same bits as conv2d, on 1 and 2
+    """An inference step (conv2d_runner) of a few-pixel, grouped or rows-variant
+    GEMM layer packs its weights once (conv_pack_weights): the same bits as conv2d, on 1 and 2
     threads, and under other kernels than the ones it packed for (whose NR
     may differ: the packing is then left unused)."""
     from fastconv import _native
