@@ -323,7 +323,9 @@ typedef struct {
  *   max_back_2x2_row: dx rows 2 ho and 2 ho + 1 (dx[0], dx[1]; pixel stride
  *       in_ps, as the x rows) of 2x2/2 windows without padding, straight
  *       from the x rows and dy row ho: argmax and dx in one pass;
- *   avg_back_2x2_row: the same dx rows of the mean: dy / 4 at each tap. */
+ *   avg_back_2x2_row: the same dx rows of the mean: dy / 4 at each tap;
+ *   add_px: acc += the np pixel rows px, one after the other, over c
+ *       contiguous channels (global average pooling). */
 #define FC_DECLARE_POOL_KERNELS(T, SFX)                                                  \
     typedef struct {                                                                     \
         int lanes;                                                                       \
@@ -339,6 +341,7 @@ typedef struct {
         void (*max_back_2x2_row)(const fc_pool_row *g, const T *const *rows, const T *dy,  \
                                  T *const *dx);                                          \
         void (*avg_back_2x2_row)(const fc_pool_row *g, const T *dy, T *const *dx);        \
+        void (*add_px)(T *acc, const T *const *px, int np, int64_t c);                   \
     } fc_pool_kernels_##SFX;                                                             \
     const fc_pool_kernels_##SFX *fc_pool_kernels_for_##SFX(void);
 FC_DECLARE_POOL_KERNELS(float, f32)

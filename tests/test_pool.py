@@ -5,7 +5,8 @@ import pytest
 import fastconv
 from fastconv import reference as ref
 from helpers import (CONV_CASES, DTYPES, LAYOUTS, POOL_CASES, POOL_OPTION_CASES, assert_close,
-                     distinct_nchw, pool_case_id, pool_option_id, pool_option_kwargs, rand)
+                     distinct_nchw, pool_case_id, pool_option_id, pool_option_kwargs, rand,
+                     same_bits_on_1_and_2_threads)
 
 
 def pool_inputs(case, dtype, layout, rng):
@@ -55,16 +56,21 @@ def test_pool_writes_into_out(kind, layout, rng):
         fwd(x, out=np.empty(want.shape, np.float64), **kw)
 
 
+@pytest.mark.parametrize("shape", [
+    (3, 7, 5, 11),       # channels past the vector blocks only
+    (2, 9, 10, 1100),    # 90 pixels: two chunks; two blocks of 512 channels and a partial one
+    (1, 3, 3, 520),      # one image: its blocks of channels go to the threads
+])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_global_avg_pool(dtype, layout, rng):
-    x = rand(rng, (3, 7, 5, 11), dtype)
+def test_global_avg_pool(shape, dtype, layout, rng):
+    x = rand(rng, shape, dtype) + 3   # an offset: the sums' rounding shows
     if layout == "NCHW":
         x = x.transpose(0, 3, 1, 2)          # non-contiguous on purpose
-    y = fastconv.global_avg_pool2d(x, layout=layout)
-    assert y.shape == (3, 11)
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.global_avg_pool2d(x, layout=layout))
+    assert y.shape == (shape[0], shape[3])
     assert_close(y, ref.global_avg_pool2d(x, layout=layout))
-    assert fastconv.global_avg_pool2d(x[0], layout=layout).shape == (11,)
+    assert fastconv.global_avg_pool2d(x[0], layout=layout).shape == (shape[3],)
 
 
 def test_layout_cases_tell_nchw_from_nhwc():

@@ -386,6 +386,28 @@ static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const
 
 /* ---- the table ---- */
 
+/* acc += the np pixel rows px, added one after the other (the same sums
+ * however a caller groups the pixels). */
+static void FC_POOL_FN(add_px)(FC_T *restrict acc, const FC_T *const *px, int np, int64_t c) {
+#define FC_BODY(NB, k)                                                                  \
+    do {                                                                                \
+        FC_VEC s[NB];                                                                   \
+        for (int v = 0; v < NB; v++) s[v] = FC_LOAD(acc + (k) + v * FC_VL);             \
+        for (int t = 0; t < np; t++)                                                    \
+            for (int v = 0; v < NB; v++) s[v] = FC_ADD(s[v], FC_LOAD(px[t] + (k) + v * FC_VL)); \
+        for (int v = 0; v < NB; v++) FC_STORE(acc + (k) + v * FC_VL, s[v]);             \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T s = acc[k];                                                                \
+        for (int t = 0; t < np; t++) s += px[t][k];                                     \
+        acc[k] = s;                                                                     \
+    } while (0)
+    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
+}
+
 const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_VL,
     FC_POOL_FN(max_row),
@@ -395,6 +417,7 @@ const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
     FC_POOL_FN(tiles_2x2_row),
     FC_POOL_FN(max_back_2x2_row),
     FC_POOL_FN(avg_back_2x2_row),
+    FC_POOL_FN(add_px),
 };
 #undef FC_POOL_CHANNELS
 #undef FC_POOL_TAPS
