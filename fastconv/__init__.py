@@ -31,7 +31,8 @@ def _require_extension():
 _require_extension()
 
 from . import _config
-from ._config import get_num_threads, release_workspace, set_num_threads, show_config
+from ._config import (get_num_threads, kept_array_blocks, release_workspace, set_num_threads,
+                      show_config)
 from .activations import (add_activation, leaky_relu, leaky_relu_backward, relu, relu_backward,
                           sigmoid, sigmoid_backward, softmax, softmax_backward, tanh,
                           tanh_backward)
@@ -54,6 +55,6 @@ __all__ = [
     "relu_backward",
     "leaky_relu", "leaky_relu_backward", "sigmoid", "sigmoid_backward", "tanh",
     "tanh_backward", "softmax", "softmax_backward", "add_activation", "set_num_threads",
-    "get_num_threads", "release_workspace",
+    "get_num_threads", "kept_array_blocks", "release_workspace",
     "show_config", "reference",
 ]

@@ -1,4 +1,5 @@
 """Kernel-set selection (FASTCONV_ISA), threads and show_config."""
+import contextlib
 import os
 import platform
 import sys
@@ -177,6 +178,7 @@ def show_config(mode="stdout"):
         "micro_kernels": [k["title"] for k in active_ukernels()],
         "caches": _native.cpu_caches(),
         "workspace_kept": _native.workspace_kept(),
+        "array_blocks_kept": _native.array_blocks_kept(),
     }
     if mode == "dicts":
         return info
@@ -201,19 +203,36 @@ def show_config(mode="stdout"):
     forked = ("; a forked child: one thread" if forked_serial() else "")
     print(f"  threads:  {info['threads']} (at most {info['thread_bound']}{forked})")
     print(f"  openmp:   {info['openmp_runtime']}")
-    print(f"  workspace: {info['workspace_kept'] / 2**20:.1f} MiB of freed kernel workspace kept "
-          f"for reuse (at most 64; release_workspace() frees it)")
+    print(f"  workspace: {info['workspace_kept'] / 2**20:.1f} MiB of freed kernel workspace and "
+          f"{info['array_blocks_kept'] / 2**20:.1f} MiB of array blocks kept for reuse (at most "
+          f"64 and 256; release_workspace() frees them)")
     print(f"  compiler: {info['compiler']}")
     print(f"  cflags:   {info['cflags']}")
     return None
 
 
 def release_workspace():
-    """Frees the kernel workspace kept for reuse and returns its size in bytes.
-    The kernels keep freed blocks of 128 KiB or more, up to 64 MiB, for the next
-    call (fresh pages cost the kernel a fault and zeroing on first touch);
-    call this to hand that memory back, e.g. after a large model is done."""
-    return _native.release_workspace()
+    """Frees the kernel workspace and the array blocks kept for reuse (see
+    kept_array_blocks) and returns their size in bytes.  The kernels keep
+    freed blocks of 128 KiB or more, up to 64 MiB, for the next call (fresh
+    pages cost the kernel a fault and zeroing on first touch); call this to
+    hand that memory back, e.g. after a large model is done."""
+    return _native.release_workspace() + _native.release_array_blocks()
+
+
+@contextlib.contextmanager
+def kept_array_blocks():
+    """NumPy arrays created inside the block take their memory from fastconv's
+    kept blocks: one of 128 KiB or more, once freed, is kept (up to 256 MiB in
+    64 blocks) for the next array of about its size, so a loop that makes the
+    same arrays every pass (a training step: Model.train_step uses it) stops
+    faulting in fresh pages.  The arrays are ordinary, 64-byte aligned, and may
+    outlive the block.  release_workspace() frees what is kept."""
+    old = _native.set_array_handler(None)
+    try:
+        yield
+    finally:
+        _native.set_array_handler(old)
 
 
 def peak_workspace(fn, *args, **kwargs):

@@ -67,6 +67,11 @@ cdef extern from "fastconv/fastconv.h":
     void fc_workspace_reset_peak()
     int64_t fc_workspace_kept()
     int64_t fc_workspace_release()
+    void *fc_array_alloc(size_t bytes) nogil
+    size_t fc_array_size(const void *p) nogil
+    void fc_array_free(void *p) nogil
+    int64_t fc_array_kept()
+    int64_t fc_array_release()
 
     ctypedef struct fc_gemm_args:
         int64_t m, n, k

@@ -5,7 +5,9 @@ Argument checking, dtype rules and allocation of results live in the Python
 modules; this file only unpacks pointers and strides.
 """
 from libc.stdint cimport int64_t
-from libc.string cimport memset
+from libc.string cimport memset, memcpy, strncpy
+from libc.stdint cimport SIZE_MAX
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT)
 
@@ -112,6 +114,77 @@ def workspace_kept():
 
 def release_workspace():
     return fc_workspace_release()
+
+
+def array_blocks_kept():
+    return fc_array_kept()
+
+
+def release_array_blocks():
+    return fc_array_release()
+
+
+# ---- NumPy arrays in fastconv's kept blocks -------------------------------
+# An allocation handler (NumPy's PyDataMem_Handler) over fc_array_alloc: a
+# training step installs it (fastconv.kept_array_blocks), so its arrays of
+# 128 KiB or more reuse the last step's blocks instead of faulting in fresh
+# pages.  Arrays remember their handler: one freed later comes back here.
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyDataMemAllocator:
+        void *ctx
+        void *(*malloc)(void *ctx, size_t size) noexcept nogil
+        void *(*calloc)(void *ctx, size_t nelem, size_t elsize) noexcept nogil
+        void *(*realloc)(void *ctx, void *ptr, size_t new_size) noexcept nogil
+        void (*free)(void *ctx, void *ptr, size_t size) noexcept nogil
+    ctypedef struct PyDataMem_Handler:
+        char name[127]
+        unsigned char version
+        PyDataMemAllocator allocator
+    object PyDataMem_SetHandler(object handler)
+    int _import_array() except -1
+
+
+cdef void *array_malloc(void *ctx, size_t size) noexcept nogil:
+    return fc_array_alloc(size)
+
+
+cdef void *array_calloc(void *ctx, size_t nelem, size_t elsize) noexcept nogil:
+    if elsize and nelem > SIZE_MAX // elsize:
+        return NULL
+    cdef void *p = fc_array_alloc(nelem * elsize)
+    if p:
+        memset(p, 0, nelem * elsize)
+    return p
+
+
+cdef void *array_realloc(void *ctx, void *ptr, size_t new_size) noexcept nogil:
+    cdef void *p = fc_array_alloc(new_size)
+    if p and ptr:   # on failure ptr stays valid, as realloc's contract says
+        memcpy(p, ptr, min(fc_array_size(ptr), new_size))
+        fc_array_free(ptr)
+    return p
+
+
+cdef void array_free(void *ctx, void *ptr, size_t size) noexcept nogil:
+    fc_array_free(ptr)
+
+
+_import_array()
+cdef PyDataMem_Handler kept_blocks_handler
+strncpy(kept_blocks_handler.name, b"fastconv_kept_blocks", 127)
+kept_blocks_handler.version = 1
+kept_blocks_handler.allocator.ctx = NULL
+kept_blocks_handler.allocator.malloc = array_malloc
+kept_blocks_handler.allocator.calloc = array_calloc
+kept_blocks_handler.allocator.realloc = array_realloc
+kept_blocks_handler.allocator.free = array_free
+_kept_blocks_capsule = PyCapsule_New(&kept_blocks_handler, "mem_handler", NULL)
+
+
+def set_array_handler(handler):
+    """Installs handler (None: fastconv's kept blocks) as NumPy's allocation
+    handler in the current context; returns the one it replaces."""
+    return PyDataMem_SetHandler(_kept_blocks_capsule if handler is None else handler)
 
 
 # ---- GEMM ----------------------------------------------------------------

@@ -59,8 +59,38 @@ def test_freed_workspace_is_kept_for_reuse_and_released_on_request():
     np.testing.assert_array_equal(first, again)
     assert used_again == used   # reused blocks count as the bytes asked for
     # (threads racing for the kept blocks may leave a different set behind)
-    kept = fastconv.show_config("dicts")["workspace_kept"]
-    assert 2**20 <= kept <= 64 * 2**20
-    assert fastconv.release_workspace() == kept
+    info = fastconv.show_config("dicts")
+    assert 2**20 <= info["workspace_kept"] <= 64 * 2**20
+    assert fastconv.release_workspace() == info["workspace_kept"] + info["array_blocks_kept"]
     assert fastconv.show_config("dicts")["workspace_kept"] == 0
     assert fastconv.release_workspace() == 0
+
+
+def test_kept_array_blocks_reuse_freed_memory():
+    """Arrays made inside kept_array_blocks() use fastconv's handler (64-byte
+    aligned); a freed large one's block serves the next array of its size,
+    zeroed where NumPy asks for zeros and copied where it grows an array;
+    arrays made outside, or after, use NumPy's own; release_workspace() frees
+    the kept blocks."""
+    core = np._core if hasattr(np, "_core") else np.core   # NumPy 2 / 1.x
+    handler_of = core.multiarray.get_handler_name
+    default = handler_of()
+    fastconv.release_workspace()
+    with fastconv.kept_array_blocks():
+        assert handler_of() == "fastconv_kept_blocks"
+        a = np.full((512, 300), 7.0)                    # 1.2 MB
+        assert handler_of(a) == "fastconv_kept_blocks" and a.ctypes.data % 64 == 0
+        address = a.ctypes.data
+        del a
+        assert fastconv.show_config("dicts")["array_blocks_kept"] >= 512 * 300 * 8
+        z = np.zeros((512, 300))                        # calloc: the reused block, zeroed
+        assert z.ctypes.data == address and not z.any()
+        small = np.arange(10.0)                         # below 128 KiB: not kept, still fine
+        assert handler_of(small) == "fastconv_kept_blocks"
+        z[:] = 3.0
+        z.resize((600, 300), refcheck=False)            # realloc: the values carried over
+        assert (z[:512] == 3.0).all()
+    assert handler_of() == default and handler_of(np.ones(10**6)) == default
+    del z
+    assert fastconv.release_workspace() >= 512 * 300 * 8
+    assert fastconv.show_config("dicts")["array_blocks_kept"] == 0

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from .._config import kept_array_blocks
 from .caches import DropsCaches
 from .inference import InferencePlan, signature
 from .layers import Conv2D, Layer, Sequential, layer_from_config
@@ -46,12 +47,14 @@ class Model(DropsCaches):
 
     # ---- training -----------------------------------------------------------
     def train_step(self, x, y):
-        """One forward + backward + update on a batch; returns (loss, accuracy)."""
-        pred = self.network.forward(x, training=True)
-        loss = self.loss.forward(pred, y)
-        self.network.backward(self.loss.backward())
-        self.optimizer.step(self.network.parameters())
-        return loss, self.loss.accuracy(pred, y)
+        """One forward + backward + update on a batch; returns (loss, accuracy).
+        Its arrays reuse the last step's memory (fastconv.kept_array_blocks)."""
+        with kept_array_blocks():
+            pred = self.network.forward(x, training=True)
+            loss = self.loss.forward(pred, y)
+            self.network.backward(self.loss.backward())
+            self.optimizer.step(self.network.parameters())
+            return loss, self.loss.accuracy(pred, y)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, verbose=True,
             shuffle=True, seed=0):

@@ -77,6 +77,16 @@ int64_t fc_workspace_peak(void);
 void fc_workspace_reset_peak(void);
 int64_t fc_workspace_kept(void);
 int64_t fc_workspace_release(void);
+/* Memory for NumPy arrays (the allocation handler a training step installs):
+ * 64-byte aligned blocks of at least `bytes`, or NULL; fc_array_size gives
+ * the bytes a block was asked for (rounded up to 64).  Freed blocks of 128
+ * KiB or more are kept for reuse, up to 256 MiB in 64 blocks: fc_array_kept
+ * says how many bytes, fc_array_release frees them and returns how many. */
+void *fc_array_alloc(size_t bytes);
+size_t fc_array_size(const void *p);
+void fc_array_free(void *p);
+int64_t fc_array_kept(void);
+int64_t fc_array_release(void);
 
 /* ---- matrix multiply -------------------------------------------------- */
 /* C = act(alpha * A B + beta * C + bias).  A is m x k, B is k x n, C is m x n,
