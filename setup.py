@@ -11,6 +11,7 @@ import sysconfig
 import tempfile
 import warnings
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -59,9 +60,12 @@ libraries = ["dl"] if sys.platform.startswith("linux") else []   # dladdr (show_
 extension = Extension(
     "fastconv._native",
     sources=["fastconv/_native.pyx"] + _lines("sources.txt"),
-    include_dirs=["csrc/include", "csrc"],
+    # NumPy's C API: the allocation handler of a training step (as CMakeLists.txt)
+    include_dirs=["csrc/include", "csrc", numpy.get_include()],
     define_macros=[("FC_COMPILER", '"%s"' % _compiler_id()),
-                   ("FC_CFLAGS", '"%s"' % " ".join(cflags))],
+                   ("FC_CFLAGS", '"%s"' % " ".join(cflags)),
+                   ("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION"),
+                   ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")],
     libraries=libraries,
     extra_compile_args=cflags,
     extra_link_args=ldflags,
