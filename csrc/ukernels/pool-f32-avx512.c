@@ -19,6 +19,13 @@
 #define FC_ADD_IF_EQ(acc, a, id, g) \
     _mm512_mask_add_ps(acc, _mm512_cmp_ps_mask(a, id, _CMP_EQ_OQ), acc, g)
 
+/* the last channels of a pixel as one masked vector (pool_simd.tmpl.h) */
+#define FC_POOL_MASKED 1
+#define FC_PMASK __mmask16
+#define FC_PMASK_FOR(n) ((__mmask16)((1u << (n)) - 1u))
+#define FC_LOAD_MASKED(p, m) _mm512_maskz_loadu_ps(m, p)
+#define FC_STORE_MASKED(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+
 #define FC_POOL_FN(name) spool_avx512_##name
 #define FC_POOL_KERNELS_TYPE fc_pool_kernels_f32
 #define FC_POOL_KERNELS_TABLE fc_uk_spool_avx512

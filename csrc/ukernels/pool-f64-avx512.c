@@ -19,6 +19,13 @@
 #define FC_ADD_IF_EQ(acc, a, id, g) \
     _mm512_mask_add_pd(acc, _mm512_cmp_pd_mask(a, id, _CMP_EQ_OQ), acc, g)
 
+/* the last channels of a pixel as one masked vector (pool_simd.tmpl.h) */
+#define FC_POOL_MASKED 1
+#define FC_PMASK __mmask8
+#define FC_PMASK_FOR(n) ((__mmask8)((1u << (n)) - 1u))
+#define FC_LOAD_MASKED(p, m) _mm512_maskz_loadu_pd(m, p)
+#define FC_STORE_MASKED(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+
 #define FC_POOL_FN(name) dpool_avx512_##name
 #define FC_POOL_KERNELS_TYPE fc_pool_kernels_f64
 #define FC_POOL_KERNELS_TABLE fc_uk_dpool_avx512

@@ -39,13 +39,37 @@ static inline int FC_POOL_FN(takes)(FC_T best, FC_T v) {
 }
 
 /* The channel blocks [k, k + NB * FC_VL) of a pixel, NB = 4 and 1, then the
- * remaining channels one at a time: BODY(NB, k) for the vector blocks, TAIL(k). */
-#define FC_POOL_CHANNELS(c, BODY, TAIL)                              \
-    do {                                                             \
-        int64_t k_ = 0;                                              \
-        for (; k_ + 4 * FC_VL <= (c); k_ += 4 * FC_VL) BODY(4, k_);  \
-        for (; k_ + FC_VL <= (c); k_ += FC_VL) BODY(1, k_);          \
-        for (; k_ < (c); k_++) TAIL(k_);                             \
+ * remaining channels: one masked vector where the ISA has masks (LeNet's 6
+ * and 16 channels: a pixel's 6 were six scalar passes), else one at a time.
+ * BODY(NB, k, M) for the vector blocks, M = 1 for the masked one (its loads
+ * and stores FC_PLOAD(M, p), FC_PSTORE(M, p, v) read the mask m_), TAIL(k). */
+#ifndef FC_POOL_MASKED
+#define FC_POOL_MASKED 0
+#define FC_PMASK int
+#define FC_PMASK_FOR(n) 0
+#define FC_LOAD_MASKED(p, m) FC_LOAD(p)
+#define FC_STORE_MASKED(p, m, v) FC_STORE(p, v)
+#endif
+#define FC_PLOAD(M, p) ((M) ? FC_LOAD_MASKED(p, m_) : FC_LOAD(p))
+#define FC_PSTORE(M, p, v)                  \
+    do {                                    \
+        if (M)                              \
+            FC_STORE_MASKED(p, m_, v);      \
+        else                                \
+            FC_STORE(p, v);                 \
+    } while (0)
+#define FC_POOL_CHANNELS(c, BODY, TAIL)                                  \
+    do {                                                                 \
+        int64_t k_ = 0;                                                  \
+        const FC_PMASK m_ = FC_PMASK_FOR((c) % FC_VL);                   \
+        (void)m_;                                                        \
+        for (; k_ + 4 * FC_VL <= (c); k_ += 4 * FC_VL) BODY(4, k_, 0);  \
+        for (; k_ + FC_VL <= (c); k_ += FC_VL) BODY(1, k_, 0);          \
+        if (FC_POOL_MASKED && k_ < (c)) {                                \
+            BODY(1, k_, 1);                                              \
+            k_ = (c);                                                    \
+        }                                                                \
+        for (; k_ < (c); k_++) TAIL(k_);                                 \
     } while (0)
 
 /* ---- one pixel ---- */
@@ -57,14 +81,14 @@ static inline void FC_POOL_FN(max_px)(FC_T *restrict out, const FC_T *const *tap
         for (int64_t k = 0; k < c; k++) out[k] = -(FC_T)INFINITY;
         return;
     }
-#define FC_BODY(NB, k)                                                                  \
+#define FC_BODY(NB, k, M)                                                               \
     do {                                                                                \
         FC_VEC acc[NB];                                                                 \
-        for (int v = 0; v < NB; v++) acc[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);       \
+        for (int v = 0; v < NB; v++) acc[v] = FC_PLOAD(M, taps[0] + (k) + v * FC_VL);   \
         for (int t = 1; t < nt; t++)                                                    \
             for (int v = 0; v < NB; v++)                                                \
-                acc[v] = FC_VMAX_NAN(acc[v], FC_LOAD(taps[t] + (k) + v * FC_VL));       \
-        for (int v = 0; v < NB; v++) FC_STORE(out + (k) + v * FC_VL, acc[v]);           \
+                acc[v] = FC_VMAX_NAN(acc[v], FC_PLOAD(M, taps[t] + (k) + v * FC_VL));   \
+        for (int v = 0; v < NB; v++) FC_PSTORE(M, out + (k) + v * FC_VL, acc[v]);       \
     } while (0)
 #define FC_TAIL(k)                                                                      \
     do {                                                                                \
@@ -85,14 +109,14 @@ static inline void FC_POOL_FN(avg_px)(FC_T *restrict out, const FC_T *const *tap
         return;
     }
     const FC_VEC sv = FC_SET1(scale);
-#define FC_BODY(NB, k)                                                                  \
+#define FC_BODY(NB, k, M)                                                               \
     do {                                                                                \
         FC_VEC acc[NB];                                                                 \
-        for (int v = 0; v < NB; v++) acc[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);       \
+        for (int v = 0; v < NB; v++) acc[v] = FC_PLOAD(M, taps[0] + (k) + v * FC_VL);   \
         for (int t = 1; t < nt; t++)                                                    \
             for (int v = 0; v < NB; v++)                                                \
-                acc[v] = FC_ADD(acc[v], FC_LOAD(taps[t] + (k) + v * FC_VL));            \
-        for (int v = 0; v < NB; v++) FC_STORE(out + (k) + v * FC_VL, FC_MUL(acc[v], sv)); \
+                acc[v] = FC_ADD(acc[v], FC_PLOAD(M, taps[t] + (k) + v * FC_VL));        \
+        for (int v = 0; v < NB; v++) FC_PSTORE(M, out + (k) + v * FC_VL, FC_MUL(acc[v], sv)); \
     } while (0)
 #define FC_TAIL(k)                                                                      \
     do {                                                                                \
@@ -111,24 +135,24 @@ static inline void FC_POOL_FN(avg_px)(FC_T *restrict out, const FC_T *const *tap
  * by several windows is the same sum, in window order, on every path. */
 static inline void FC_POOL_FN(max_scatter_px)(FC_T *const *dtaps, const FC_T *const *taps,
                                               int nt, const FC_T *restrict g, int64_t c) {
-#define FC_BODY(NB, k)                                                                  \
+#define FC_BODY(NB, k, M)                                                               \
     do {                                                                                \
         FC_VEC best[NB], at[NB], gv[NB];                                                \
         for (int v = 0; v < NB; v++) {                                                  \
-            best[v] = FC_LOAD(taps[0] + (k) + v * FC_VL);                               \
+            best[v] = FC_PLOAD(M, taps[0] + (k) + v * FC_VL);                           \
             at[v] = FC_ZERO();                                                          \
         }                                                                               \
         for (int t = 1; t < nt; t++) {                                                  \
             const FC_VEC id = FC_SET1((FC_T)t);                                         \
             for (int v = 0; v < NB; v++)                                                \
-                FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(taps[t] + (k) + v * FC_VL), id); \
+                FC_ARGMAX_STEP(best[v], at[v], FC_PLOAD(M, taps[t] + (k) + v * FC_VL), id); \
         }                                                                               \
-        for (int v = 0; v < NB; v++) gv[v] = FC_LOAD(g + (k) + v * FC_VL);              \
+        for (int v = 0; v < NB; v++) gv[v] = FC_PLOAD(M, g + (k) + v * FC_VL);          \
         for (int t = 0; t < nt; t++) {                                                  \
             const FC_VEC id = FC_SET1((FC_T)t);                                         \
             for (int v = 0; v < NB; v++) {                                              \
                 FC_T *p = dtaps[t] + (k) + v * FC_VL;                                   \
-                FC_STORE(p, FC_ADD_IF_EQ(FC_LOAD(p), at[v], id, gv[v]));                \
+                FC_PSTORE(M, p, FC_ADD_IF_EQ(FC_PLOAD(M, p), at[v], id, gv[v]));        \
             }                                                                           \
         }                                                                               \
     } while (0)
@@ -152,16 +176,16 @@ static inline void FC_POOL_FN(max_scatter_px)(FC_T *const *dtaps, const FC_T *co
  * cover it (in order) of g[w] * scale[w] (each window's 1 / divisor). */
 static inline void FC_POOL_FN(avg_gather_px)(FC_T *restrict dx, const FC_T *const *g,
                                              const FC_T *scale, int nw, int64_t c) {
-#define FC_BODY(NB, k)                                                                  \
+#define FC_BODY(NB, k, M)                                                               \
     do {                                                                                \
         FC_VEC acc[NB];                                                                 \
         for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
         for (int w = 0; w < nw; w++) {                                                  \
             const FC_VEC s = FC_SET1(scale[w]);                                         \
             for (int v = 0; v < NB; v++)                                                \
-                acc[v] = FC_ADD(acc[v], FC_MUL(FC_LOAD(g[w] + (k) + v * FC_VL), s));    \
+                acc[v] = FC_ADD(acc[v], FC_MUL(FC_PLOAD(M, g[w] + (k) + v * FC_VL), s)); \
         }                                                                               \
-        for (int v = 0; v < NB; v++) FC_STORE(dx + (k) + v * FC_VL, acc[v]);            \
+        for (int v = 0; v < NB; v++) FC_PSTORE(M, dx + (k) + v * FC_VL, acc[v]);        \
     } while (0)
 #define FC_TAIL(k)                                                                      \
     do {                                                                                \
@@ -263,12 +287,12 @@ static void FC_POOL_FN(tiles_2x2_row)(const fc_pool_row *g, const FC_T *const *r
         const FC_T *x0 = rows[0] + 2 * wo * ps, *x1 = rows[1] + 2 * wo * ps;
         FC_T *o = out + wo * g->out_ps;
 #define FC_TAP(t, k) ((t) < 2 ? x0 : x1)[((t) & 1) * ps + (k)]
-#define FC_MAX_BODY(NB, k)                                                                 \
+#define FC_MAX_BODY(NB, k, M)                                                              \
     do {                                                                                   \
         for (int v = 0; v < NB; v++) {                                                     \
-            FC_VEC acc = FC_LOAD(&FC_TAP(0, (k) + v * FC_VL));                             \
-            for (int t = 1; t < 4; t++) acc = FC_VMAX_NAN(acc, FC_LOAD(&FC_TAP(t, (k) + v * FC_VL))); \
-            FC_STORE(o + (k) + v * FC_VL, acc);                                            \
+            FC_VEC acc = FC_PLOAD(M, &FC_TAP(0, (k) + v * FC_VL));                         \
+            for (int t = 1; t < 4; t++) acc = FC_VMAX_NAN(acc, FC_PLOAD(M, &FC_TAP(t, (k) + v * FC_VL))); \
+            FC_PSTORE(M, o + (k) + v * FC_VL, acc);                                        \
         }                                                                                  \
     } while (0)
 #define FC_MAX_TAIL(k)                                                                     \
@@ -277,12 +301,12 @@ static void FC_POOL_FN(tiles_2x2_row)(const fc_pool_row *g, const FC_T *const *r
         for (int t = 1; t < 4; t++) acc = FC_POOL_FN(max1)(acc, FC_TAP(t, k));             \
         o[k] = acc;                                                                        \
     } while (0)
-#define FC_AVG_BODY(NB, k)                                                                 \
+#define FC_AVG_BODY(NB, k, M)                                                              \
     do {                                                                                   \
         for (int v = 0; v < NB; v++) {                                                     \
-            FC_VEC acc = FC_LOAD(&FC_TAP(0, (k) + v * FC_VL));                             \
-            for (int t = 1; t < 4; t++) acc = FC_ADD(acc, FC_LOAD(&FC_TAP(t, (k) + v * FC_VL))); \
-            FC_STORE(o + (k) + v * FC_VL, FC_MUL(acc, quarter));                           \
+            FC_VEC acc = FC_PLOAD(M, &FC_TAP(0, (k) + v * FC_VL));                         \
+            for (int t = 1; t < 4; t++) acc = FC_ADD(acc, FC_PLOAD(M, &FC_TAP(t, (k) + v * FC_VL))); \
+            FC_PSTORE(M, o + (k) + v * FC_VL, FC_MUL(acc, quarter));                       \
         }                                                                                  \
     } while (0)
 #define FC_AVG_TAIL(k)                                                                     \
@@ -311,15 +335,15 @@ static void FC_POOL_FN(avg_back_2x2_row)(const fc_pool_row *g, const FC_T *dy, F
     for (int64_t wo = 0; wo < g->out_w; wo++) {
         const FC_T *gp = dy + wo * g->out_ps;
         FC_T *d0 = dx[0] + 2 * wo * ps, *d1 = dx[1] + 2 * wo * ps;
-#define FC_BODY(NB, k)                                                                     \
+#define FC_BODY(NB, k, M)                                                                  \
     do {                                                                                   \
         for (int v = 0; v < NB; v++) {                                                     \
             const int64_t at = (k) + v * FC_VL;                                            \
-            const FC_VEC q = FC_ADD(FC_ZERO(), FC_MUL(FC_LOAD(gp + at), quarter));          \
-            FC_STORE(d0 + at, q);                                                          \
-            FC_STORE(d0 + ps + at, q);                                                     \
-            FC_STORE(d1 + at, q);                                                          \
-            FC_STORE(d1 + ps + at, q);                                                     \
+            const FC_VEC q = FC_ADD(FC_ZERO(), FC_MUL(FC_PLOAD(M, gp + at), quarter));     \
+            FC_PSTORE(M, d0 + at, q);                                                      \
+            FC_PSTORE(M, d0 + ps + at, q);                                                 \
+            FC_PSTORE(M, d1 + at, q);                                                      \
+            FC_PSTORE(M, d1 + ps + at, q);                                                 \
         }                                                                                  \
     } while (0)
 #define FC_TAIL(k)                                                                         \
@@ -344,22 +368,22 @@ static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const
         const FC_T *x0 = rows[0] + 2 * wo * ps, *x1 = rows[1] + 2 * wo * ps;
         const FC_T *gp = dy + wo * g->out_ps;
         FC_T *d0 = dx[0] + 2 * wo * ps, *d1 = dx[1] + 2 * wo * ps;
-#define FC_BODY(NB, k)                                                                     \
+#define FC_BODY(NB, k, M)                                                                  \
     do {                                                                                   \
         FC_VEC best[NB], at[NB];                                                           \
         for (int v = 0; v < NB; v++) {                                                     \
-            best[v] = FC_LOAD(x0 + (k) + v * FC_VL);                                       \
+            best[v] = FC_PLOAD(M, x0 + (k) + v * FC_VL);                                   \
             at[v] = FC_ZERO();                                                             \
-            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x0 + ps + (k) + v * FC_VL), FC_SET1(1)); \
-            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + (k) + v * FC_VL), FC_SET1(2));     \
-            FC_ARGMAX_STEP(best[v], at[v], FC_LOAD(x1 + ps + (k) + v * FC_VL), FC_SET1(3)); \
+            FC_ARGMAX_STEP(best[v], at[v], FC_PLOAD(M, x0 + ps + (k) + v * FC_VL), FC_SET1(1)); \
+            FC_ARGMAX_STEP(best[v], at[v], FC_PLOAD(M, x1 + (k) + v * FC_VL), FC_SET1(2)); \
+            FC_ARGMAX_STEP(best[v], at[v], FC_PLOAD(M, x1 + ps + (k) + v * FC_VL), FC_SET1(3)); \
         }                                                                                  \
         for (int v = 0; v < NB; v++) {                                                     \
-            const FC_VEC gv = FC_LOAD(gp + (k) + v * FC_VL), z = FC_ZERO();                \
-            FC_STORE(d0 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(0), gv));        \
-            FC_STORE(d0 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(1), gv));   \
-            FC_STORE(d1 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(2), gv));        \
-            FC_STORE(d1 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(3), gv));   \
+            const FC_VEC gv = FC_PLOAD(M, gp + (k) + v * FC_VL), z = FC_ZERO();            \
+            FC_PSTORE(M, d0 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(0), gv));    \
+            FC_PSTORE(M, d0 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(1), gv)); \
+            FC_PSTORE(M, d1 + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(2), gv));    \
+            FC_PSTORE(M, d1 + ps + (k) + v * FC_VL, FC_ADD_IF_EQ(z, at[v], FC_SET1(3), gv)); \
         }                                                                                  \
     } while (0)
 #define FC_TAIL(k)                                                                         \
@@ -389,13 +413,13 @@ static void FC_POOL_FN(max_back_2x2_row)(const fc_pool_row *g, const FC_T *const
 /* acc += the np pixel rows px, added one after the other (the same sums
  * however a caller groups the pixels). */
 static void FC_POOL_FN(add_px)(FC_T *restrict acc, const FC_T *const *px, int np, int64_t c) {
-#define FC_BODY(NB, k)                                                                  \
+#define FC_BODY(NB, k, M)                                                               \
     do {                                                                                \
         FC_VEC s[NB];                                                                   \
-        for (int v = 0; v < NB; v++) s[v] = FC_LOAD(acc + (k) + v * FC_VL);             \
+        for (int v = 0; v < NB; v++) s[v] = FC_PLOAD(M, acc + (k) + v * FC_VL);         \
         for (int t = 0; t < np; t++)                                                    \
-            for (int v = 0; v < NB; v++) s[v] = FC_ADD(s[v], FC_LOAD(px[t] + (k) + v * FC_VL)); \
-        for (int v = 0; v < NB; v++) FC_STORE(acc + (k) + v * FC_VL, s[v]);             \
+            for (int v = 0; v < NB; v++) s[v] = FC_ADD(s[v], FC_PLOAD(M, px[t] + (k) + v * FC_VL)); \
+        for (int v = 0; v < NB; v++) FC_PSTORE(M, acc + (k) + v * FC_VL, s[v]);         \
     } while (0)
 #define FC_TAIL(k)                                                                      \
     do {                                                                                \
@@ -421,3 +445,5 @@ const FC_POOL_KERNELS_TYPE FC_POOL_KERNELS_TABLE = {
 };
 #undef FC_POOL_CHANNELS
 #undef FC_POOL_TAPS
+#undef FC_PLOAD
+#undef FC_PSTORE
