@@ -25,6 +25,7 @@
 #include "conv_dw_inplace.tmpl.h"
 #include "conv_depthwise.tmpl.h"
 #include "conv_group_lanes.tmpl.h"
+#include "conv_weights.tmpl.h"
 #include "conv_rows.tmpl.h"
 #include "conv_nchw.tmpl.h"
 #include "conv_plan.tmpl.h"

@@ -42,31 +42,6 @@ static void FN(pack_groups)(const fc_conv_desc *d, const FN(conv_src) *src, int6
     }
 }
 
-/* The elements of one group's weights packed as the GEMM's B: whole-k panels
- * of nr columns, zeros past the group's kg. */
-static int64_t FN(group_panels_len)(const fc_conv_desc *d, int64_t nr) {
-    return FC_CEIL_DIV(d->kg, nr) * nr * d->r * d->s * d->cg;
-}
-
-/* Rows [p0, p1) of every group's B (w is (R, S, cg, K): row p holds tap p's K
- * weights, contiguous) into out, group g's panels at
- * out + g * group_panels_len, panel q's element (p, j) at q * nr * depth +
- * p * nr + j.  Read row by row: a group's own rows lie K values apart (a page
- * in ResNeXt's layer4), and packing them group by group, per pixel block, was
- * a quarter of that layer's pass. */
-static void FN(pack_weight_rows)(const fc_conv_desc *d, const T *w, int64_t nr, int64_t p0,
-                                 int64_t p1, T *out) {
-    const int64_t depth = d->r * d->s * d->cg, panels = FC_CEIL_DIV(d->kg, nr);
-    for (int64_t p = p0; p < p1; p++)
-        for (int64_t g = 0; g < d->groups; g++)
-            for (int64_t q = 0; q < panels; q++) {
-                const int64_t cols = FC_MIN(nr, d->kg - q * nr);
-                T *dst = out + ((g * panels + q) * depth + p) * nr;
-                memcpy(dst, w + p * d->k + g * d->kg + q * nr, (size_t)cols * sizeof(T));
-                for (int64_t j = cols; j < nr; j++) dst[j] = 0;
-            }
-}
-
 /* The GEMM of group g over m output pixels whose A rows start at a (lda
  * apart) and whose outputs start at c (rsc apart), B being the group's
  * panels packed for kd. */
@@ -111,11 +86,10 @@ static int FN(forward_grouped)(const fc_conv_desc *d, const FN(pass_plan) *p, co
     const int64_t chunks = FC_CEIL_DIV(d->groups, chunk);
     const int64_t blocks = FC_CEIL_DIV(rows, br), items = images * blocks * chunks;
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->kg);
-    const int packed = d->w_packed && d->w_packed_nr == kd->nr;
     const int64_t group_len = FN(group_panels_len)(d, kd->nr);
-    T *own = packed ? NULL : (T *)fc_alloc(d->groups * group_len, sizeof(T));
-    if (!packed && !own) return FC_ENOMEM;
-    const T *panels = packed ? (const T *)d->w_packed : own;
+    T *own;   /* filled below, by the threads */
+    const T *panels = FN(weight_panels)(d, kd->nr, &own);
+    if (!panels) return FC_ENOMEM;
     /* every group's GEMM on a full block has the same shape: one scratch per thread */
     PLAN shape = {0};
     shape.m = FC_MIN(br, rows); shape.n = d->kg; shape.k = k;

@@ -91,10 +91,6 @@ static FN(rows_buffer) FN(rows_buffer_of)(const fc_conv_desc *d, int64_t mr) {
     return b;
 }
 
-/* conv_grouped.tmpl.h: w's rows [p0, p1) as NR-column panels */
-static void FN(pack_weight_rows)(const fc_conv_desc *d, const T *w, int64_t nr, int64_t p0,
-                                 int64_t p1, T *out);
-
 static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const T *bias, int act,
                             T act_alpha, T *y, int nthreads) {
     const FN(fc_gemm_kernel) *kd = FN(fc_gemm_kernel_for)(d->k);
@@ -102,13 +98,11 @@ static int FN(forward_rows)(const fc_conv_desc *d, const T *x, const T *w, const
     const int64_t depth = d->r * rowk, panels = FC_CEIL_DIV(k, nr);
     const int64_t *xs = d->xs, *ys = d->ys;
     const FN(rows_buffer) rb = FN(rows_buffer_of)(d, mr);
-    /* all of w as NR-column panels, panel q at bpack + q * depth * nr: packed
-     * once per plan (fc_conv_pack_weights) or here */
-    const int packed = d->w_packed && d->w_packed_nr == nr;
-    T *own = packed ? NULL : (T *)fc_alloc(panels * depth * nr, sizeof(T));
-    if (!packed && !own) return FC_ENOMEM;
+    /* all of w as NR-column panels, panel q at bpack + q * depth * nr */
+    T *own;
+    const T *bpack = FN(weight_panels)(d, nr, &own);
+    if (!bpack) return FC_ENOMEM;
     if (own) FN(pack_weight_rows)(d, w, nr, 0, depth, own);
-    const T *bpack = packed ? (const T *)d->w_packed : own;
     int status = FC_OK;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {

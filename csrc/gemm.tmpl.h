@@ -310,7 +310,6 @@ int64_t FN(fc_gemm_scratch_len)(const PLAN *pl, int nthreads) {
     return FN(scratch_elems)(pl, &sp, nthreads);
 }
 
-
 int FN(fc_gemm_run)(const PLAN *pl, int nthreads) {
     const KERNEL_TYPE *kd = pl->kernel ? pl->kernel : FN(fc_gemm_kernel_for)(pl->n);
     if (pl->m == 0 || pl->n == 0) return FC_OK;

@@ -4,9 +4,8 @@
 Argument checking, dtype rules and allocation of results live in the Python
 modules; this file only unpacks pointers and strides.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, SIZE_MAX
 from libc.string cimport memset, memcpy, strncpy
-from libc.stdint cimport SIZE_MAX
 from cpython.pycapsule cimport PyCapsule_New
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT)
