@@ -172,32 +172,6 @@ static inline void FC_POOL_FN(max_scatter_px)(FC_T *const *dtaps, const FC_T *co
 #undef FC_TAIL
 }
 
-/* Average backward of one input pixel: dx = the sum over the nw windows that
- * cover it (in order) of g[w] * scale[w] (each window's 1 / divisor). */
-static inline void FC_POOL_FN(avg_gather_px)(FC_T *restrict dx, const FC_T *const *g,
-                                             const FC_T *scale, int nw, int64_t c) {
-#define FC_BODY(NB, k, M)                                                               \
-    do {                                                                                \
-        FC_VEC acc[NB];                                                                 \
-        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
-        for (int w = 0; w < nw; w++) {                                                  \
-            const FC_VEC s = FC_SET1(scale[w]);                                         \
-            for (int v = 0; v < NB; v++)                                                \
-                acc[v] = FC_ADD(acc[v], FC_MUL(FC_PLOAD(M, g[w] + (k) + v * FC_VL), s)); \
-        }                                                                               \
-        for (int v = 0; v < NB; v++) FC_PSTORE(M, dx + (k) + v * FC_VL, acc[v]);        \
-    } while (0)
-#define FC_TAIL(k)                                                                      \
-    do {                                                                                \
-        FC_T acc = 0;                                                                   \
-        for (int w = 0; w < nw; w++) acc += g[w][k] * scale[w];                         \
-        dx[k] = acc;                                                                    \
-    } while (0)
-    FC_POOL_CHANNELS(c, FC_BODY, FC_TAIL);
-#undef FC_BODY
-#undef FC_TAIL
-}
-
 /* ---- one row ---- */
 
 /* The real columns [*j0, *j1) of output pixel wo's window. */
@@ -252,18 +226,40 @@ static void FC_POOL_FN(max_scatter_row)(const fc_pool_row *g, const FC_T *const 
     }
 }
 
+/* Average backward of one dx row: each pixel the sum over the windows that
+ * cover it (window rows, then columns, in order) of dy * scale, from 0.  The
+ * windows are walked inside each channel block, not listed per pixel first:
+ * GCC turned the copying of their scales into a list into a memcpy call per
+ * pixel and window row (with vzeroupper), a third of this pass. */
 static void FC_POOL_FN(avg_gather_row)(const fc_pool_row *g, const FC_T *const *dy_rows,
                                        const FC_T *const *scale_rows, int nrows, FC_T *dx) {
-    const FC_T *gp[FC_POOL_TAPS];
-    FC_T scale[FC_POOL_TAPS];
     for (int64_t w = 0; w < g->in_w; w++) {
-        int nw = 0;
-        for (int r = 0; r < nrows; r++)
-            for (int64_t wo = g->wlo[w]; wo <= g->whi[w]; wo++, nw++) {
-                gp[nw] = dy_rows[r] + wo * g->out_ps;
-                scale[nw] = scale_rows[r][wo];
-            }
-        FC_POOL_FN(avg_gather_px)(dx + w * g->in_ps, gp, scale, nw, g->c);
+        const int64_t wlo = g->wlo[w], whi = g->whi[w];
+        FC_T *restrict out = dx + w * g->in_ps;
+#define FC_BODY(NB, k, M)                                                               \
+    do {                                                                                \
+        FC_VEC acc[NB];                                                                 \
+        for (int v = 0; v < NB; v++) acc[v] = FC_ZERO();                                \
+        for (int r = 0; r < nrows; r++)                                                 \
+            for (int64_t wo = wlo; wo <= whi; wo++) {                                   \
+                const FC_VEC s = FC_SET1(scale_rows[r][wo]);                            \
+                const FC_T *gp = dy_rows[r] + wo * g->out_ps + (k);                     \
+                for (int v = 0; v < NB; v++)                                            \
+                    acc[v] = FC_ADD(acc[v], FC_MUL(FC_PLOAD(M, gp + v * FC_VL), s));    \
+            }                                                                           \
+        for (int v = 0; v < NB; v++) FC_PSTORE(M, out + (k) + v * FC_VL, acc[v]);       \
+    } while (0)
+#define FC_TAIL(k)                                                                      \
+    do {                                                                                \
+        FC_T acc = 0;                                                                   \
+        for (int r = 0; r < nrows; r++)                                                 \
+            for (int64_t wo = wlo; wo <= whi; wo++)                                     \
+                acc += dy_rows[r][wo * g->out_ps + (k)] * scale_rows[r][wo];            \
+        out[k] = acc;                                                                   \
+    } while (0)
+        FC_POOL_CHANNELS(g->c, FC_BODY, FC_TAIL);
+#undef FC_BODY
+#undef FC_TAIL
     }
 }
 
@@ -328,7 +324,7 @@ static void FC_POOL_FN(tiles_2x2_row)(const fc_pool_row *g, const FC_T *const *r
 }
 
 /* Average backward of the same 2x2 tiles: dy * 1/4 to the four pixels of
- * each window (0 + dy / 4, as avg_gather_px sums), columns past them 0. */
+ * each window (0 + dy / 4, as avg_gather_row sums), columns past them 0. */
 static void FC_POOL_FN(avg_back_2x2_row)(const fc_pool_row *g, const FC_T *dy, FC_T *const *dx) {
     const int64_t c = g->c, ps = g->in_ps;
     const FC_VEC quarter = FC_SET1((FC_T)0.25);
