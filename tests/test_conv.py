@@ -764,6 +764,16 @@ def test_nchw_forward_gemm_runs_transposed(shape, kw, rng):
                  magnitude(x, w, kw, "NCHW", b))
 
 
+def test_nchw_1x1_reads_large_planes_panel_by_panel(rng):
+    """A 1x1 channels-first convolution reads x's planes in place as the
+    GEMM's B; planes larger than L2 (2.6 MB an image) run B panel by B panel:
+    right, and the same bits on 1 and 2 threads."""
+    x = rand(rng, (2, 64, 100, 101), np.float32)
+    w, b = rand(rng, (30, 64, 1, 1), np.float32), rand(rng, (30,), np.float32)
+    y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(x, w, b, layout="NCHW"))
+    assert_close(y, ref.conv2d(x, w, b, layout="NCHW"), magnitude(x, w, {}, "NCHW", b))
+
+
 @pytest.mark.parametrize("c, k, hw, kw", [
     (24, 24, (21, 37), dict(padding=1)),
     (16, 32, (21, 37), dict(padding=(2, 1), dilation=(1, 2))),   # channel multiplier 2, dilation

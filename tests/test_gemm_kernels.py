@@ -77,6 +77,18 @@ def test_thread_invariance_on_uneven_blocks(name, rng):
     np.testing.assert_array_equal(one, two)
 
 
+def right_and_same_on_1_and_2_threads(name, a, b, repeats=1):
+    """a @ b on kernel set `name`: close to the reference, and the same bits
+    on 2 threads (`repeats` times) as on 1."""
+    with isa(name):
+        with threads(1):
+            one = fastconv.matmul(a, b)
+        check(a, b)
+        with threads(2):
+            for _ in range(repeats):
+                np.testing.assert_array_equal(fastconv.matmul(a, b), one)
+
+
 @requires_openmp
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ISAS)
@@ -88,14 +100,20 @@ def test_few_row_products_whose_threads_pack_their_own_panels(name, dtype, rng):
     # partial last panel (n = 1000).  Repeated: a thread that wrote where
     # another still read showed in about one call in ten.
     for m, k, n in ((30, 1100, 1024), (30, 1100, 1000), (30, 700, 1600), (3, 512, 4096)):
-        a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
-        with isa(name):
-            with threads(1):
-                one = fastconv.matmul(a, b)
-            check(a, b)
-            with threads(2):
-                for _ in range(20):
-                    np.testing.assert_array_equal(fastconv.matmul(a, b), one)
+        right_and_same_on_1_and_2_threads(name, rand(rng, (m, k), dtype), rand(rng, (k, n), dtype),
+                                          repeats=20)
+
+
+@requires_openmp
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ISAS)
+def test_b_in_place_beyond_l2_runs_panel_by_panel(name, dtype, rng):
+    # B read in place and larger than L2 (2.8 / 5.6 MB): each B panel meets
+    # every A panel of the row block in turn, A's panels packed first (rows
+    # 4 KiB apart) or read in place; partial last A tile and B panel, two
+    # depth blocks; the same bits on 1 and 2 threads.
+    for m, k, n in ((30, 700, 1000), (25, 1024, 700)):
+        right_and_same_on_1_and_2_threads(name, rand(rng, (m, k), dtype), rand(rng, (k, n), dtype))
 
 
 @requires_openmp
