@@ -201,6 +201,16 @@ cdef fc_gemm_args gemm_args(const real[:, :] a, const real[:, :] b, real[:, :] c
     return g
 
 
+def data_address(arr):
+    """The address of a contiguous array's first byte (a tenth of the time of
+    arr.ctypes.data, which builds a ctypes object)."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(arr, &view, PyBUF_C_CONTIGUOUS)
+    cdef size_t address = <size_t>view.buf
+    PyBuffer_Release(&view)
+    return address
+
+
 cdef int matrix_view(object arr, Py_buffer *view, int flags, Py_ssize_t isz,
                      const char *name) except -1:
     """Acquires arr's buffer and checks it holds elements of isz bytes (the caller
