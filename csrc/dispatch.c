@@ -58,7 +58,11 @@ static int fit_block(int64_t budget, int64_t unit, int step, int lo, int hi) {
 }
 
 /* Cache blocks of a kernel with an mr x nr tile and elements of `size` bytes,
- * for the loop order of gemm.tmpl.h (jc -> pc -> ic -> ir -> jr):
+ * for the loop order of gemm.tmpl.h (jc -> pc -> ic -> ir -> jr; B read in
+ * place and larger than L2 runs jr -> ir instead, b_panels_outer, with the
+ * same blocks: its B panel of kc rows then fills or overflows L1 and is read
+ * again from L2 by each A panel, still 1.5x faster than B's strided streams
+ * from memory once per A panel):
  *   kc: an A micro-panel (mr x kc), which the innermost loop reads for every
  *       B panel, fills half of L1 (the other half streams the B panels);
  *   nc: the packed B block (kc x nc) fills an eighth of L3 (a core's share on
