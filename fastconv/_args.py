@@ -43,11 +43,15 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _compute_dtype(arr, name, func):
-    """The dtype an array is computed in: float32/float64 as they are,
-    integers and bools as float64; anything else is a TypeError."""
+    """The dtype an array is computed in: float32/float64 as they are (in the
+    machine's byte order: prepare swaps a byte-swapped array's bytes, as it
+    does integers'), integers and bools as float64; anything else is a
+    TypeError."""
     dt = arr.dtype
     if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:   # `is`: the common case, fast
         return dt
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return _F32 if dt.itemsize == 4 else _F64
     if dt.kind in "biu":
         return np.dtype(np.float64)
     raise TypeError(

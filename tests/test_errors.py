@@ -204,3 +204,20 @@ def test_misaligned_inputs_give_the_aligned_results(rng):
     a = rng.standard_normal((5, 7))
     np.testing.assert_array_equal(fastconv.matmul(misaligned(a), misaligned(a.T.copy())),
                                   fastconv.matmul(a, a.T.copy()))
+
+
+def test_byte_swapped_floats_give_the_native_results(rng):
+    # '>f4' on a little-endian machine (arrays read from big-endian files):
+    # computed in the native dtype, as NumPy does, not rejected
+    x = rng.standard_normal((2, 9, 8, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    want = fastconv.conv2d(x, w, padding=1)
+    swapped = [a.astype(a.dtype.newbyteorder()) for a in (x, w)]
+    got = fastconv.conv2d(*swapped, padding=1)
+    assert got.dtype == np.float32 and got.dtype.isnative
+    np.testing.assert_array_equal(got, want)
+    a = rng.standard_normal((5, 7))
+    np.testing.assert_array_equal(fastconv.matmul(a.astype(a.dtype.newbyteorder()), a.T),
+                                  fastconv.matmul(a, a.T))
+    np.testing.assert_array_equal(fastconv.max_pool2d(swapped[0], 2),
+                                  fastconv.max_pool2d(x, 2))
