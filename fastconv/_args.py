@@ -48,9 +48,9 @@ def _compute_dtype(arr, name, func):
     does integers'), integers and bools as float64; anything else is a
     TypeError."""
     dt = arr.dtype
-    if dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64:   # `is`: the common case, fast
+    if dt is _F32 or dt is _F64:   # the common case, fast
         return dt
-    if dt.kind == "f" and dt.itemsize in (4, 8):
+    if dt.kind == "f" and dt.itemsize in (4, 8):   # any other float32/float64 dtype object
         return _F32 if dt.itemsize == 4 else _F64
     if dt.kind in "biu":
         return np.dtype(np.float64)
