@@ -15,7 +15,7 @@ const char *fc_conv_algo_name(int algo) {
 const char *fc_conv_variant_name(int variant) {
     static const char *const names[FC_NUM_VARIANTS] = {
         "none", "im2col", "pointwise", "rows", "dy_t_col", "col_t_dy", "dcol", "col2im", "flipped",
-        "grouped", "nchw", "planes", "lanes", "nhwc_chunks"};
+        "grouped", "nchw", "planes", "lanes", "nhwc_chunks", "wide_rows"};
     return variant >= 0 && variant < FC_NUM_VARIANTS ? names[variant] : NULL;
 }
 

@@ -14,7 +14,8 @@
  * computed per plane with K channels and each group's kg channels added up.
  * Channels at other strides (NCHW) go through the same copies: x's rows are
  * expanded (which gathers the channels), y's and dx's rows are written to a
- * contiguous row and then stored, dy's rows are gathered first.
+ * contiguous row and then stored, dy's rows are gathered first.  So do rows
+ * whose pixel stride aliases in L1 (dw_aliases), copied a line wider a pixel.
  * Workspace per thread: R * cg expanded rows, or one K-channel dx row; dw: at
  * most FC_DW_CHUNKS partial sums of R * S * cg * K values.  Kernels of up to
  * FC_DW_MAX_TAPS_R rows. */
@@ -40,8 +41,33 @@ static int FN(depthwise_applies)(const fc_conv_desc *d) {
     return d->cg <= FC_DEPTHWISE_MAX_CG && FN(dw_offsets_fit)(d);
 }
 
+/* Whether a pixel stride of ps elements puts the pixels a kernel block reads
+ * (up to ten of a row at the same channel, from three rows) into too few L1
+ * sets: pixels a multiple of 1 KiB apart fall into at most four different
+ * sets of a 4 KiB way, so the rows' lines evict each other and what the
+ * hardware fetched ahead, worst where y starts about as far into a page as x
+ * (NumPy's large arrays all start 16 bytes into one).  Zen 4, 1 thread, NumPy
+ * arrays: 8x14x14x512 0.55 -> 0.33 ms, 8x7x7x1024 0.48 -> 0.21 from rows
+ * copied a line wider; x and y apart in their pages, 0.84-1.37x (28x28x256,
+ * 28x28x512 at stride 2, forward and dw), as noisy as this host; 56x56x128
+ * (512 B pixels) gained nothing from a wider copy. */
+static int FN(dw_aliases)(int64_t ps) { return ps * (int64_t)sizeof(T) % 1024 == 0; }
+
+/* Whether input rows are copied only to widen their pixel stride (the plan's
+ * variant wide_rows for the forward pass and dw). */
+static int FN(dw_wide_rows)(const fc_conv_desc *d) {
+    return d->cg == 1 && d->kg == 1 && d->xs[3] == 1 && FN(dw_aliases)(d->xs[2]);
+}
+
 /* Whether input rows are copied into planes (see the header comment). */
-static int FN(dw_expands)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1 || d->xs[3] != 1; }
+static int FN(dw_expands)(const fc_conv_desc *d) {
+    return d->cg > 1 || d->kg > 1 || d->xs[3] != 1 || FN(dw_wide_rows)(d);
+}
+
+/* The pixel stride of the planes: K, a cache line more where K aliases. */
+static int64_t FN(dw_plane_ps)(const fc_conv_desc *d) {
+    return d->k + (FN(dw_aliases)(d->k) ? 64 / (int64_t)sizeof(T) : 0);
+}
 
 /* Whether dx rows are computed with K channels and then reduced / stored. */
 static int FN(dw_wide_dx)(const fc_conv_desc *d) { return d->cg > 1 || d->kg > 1 || d->dxs[3] != 1; }
@@ -61,7 +87,7 @@ static fc_dw_row FN(dw_row_of)(const fc_conv_desc *d, int pass) {
         g.out_w = d->w; g.out_ps = FN(dw_wide_dx)(d) ? d->k : d->dxs[2];
     } else {
         g.r = d->r * d->cg;
-        g.in_w = d->w; g.in_ps = FN(dw_expands)(d) ? d->k : d->xs[2];
+        g.in_w = d->w; g.in_ps = FN(dw_expands)(d) ? FN(dw_plane_ps)(d) : d->xs[2];
         g.out_w = d->wo; g.out_ps = d->ys[3] == 1 ? d->ys[2] : d->k;
     }
     return g;
@@ -78,7 +104,7 @@ static void FN(dw_gather_row)(const T *row, int64_t ps, int64_t cs, int64_t w, i
  * 1 each input row is expanded once, not R times. */
 typedef struct {
     const T **rows;      /* R * cg row pointers handed to the kernels */
-    T *planes;           /* R slots of cg * W * K values (expanding only) */
+    T *planes;           /* R slots of cg * W * dw_plane_ps values (expanding only) */
     int64_t *key;        /* R slot keys */
     T *line;             /* a contiguous row: y's (forward), dx's with K channels, dy's (dw) */
     int32_t *idx;        /* expanding: per plane c, the offset of channel k's input in a pixel */
@@ -89,13 +115,19 @@ typedef struct {
  * input channel (k / kg) * cg + c. */
 static void FN(dw_expand_row)(const fc_conv_desc *d, const FN(dw_scratch_t) *sc, const T *src,
                               T *dst) {
+    const int64_t ps = FN(dw_plane_ps)(d);
+    if (FN(dw_wide_rows)(d)) {   /* only the pixel stride changes */
+        for (int64_t iw = 0; iw < d->w; iw++)
+            memcpy(dst + iw * ps, src + iw * d->xs[2], (size_t)d->k * sizeof(T));
+        return;
+    }
     /* one indexed loop per pixel and plane (sc->idx: where channel k's input
      * lies); the ISAs' gathers measured slower than this on Zen 4 */
     for (int64_t c = 0; c < d->cg; c++) {
         const int32_t *idx = sc->idx + c * d->k;
         for (int64_t iw = 0; iw < d->w; iw++) {
             const T *px = src + iw * d->xs[2];
-            T *out = dst + (c * d->w + iw) * d->k;
+            T *out = dst + (c * d->w + iw) * ps;
             for (int64_t k = 0; k < d->k; k++) out[k] = px[idx[k]];
         }
     }
@@ -105,7 +137,8 @@ static void FN(dw_expand_row)(const fc_conv_desc *d, const FN(dw_scratch_t) *sc,
  * reads through kernel row r, or NULL in the padding (see the header comment). */
 static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int64_t oh,
                               FN(dw_scratch_t) *sc) {
-    const int64_t cg = d->cg, R = d->r, plane_values = cg * d->w * d->k;
+    const int64_t cg = d->cg, R = d->r, row_values = d->w * FN(dw_plane_ps)(d);
+    const int64_t plane_values = cg * row_values;
     int64_t want[FC_DW_MAX_TAPS_R];   /* the keys this row needs, -1 in the padding */
     for (int64_t r = 0; r < R; r++) {
         const int64_t ih = oh * d->stride_h - d->pad_top + r * d->dil_h;
@@ -129,7 +162,7 @@ static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int6
             sc->key[slot] = want[r];
         }
         for (int64_t c = 0; c < cg; c++)
-            sc->rows[r * cg + c] = slot < 0 ? NULL : sc->planes + slot * plane_values + c * d->w * d->k;
+            sc->rows[r * cg + c] = slot < 0 ? NULL : sc->planes + slot * plane_values + c * row_values;
     }
 }
 
@@ -138,7 +171,8 @@ static void FN(dw_input_rows)(const fc_conv_desc *d, const T *x, int64_t n, int6
 static void *FN(dw_scratch)(const fc_conv_desc *d, int pass, FN(dw_scratch_t) *sc) {
     memset(sc, 0, sizeof *sc);   /* defined pointers even when out of memory */
     const int64_t nrows = d->r * d->cg, K = d->k;
-    const int64_t planes = pass != FC_PASS_DX && FN(dw_expands)(d) ? nrows * d->w * K : 0;
+    const int64_t planes =
+        pass != FC_PASS_DX && FN(dw_expands)(d) ? nrows * d->w * FN(dw_plane_ps)(d) : 0;
     const int64_t line = pass == FC_PASS_FORWARD ? (d->ys[3] != 1 ? d->wo * K : 0)
                          : pass == FC_PASS_DX   ? (FN(dw_wide_dx)(d) ? d->w * K : 0)
                                                 : (d->ys[3] != 1 ? d->wo * K : 0);

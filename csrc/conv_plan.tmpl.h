@@ -381,7 +381,8 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
         p->variant = !no_lanes ? FC_VARIANT_LANES
                      : d->cg > 1 ? FC_VARIANT_GROUPED
                      : pass == FC_PASS_FORWARD && FN(depthwise_planes_applies)(d) ? FC_VARIANT_PLANES
-                                                                                 : FC_VARIANT_NONE;
+                     : pass != FC_PASS_DX && FN(dw_wide_rows)(d) ? FC_VARIANT_WIDE_ROWS
+                                                                  : FC_VARIANT_NONE;
     else if (asked == FC_CONV_WINOGRAD && FN(winograd_by_nhwc_chunks)(d, pass, &p->geo))
         p->variant = FC_VARIANT_NHWC_CHUNKS;
     else
