@@ -101,12 +101,30 @@ static int FN(rows_beats_direct)(const fc_conv_desc *d, int pass) {
  * thread, against the algorithm auto picked before: C = K from 32, 16 tiles
  * (1x14x14) 0.82-0.99x, 32 tiles (8x7x7) 1.15-1.39x, 49 (1x28x28) 1.6-2.0x,
  * 196 and more 2.0-3.6x; 16 x 16 channels 1.4-1.6x, 16 x 32 1.6-1.9x,
- * 8 x 32 1.03x, 32 x 8 1.10x (dw 0.87x). */
+ * 8 x 32 1.03x, 32 x 8 1.10x (dw 0.87x).
+ * Where the GEMM runs at half that FMA rate (Zen 4 executes 512-bit FMAs on
+ * 256-bit units; AVX2 or portable kernels) the transforms pay from fewer
+ * tiles, while U stays in cache: Zen 4, against the GEMM, 16 tiles (1x14x14,
+ * C x K from 128 x 128 to 160 x 320) forward 1.53-1.61x on 1 thread,
+ * 0.99-1.22x on 2, dx 1.6-2.0x / 1.0-1.4x; 9 tiles 1.05-1.45x, 8 (2x7x7)
+ * 0.86-1.04x; 512 x 512 (U 38 MB, from memory each call) 1.28-1.38x on 1
+ * thread but 0.88-0.94x on 2. */
 #define FC_WINOGRAD_MIN_TILES 32
+#define FC_WINOGRAD_MIN_TILES_HALF_RATE 16
 #define FC_WINOGRAD_MIN_CHANNELS 16
 /* dw by Winograd F(3x3, 4x4) transforms no kernel: it wins from few tiles
  * (8 images of 4x4, 1 thread: 1.2-2.0x the GEMM; 16 tiles 1.0-4.7x). */
 #define FC_WINOGRAD_DW_MIN_TILES 8
+
+/* The output tiles from which auto runs pass (not dw) by Winograd (above). */
+static int64_t FN(winograd_min_tiles)(const FN(direct_geom) *g, int pass) {
+    if (pass == FC_PASS_DW) return FC_WINOGRAD_DW_MIN_TILES;
+    fc_cpu_caches caches;
+    fc_cpu_caches_get(&caches);
+    const int half_rate = fc_get_isa() != FC_ISA_AVX512 || fc_cpu_fma512_ratio() < 1.5;
+    const int u_in_cache = FC_WINOGRAD_POINTS * g->c * g->k * (int64_t)sizeof(T) <= caches.l3 / 2;
+    return half_rate && u_in_cache ? FC_WINOGRAD_MIN_TILES_HALF_RATE : FC_WINOGRAD_MIN_TILES;
+}
 
 /* A 1x1, stride-1, unpadded convolution is a plain GEMM on the input's pixel
  * rows (x for the forward pass, dy for dx): when the pixels of the whole batch,
@@ -337,12 +355,12 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
         } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
-                   tiles >= (pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES)) {
+                   tiles >= FN(winograd_min_tiles)(g, pass)) {
             asked = FC_CONV_WINOGRAD;
             FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way) and %lld "
-                   "output tiles (at least %d)", (long long)g->c, (long long)g->k,
+                   "output tiles (at least %lld)", (long long)g->c, (long long)g->k,
                    FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
-                   pass == FC_PASS_DW ? FC_WINOGRAD_DW_MIN_TILES : FC_WINOGRAD_MIN_TILES);
+                   (long long)FN(winograd_min_tiles)(g, pass));
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
                    FN(direct_rows_wide_enough)(pass, g) && !FN(rows_beats_direct)(d, pass) &&
                    (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {

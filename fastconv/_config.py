@@ -37,6 +37,7 @@ def active_isa():
 
 def _init_from_environment():
     _check_omp_num_threads()
+    _native.fma512_ratio()   # measured now, before any thread asks (the plans read it)
     forced = os.environ.get("FASTCONV_ISA", "").strip()
     if not forced:
         _native.set_isa(_native.best_isa())
@@ -177,6 +178,7 @@ def show_config(mode="stdout"):
         "cpu_features": _native.cpu_features(),
         "micro_kernels": [k["title"] for k in active_ukernels()],
         "caches": _native.cpu_caches(),
+        "fma512_ratio": _native.fma512_ratio(),
         "workspace_kept": _native.workspace_kept(),
         "array_blocks_kept": _native.array_blocks_kept(),
     }
@@ -195,6 +197,11 @@ def show_config(mode="stdout"):
     l3 = f", L3 {caches['l3'] // 1024} KiB" if caches["l3"] else ""
     print(f"  caches:   L1d {caches['l1d'] // 1024} KiB, L2 {caches['l2'] // 1024} KiB{l3} "
           f"(from {caches['source']}); GEMM blocks derived from them:")
+    ratio = info["fma512_ratio"]
+    if ratio:
+        units = "512-bit units" if ratio >= 1.5 else "256-bit units, as two halves"
+        print(f"  fma:      512-bit vectors at {ratio:.1f}x the 256-bit FMA rate ({units}; "
+              f"measured at import)")
     for k in active_ukernels():
         edge = f"; {k['edge_mr']}-row twin for edge tiles" if k.get("edge_mr") else ""
         blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place){edge}"

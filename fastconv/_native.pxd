@@ -55,6 +55,7 @@ cdef extern from "fastconv/fastconv.h":
         int64_t l1d, l2, l3
         const char *source
     void fc_cpu_caches_get(fc_cpu_caches *out)
+    double fc_cpu_fma512_ratio()
     ctypedef struct fc_ukernel_info:
         const char *name
         const char *kind

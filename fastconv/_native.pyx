@@ -80,6 +80,12 @@ def cpu_caches():
     return dict(l1d=c.l1d, l2=c.l2, l3=c.l3, source=c.source.decode())
 
 
+def fma512_ratio():
+    """The float32 FMA rate of 512-bit vectors over 256-bit ones, measured once
+    (about 1: 256-bit units, as Zen 4; about 2: full-width); 0 without AVX-512."""
+    return fc_cpu_fma512_ratio()
+
+
 def ukernels():
     """The registered micro-kernels (csrc/ukernels/registry.h), as dicts."""
     cdef fc_ukernel_info info

@@ -27,7 +27,8 @@ PLAN_TABLE = {
                     {"forward": ("gemm", "im2col"), "dx": ("gemm", "col2im"),
                      "dw": ("gemm", "dy_t_col")}),
     # Winograd from 32 4x4 output tiles: 8 images of 7x7 yes, one of 14x14 not
-    # (dw by Winograd from 8 tiles)
+    # (dw by Winograd from 8 tiles); from 16 on CPUs whose GEMM runs at half
+    # rate, but not for 512 x 512 channels: test_winograd_from_16_tiles_at_half_rate
     "resnet-layer4-b8": ((8, 7, 7, 512), (3, 3, 512, 512), {"padding": 1},
                          {"forward": ("winograd", "none"), "dx": ("winograd", "flipped"),
                           "dw": ("winograd", "none")}),
@@ -219,3 +220,20 @@ def test_lanes_kernels_keep_their_workspace_cap():
         assert "8 MiB workspace cap" in plan["forward"]["reason"], plan
         asked = fastconv.conv2d_plan(shape, w_shape, algorithm="depthwise", **kw)["forward"]
         assert asked["algorithm"] is None and "8 MiB workspace cap" in asked["reason"], asked
+
+
+def test_winograd_from_16_tiles_at_half_rate():
+    """One 14x14 image (16 output tiles of 4x4) of a 3x3 layer runs by Winograd
+    where the GEMM runs at half the FMA rate (512-bit FMAs on 256-bit units,
+    measured at import, or kernels narrower than AVX-512) and the kernel
+    transform U (36 C K values) fits in half of L3; by the GEMM elsewhere."""
+    ratio = fastconv._native.fma512_ratio()
+    assert ratio == fastconv.show_config("dicts")["fma512_ratio"]
+    assert (ratio == 0) if "avx512" not in _config.supported_isas() else 0.5 < ratio < 3
+    half_rate = _config.active_isa() != "avx512" or ratio < 1.5
+    l3 = fastconv._native.cpu_caches()["l3"]
+    for c, k in ((128, 128), (160, 320), (512, 512)):
+        plan = fastconv.conv2d_plan((1, 14, 14, c), (3, 3, c, k), padding=1)
+        want = "winograd" if half_rate and 36 * c * k * 4 <= l3 // 2 else "gemm"
+        assert (plan["forward"]["algorithm"], plan["dx"]["algorithm"]) == (want, want), plan
+        assert plan["forward"]["algorithm"] == "winograd" or "tiles" in plan["forward"]["reason"]

@@ -51,6 +51,10 @@ void fc_cpu_features(char *buf, size_t size);
  * "sysfs" or "default"). */
 typedef struct { int64_t l1d, l2, l3; const char *source; } fc_cpu_caches;
 void fc_cpu_caches_get(fc_cpu_caches *out);
+/* The float32 FMA rate of 512-bit vectors over that of 256-bit ones, measured
+ * once (about 1 where the units are 256 bits wide, 2 where they are 512); 0
+ * without AVX-512. */
+double fc_cpu_fma512_ratio(void);
 
 /* The registered micro-kernels, numbered 0 .. fc_ukernel_count() - 1. */
 typedef struct {
