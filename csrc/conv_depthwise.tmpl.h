@@ -43,20 +43,23 @@ static int FN(depthwise_applies)(const fc_conv_desc *d) {
 
 /* Whether a pixel stride of ps elements puts the pixels a kernel block reads
  * (up to ten of a row at the same channel, from three rows) into too few L1
- * sets: pixels a multiple of 1 KiB apart fall into at most four different
- * sets of a 4 KiB way, so the rows' lines evict each other and what the
- * hardware fetched ahead, worst where y starts about as far into a page as x
- * (NumPy's large arrays all start 16 bytes into one).  Zen 4, 1 thread, NumPy
- * arrays: 8x14x14x512 0.55 -> 0.33 ms, 8x7x7x1024 0.48 -> 0.21 from rows
- * copied a line wider; x and y apart in their pages, 0.84-1.37x (28x28x256,
- * 28x28x512 at stride 2, forward and dw), as noisy as this host; 56x56x128
- * (512 B pixels) gained nothing from a wider copy. */
-static int FN(dw_aliases)(int64_t ps) { return ps * (int64_t)sizeof(T) % 1024 == 0; }
+ * sets: pixels a multiple of 2 KiB apart fall into at most two sets of a
+ * 4 KiB way, so the rows' lines evict each other and what the hardware
+ * fetched ahead, worst where y starts about as far into a page as x (NumPy's
+ * large arrays all start 16 bytes into one).  Zen 4, 1 thread, rows copied a
+ * line wider against read in place, stride 1, best of 4 runs: NumPy arrays
+ * 8x14x14x512 0.49 -> 0.32 ms, 8x7x7x1024 0.45 -> 0.22, 1x14x14x512 1.3x;
+ * arrays on a cache line 8x7x7x1024 and 1x7x7x1024 1.3x, 14x14x512 the same,
+ * dw 0.9-1.1x.  Not at 1 KiB (28x28x256: 0.93-1.02x) nor at stride 2 (the
+ * copy reads every pixel, the kernels every other: 28x28x512 0.89x forward,
+ * 0.83x dw, on a cache line). */
+static int FN(dw_aliases)(int64_t ps) { return ps * (int64_t)sizeof(T) % 2048 == 0; }
 
 /* Whether input rows are copied only to widen their pixel stride (the plan's
  * variant wide_rows for the forward pass and dw). */
 static int FN(dw_wide_rows)(const fc_conv_desc *d) {
-    return d->cg == 1 && d->kg == 1 && d->xs[3] == 1 && FN(dw_aliases)(d->xs[2]);
+    return d->cg == 1 && d->kg == 1 && d->xs[3] == 1 && d->stride_w == 1 &&
+           FN(dw_aliases)(d->xs[2]);
 }
 
 /* Whether input rows are copied into planes (see the header comment). */
@@ -66,7 +69,7 @@ static int FN(dw_expands)(const fc_conv_desc *d) {
 
 /* The pixel stride of the planes: K, a cache line more where K aliases. */
 static int64_t FN(dw_plane_ps)(const fc_conv_desc *d) {
-    return d->k + (FN(dw_aliases)(d->k) ? 64 / (int64_t)sizeof(T) : 0);
+    return d->k + (d->stride_w == 1 && FN(dw_aliases)(d->k) ? 64 / (int64_t)sizeof(T) : 0);
 }
 
 /* Whether dx rows are computed with K channels and then reduced / stored. */

@@ -444,22 +444,23 @@ def test_depthwise_kernels(n, h, w, c, m, r, s, stride, padding, dilation, dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c, stride, view", [
-    (256, 1, None),    # pixels 1 KiB (float32) or 2 KiB (float64) apart: rows copied wider
-    (512, 2, None),    # strided
-    (250, 1, 256),     # x a channel slice whose pixels alias: copied at 250 channels a pixel
-    (256, 1, 272),     # a slice whose pixels do not: read in place
+@pytest.mark.parametrize("c, stride, view, variant", [
+    (512, 1, None, "wide_rows"),   # pixels 2 KiB (float32) or 4 KiB (float64) apart: rows copied wider
+    (512, 2, None, "none"),        # strided: read in place
+    (500, 1, 512, None),           # x a channel slice whose pixels alias: copied at 500 channels a pixel
+    (512, 1, 528, None),           # a slice whose pixels do not: read in place
 ])
-def test_depthwise_wide_rows(c, stride, view, dtype, rng):
-    """A depthwise layer whose input pixels lie a multiple of 1 KiB apart runs
-    forward and dw on rows copied a cache line wider (variant wide_rows), and
+def test_depthwise_wide_rows(c, stride, view, variant, dtype, rng):
+    """A stride-1 depthwise layer whose input pixels lie a multiple of 2 KiB
+    apart runs forward and dw on rows copied a cache line wider (variant
+    wide_rows); at stride 2 it reads them in place; either way it
     equals the reference, forward with bias and activation, dx, dw and db."""
     kw = dict(stride=stride, padding=1, groups=c)
     x = rand(rng, (2, 7, 9, view or c), dtype)[..., :c]
     wt, b = rand(rng, (3, 3, 1, c), dtype), rand(rng, (c,), dtype)
-    if view is None:
+    if variant:
         plan = fastconv.conv2d_plan(x.shape, wt.shape, dtype=dtype, **kw)
-        assert [plan[p]["variant"] for p in ("forward", "dx", "dw")] == ["wide_rows", "none", "wide_rows"], plan
+        assert [plan[p]["variant"] for p in ("forward", "dx", "dw")] == [variant, "none", variant], plan
     y = same_bits_on_1_and_2_threads(lambda: fastconv.conv2d(x, wt, b, activation="relu", **kw))
     assert_close(y, ref.conv2d(x, wt, b, activation="relu", **kw), magnitude(x, wt, kw, "NHWC", b))
     dy = rand(rng, y.shape, dtype)

@@ -148,7 +148,7 @@ enum {
     FC_VARIANT_LANES,      /* depthwise kernels, whole groups on the lanes (cg = kg = 2..16) */
     FC_VARIANT_NHWC_CHUNKS, /* channels-first forward on NHWC copies of a few images at a time */
     FC_VARIANT_WIDE_ROWS,  /* depthwise forward and dw on input rows copied a cache line wider
-                              per pixel (pixel strides of a multiple of 1 KiB alias in L1) */
+                              per pixel (stride 1; pixels a multiple of 2 KiB apart alias in L1) */
     FC_NUM_VARIANTS
 };
 typedef struct {
