@@ -46,6 +46,7 @@ typedef struct {
     int64_t th, tw, tiles;   /* tiles per column, per row, in all */
     int64_t kb, nkb;         /* K block, count */
     int64_t tb, ldv;
+    int team;                /* blocks run on the whole team (winograd_block), else a thread each */
 } FN(winograd_cut);
 
 static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(winograd_cut) *c) {
@@ -73,10 +74,16 @@ static void FN(winograd_plan_cut)(const FN(direct_geom) *g, int nthreads, FN(win
      * memory), at least four row panels (the GEMMs' rows), and the blocks a
      * multiple of the thread count: 32 tiles on 2 threads as 24 + 8 took
      * 1.3x as long as 16 + 16 (8x7x7x256), and 196 tiles as 48-tile blocks
-     * 1.4x as long as 98 + 98 (1x56x56x64) */
+     * 1.4x as long as 98 + 98 (1x56x56x64).  Under two row panels a thread,
+     * one block for the whole team instead (winograd_block): Zen 4, 2
+     * threads, against 8 + 8 tiles, 1x14x14 C x K 64 x 64 to 256 x 256
+     * forward 1.33-1.66x, dx 1.24-1.64x; 8x7x7 (16 + 16) 1.14-1.16x, dx
+     * 0.99-1.04x; 1x28x28 (49 tiles) 0.92-1.09x, so not there. */
     int64_t tb = caches.l2 / 2 / ((int64_t)sizeof(T) * FC_WINOGRAD_POINTS * (c->ldv + c->kb));
     tb = FC_MAX(4 * mr, tb / mr * mr);
-    const int64_t nblocks = FC_MAX(1, FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, tb), nthreads) * nthreads);
+    c->team = nthreads == 1 || c->tiles < 2 * mr * nthreads;
+    const int64_t nblocks = c->team ? FC_CEIL_DIV(c->tiles, tb)
+                                    : FC_CEIL_DIV(FC_CEIL_DIV(c->tiles, tb), nthreads) * nthreads;
     tb = FC_CEIL_DIV(c->tiles, nblocks);
     c->tb = FC_MIN(tb, c->tiles);
 }
@@ -189,19 +196,25 @@ typedef struct {
     int64_t gemm_len;
 } FN(winograd_bufs);
 
-static int FN(winograd_bufs_alloc)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
-                                   int gemm_threads, FN(winograd_bufs) *b) {
+/* V and M of a tile block. */
+static int FN(winograd_planes_alloc)(const FN(winograd_cut) *cut, FN(winograd_bufs) *b) {
+    b->v = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->ldv, sizeof(T));
+    b->m = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->kb, sizeof(T));
+    return b->v && b->m ? FC_OK : FC_ENOMEM;
+}
+
+/* The GEMM's A panels (for one thread's GEMMs) and the transforms' scratch. */
+static int FN(winograd_scratch_alloc)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
+                                      FN(winograd_bufs) *b) {
     FN(fc_gemm_plan) probe = {0};
     probe.m = cut->tb; probe.n = cut->kb; probe.k = g->c;
     probe.b_panels = (const T *)b;   /* only whether B comes packed matters */
     probe.kernel = cut->kd;
-    b->gemm_len = FN(fc_gemm_scratch_len)(&probe, gemm_threads);
-    b->v = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->ldv, sizeof(T));
-    b->m = (T *)fc_alloc(FC_WINOGRAD_POINTS * cut->tb * cut->kb, sizeof(T));
+    b->gemm_len = FN(fc_gemm_scratch_len)(&probe, 1);
     b->gemm = (T *)fc_alloc(FC_MAX(1, b->gemm_len), sizeof(T));
     b->scratch = (T *)fc_alloc(FC_WINOGRAD_POINTS * FC_MAX(g->c + 1, 2 * cut->kb) + g->c,
                                sizeof(T));
-    return b->v && b->m && b->gemm && b->scratch ? FC_OK : FC_ENOMEM;
+    return b->gemm && b->scratch ? FC_OK : FC_ENOMEM;
 }
 
 static void FN(winograd_bufs_free)(FN(winograd_bufs) *b) {
@@ -211,30 +224,42 @@ static void FN(winograd_bufs_free)(FN(winograd_bufs) *b) {
     fc_free(b->scratch);
 }
 
-/* Tile block `block` of K block k0: transform in, 36 GEMMs, transform out. */
+/* Tile block `block` of K block k0 on a team (member id of nt; every member
+ * calls it): each member transforms its share of the block's tiles in, runs
+ * its share of the 36 GEMMs on one thread, then transforms its share out.  V
+ * and M are the team's (planes), the GEMM's panels and the transforms'
+ * scratch each member's own.  Every sum is the one a single thread makes,
+ * in the same order. */
 static int FN(winograd_block)(const FN(direct_geom) *g, const FN(winograd_cut) *cut,
                               const T *x, const int64_t xs[4], const T *u, int64_t k0,
                               int64_t block, const T *bias, int act, T act_alpha, int accumulate,
-                              T *y, const int64_t ys[4], FN(winograd_bufs) *b, int gemm_threads) {
+                              T *y, const int64_t ys[4], const FN(winograd_bufs) *planes,
+                              FN(winograd_bufs) *own, int id, int nt) {
     const int64_t t0 = block * cut->tb, t1 = FC_MIN(cut->tiles, t0 + cut->tb);
-    FN(winograd_input)(g, cut, x, xs, t0, t1, b->scratch, b->v);
+    const int64_t ta = t0 + (t1 - t0) * id / nt, tz = t0 + (t1 - t0) * (id + 1) / nt;
+    FN(winograd_input)(g, cut, x, xs, ta, tz, own->scratch, planes->v + (ta - t0) * cut->ldv);
+    if (nt > 1) {   /* (a block of its own, nt = 1, runs inside an omp for: no barrier there) */
+#pragma omp barrier
+    }
     int status = FC_OK;
-    for (int xi = 0; xi < FC_WINOGRAD_POINTS && status == FC_OK; xi++) {
-        FN(fc_matrix) A = {b->v + xi * cut->tb * cut->ldv, cut->ldv, 1};
+    for (int xi = id; xi < FC_WINOGRAD_POINTS && status == FC_OK; xi += nt) {
+        FN(fc_matrix) A = {planes->v + xi * cut->tb * cut->ldv, cut->ldv, 1};
         FN(fc_gemm_plan) pl = {0};
         pl.m = t1 - t0; pl.n = FC_MIN(cut->kb, g->k - k0); pl.k = g->c;
         pl.pack_a = FN(fc_pack_a_matrix); pl.a_ctx = &A;
         pl.a_direct = A.p; pl.lda_direct = cut->ldv;
         pl.b_panels = u + xi * g->c * cut->kb;
-        pl.c = b->m + xi * cut->tb * cut->kb; pl.rsc = cut->kb; pl.csc = 1;
+        pl.c = planes->m + xi * cut->tb * cut->kb; pl.rsc = cut->kb; pl.csc = 1;
         pl.alpha = 1; pl.beta = 0;
         pl.kernel = cut->kd;
-        pl.scratch = b->gemm; pl.scratch_len = b->gemm_len;
-        status = FN(fc_gemm_run)(&pl, gemm_threads);
+        pl.scratch = own->gemm; pl.scratch_len = own->gemm_len;
+        status = FN(fc_gemm_run)(&pl, 1);
     }
-    if (status == FC_OK)
-        FN(winograd_output)(g, cut, b->m, t0, t1, k0, bias, act, act_alpha, accumulate, b->scratch,
-                            y, ys);
+    if (nt > 1) {
+#pragma omp barrier
+    }
+    FN(winograd_output)(g, cut, planes->m + (ta - t0) * cut->kb, ta, tz, k0, bias, act, act_alpha,
+                        accumulate, own->scratch, y, ys);
     return status;
 }
 
@@ -248,8 +273,8 @@ static void FN(winograd_kernel_share)(const FN(direct_geom) *g, const FN(winogra
 /* y = act(conv(x, w) + bias (+ y's old value, if accumulate)) for a 3x3
  * stride-1 convolution, w as (3, 3, c, k).
  * Tile blocks go to threads when there are enough of them; otherwise the
- * blocks run in turn, each GEMM using every thread (no nested parallel
- * region).  The threads share each K block's kernel transform. */
+ * blocks run in turn, each on the whole team (winograd_block).  The threads
+ * share each K block's kernel transform. */
 static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t xs[4],
                              const T *w, const T *bias, int act, T act_alpha, int accumulate,
                              T *y, const int64_t ys[4], int nthreads) {
@@ -263,50 +288,49 @@ static int FN(winograd_conv)(const FN(direct_geom) *g, const T *x, const int64_t
     if (!u) return FC_ENOMEM;
     T *tscratch = u + u_len;
     int status = FC_OK;
-    if (nthreads > 1 && nblocks >= nthreads) {
-#pragma omp parallel num_threads(nthreads)
-        {
-            const int id = fc_thread_id(), nt = fc_thread_count();
-            FN(winograd_bufs) b = {0};
-            if (FN(winograd_bufs_alloc)(g, &cut, 1, &b) != FC_OK) {
+    const int own_blocks = !cut.team;   /* a block a thread, or the team on each block */
+    FN(winograd_bufs) planes = {0};   /* the team's V and M */
+    if (!own_blocks && FN(winograd_planes_alloc)(&cut, &planes) != FC_OK) status = FC_ENOMEM;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && status == FC_OK)
+    {
+        const int id = fc_thread_id(), nt = fc_thread_count();
+        FN(winograd_bufs) b = {0};
+        if (FN(winograd_scratch_alloc)(g, &cut, &b) != FC_OK ||
+            (own_blocks && FN(winograd_planes_alloc)(&cut, &b) != FC_OK)) {
 #pragma omp atomic write
-                status = FC_ENOMEM;
-            }
-            for (int64_t k0 = 0; k0 < g->k; k0 += cut.kb) {
+            status = FC_ENOMEM;
+        }
+        for (int64_t k0 = 0; k0 < g->k; k0 += cut.kb) {
 #pragma omp barrier
-                int ok;   /* the same for every thread: status changes only after the
-                             * loop's omp for, i.e. before the barrier above */
+            int ok;   /* the same for every thread: status changes only between the barriers */
 #pragma omp atomic read
-                ok = status;
-                if (ok != FC_OK) break;
-                FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, id, nt);
+            ok = status;
+            if (ok != FC_OK) break;
+            FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, id, nt);
 #pragma omp barrier
-                int mine = FC_OK;
+            int mine = FC_OK;
+            if (own_blocks) {
 #pragma omp for schedule(static)
                 for (int64_t blk = 0; blk < nblocks; blk++)
                     if (mine == FC_OK)
-                        mine = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act,
-                                                  act_alpha, accumulate, y, ys, &b, 1);
-                if (mine != FC_OK) {
-#pragma omp atomic write
-                    status = mine;
+                        mine = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act, act_alpha,
+                                                  accumulate, y, ys, &b, &b, 0, 1);
+            } else {
+                for (int64_t blk = 0; blk < nblocks; blk++) {
+                    const int r = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act,
+                                                     act_alpha, accumulate, y, ys, &planes, &b, id, nt);
+                    if (r != FC_OK) mine = r;
+#pragma omp barrier
                 }
             }
-            FN(winograd_bufs_free)(&b);
-        }
-    } else {
-        FN(winograd_bufs) b = {0};
-        status = FN(winograd_bufs_alloc)(g, &cut, nthreads, &b);
-        for (int64_t k0 = 0; k0 < g->k && status == FC_OK; k0 += cut.kb) {
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-            FN(winograd_kernel_share)(g, &cut, w, k0, tscratch, u, fc_thread_id(),
-                                      fc_thread_count());
-            for (int64_t blk = 0; blk < nblocks && status == FC_OK; blk++)
-                status = FN(winograd_block)(g, &cut, x, xs, u, k0, blk, bias, act, act_alpha,
-                                            accumulate, y, ys, &b, nthreads);
+            if (mine != FC_OK) {
+#pragma omp atomic write
+                status = mine;
+            }
         }
         FN(winograd_bufs_free)(&b);
     }
+    FN(winograd_bufs_free)(&planes);
     fc_free(u);
     return status;
 }

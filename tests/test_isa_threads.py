@@ -41,6 +41,12 @@ def run_all(rng_seed=0):
         # Winograd over several tile blocks (blocks go to threads)
         x, w = rand(rng, (2, 47, 48, 32), dtype), rand(rng, (3, 3, 32, 40), dtype)
         results.append(fastconv.conv2d(x, w, padding=1, algorithm="winograd"))
+        # Winograd on one tile block, which the threads share (its tiles and its GEMMs), dx too
+        x, w = rand(rng, (1, 13, 21, 24), dtype), rand(rng, (3, 3, 24, 20), dtype)
+        y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+        results.append(y)
+        results.extend(fastconv.conv2d_backward(rand(rng, y.shape, dtype), x, w, padding=1,
+                                                algorithm="winograd"))
         a, bm = rand(rng, (301, 517), dtype), rand(rng, (517, 263), dtype)
         results.append(fastconv.matmul(a, bm))
         results.append(fastconv.gemm(a, a, alpha=0.5, trans_b=True))
