@@ -14,8 +14,9 @@
  * computed per plane with K channels and each group's kg channels added up.
  * Channels at other strides (NCHW) go through the same copies: x's rows are
  * expanded (which gathers the channels), y's and dx's rows are written to a
- * contiguous row and then stored, dy's rows are gathered first.  So do rows
- * whose pixel stride aliases in L1 (dw_aliases), copied a line wider a pixel.
+ * contiguous row and then stored, dy's rows are gathered first.  So do the
+ * rows of a stride-1 layer whose pixels would alias in L1 (dw_wide_rows),
+ * copied a cache line wider a pixel.
  * Workspace per thread: R * cg expanded rows, or one K-channel dx row; dw: at
  * most FC_DW_CHUNKS partial sums of R * S * cg * K values.  Kernels of up to
  * FC_DW_MAX_TAPS_R rows. */
@@ -67,7 +68,8 @@ static int FN(dw_expands)(const fc_conv_desc *d) {
     return d->cg > 1 || d->kg > 1 || d->xs[3] != 1 || FN(dw_wide_rows)(d);
 }
 
-/* The pixel stride of the planes: K, a cache line more where K aliases. */
+/* The pixel stride of the planes: K, a cache line more where K would alias
+ * (at stride 1, as dw_wide_rows). */
 static int64_t FN(dw_plane_ps)(const fc_conv_desc *d) {
     return d->k + (d->stride_w == 1 && FN(dw_aliases)(d->k) ? 64 / (int64_t)sizeof(T) : 0);
 }
