@@ -4,6 +4,7 @@
  * (desktop and server) and most AVX-512 Xeons have full-width units (about
  * 2).  cpuid says nothing about this, and the ratio moves the point where
  * Winograd's transforms pay for the GEMM work they save (conv_plan.tmpl.h). */
+#define _POSIX_C_SOURCE 199309L   /* clock_gettime under -std=c11 */
 #include "internal.h"
 #include <string.h>
 #include <time.h>
