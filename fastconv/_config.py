@@ -197,11 +197,9 @@ def show_config(mode="stdout"):
     l3 = f", L3 {caches['l3'] // 1024} KiB" if caches["l3"] else ""
     print(f"  caches:   L1d {caches['l1d'] // 1024} KiB, L2 {caches['l2'] // 1024} KiB{l3} "
           f"(from {caches['source']}); GEMM blocks derived from them:")
-    ratio = info["fma512_ratio"]
-    if ratio:
-        units = "512-bit units" if ratio >= 1.5 else "256-bit units, as two halves"
-        print(f"  fma:      512-bit vectors at {ratio:.1f}x the 256-bit FMA rate ({units}; "
-              f"measured at import)")
+    if info["fma512_ratio"]:   # the plan's use of it: conv_plan.tmpl.h, winograd_min_tiles
+        print(f"  fma:      512-bit vectors at {info['fma512_ratio']:.1f}x the 256-bit FMA rate, "
+              f"measured at import (about 1: 256-bit units; 2: full width)")
     for k in active_ukernels():
         edge = f"; {k['edge_mr']}-row twin for edge tiles" if k.get("edge_mr") else ""
         blocks = (f"mc {k['mc']}, kc {k['kc']}, nc {k['nc']} ({k['nc_direct']} with B in place){edge}"
