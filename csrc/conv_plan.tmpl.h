@@ -332,6 +332,7 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
     default: {   /* FC_CONV_AUTO */
         const FN(direct_geom) *g = &p->geo;
         const int64_t tiles = g->n * FC_CEIL_DIV(g->ho, 4) * FC_CEIL_DIV(g->wo, 4);
+        const int64_t winograd_tiles = FN(winograd_min_tiles)(g, pass);
         const int lanes = FN(fc_conv_kernels_for)()->lanes;
         if (!no_lanes && d->cg <= (pass == FC_PASS_DW ? FC_GL_AUTO_MAX_G_DW
                                                       : FC_GL_AUTO_MAX_LANES_PER_GROUP * lanes)) {
@@ -355,12 +356,12 @@ static int FN(plan_pass)(const fc_conv_desc *d, int pass, FN(pass_plan) *p, char
                    "GEMM tiles: output channels on the vector lanes", (long long)d->groups,
                    (long long)d->cg, (long long)d->kg);
         } else if (!no_winograd && FC_MIN(g->c, g->k) >= FC_WINOGRAD_MIN_CHANNELS &&
-                   tiles >= FN(winograd_min_tiles)(g, pass)) {
+                   tiles >= winograd_tiles) {
             asked = FC_CONV_WINOGRAD;
             FC_SAY("auto: 3x3 stride 1 with %lld x %lld channels (at least %d each way) and %lld "
                    "output tiles (at least %lld)", (long long)g->c, (long long)g->k,
                    FC_WINOGRAD_MIN_CHANNELS, (long long)tiles,
-                   (long long)FN(winograd_min_tiles)(g, pass));
+                   (long long)winograd_tiles);
         } else if (!no_direct && FN(few_channels)(pass, g->k, g->r * g->s) &&
                    FN(direct_rows_wide_enough)(pass, g) && !FN(rows_beats_direct)(d, pass) &&
                    (d->n >= 2 || (pass != FC_PASS_DW && g->ho * g->wo >= FC_DIRECT_MIN_B1_PIXELS))) {
